@@ -1,0 +1,272 @@
+//! The embedded version catalog (SPEC §4): KServe releases, their dependency pins, chart names
+//! and locations, mode vocabulary, Istio values layout and minimum Kubernetes. The facts are
+//! data in `catalog/catalog.yaml`; this module only gives them types and answers questions.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::version::Version;
+use crate::yaml;
+
+/// The catalog source, embedded at build time.
+pub const CATALOG_YAML: &str = include_str!("../catalog/catalog.yaml");
+
+/// The whole catalog.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Catalog {
+    /// Chart releases by stable release name.
+    pub charts: IndexMap<String, Chart>,
+    /// CRD bundles referenced from Git at a pinned tag.
+    pub crd_sources: IndexMap<String, CrdSource>,
+    /// Deployment-mode names by vocabulary.
+    pub mode_vocabularies: BTreeMap<String, ModeNames>,
+    /// Istio values layout by Istio minor.
+    pub istio_values_layouts: Vec<IstioLayout>,
+    /// Component minimum Kubernetes versions by component version.
+    pub kubernetes_minimums: BTreeMap<String, Vec<KubeMinimum>>,
+    /// KServe releases, oldest first.
+    pub releases: Vec<Release>,
+}
+
+/// One Helm chart release kgen can install.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Chart {
+    /// Chart name in its repository.
+    pub chart: String,
+    /// Helm repository URL (`https://…` or `oci://…`).
+    pub repo: String,
+    /// Namespace the release is installed into.
+    pub namespace: String,
+    /// Name of the pin giving the chart version (`kserve` = the KServe release).
+    pub version: String,
+}
+
+/// A CRD bundle published as release files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CrdSource {
+    /// Git repository URL.
+    pub repo: String,
+    /// Path of the CRDs in the repository.
+    pub path: String,
+    /// Name of the pin giving the tag.
+    pub version: String,
+}
+
+/// The names a release uses for the two deployment modes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ModeNames {
+    /// Name of Knative ("Serverless") mode.
+    pub knative: String,
+    /// Name of Standard ("RawDeployment") mode.
+    pub standard: String,
+}
+
+/// Istio values layout from an Istio minor on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IstioLayout {
+    /// First Istio minor with this layout.
+    pub from: String,
+    /// Key under which the chart's `values.yaml` keeps its defaults ("" = top level).
+    pub prefix: String,
+}
+
+/// A component's minimum Kubernetes version from a component version on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubeMinimum {
+    /// First component version this applies to.
+    pub from: String,
+    /// Minimum Kubernetes minor.
+    pub kubernetes: String,
+    /// Where the fact comes from.
+    pub source: String,
+}
+
+/// KServe's own minimum Kubernetes version for a release.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OwnMinimum {
+    /// Minimum Kubernetes minor.
+    pub kubernetes: String,
+    /// Where the fact comes from.
+    pub source: String,
+}
+
+/// One KServe release.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Release {
+    /// Release tag, with its leading `v`.
+    pub version: String,
+    /// Tag date.
+    pub released: String,
+    /// Where the pins were read.
+    pub pins_source: String,
+    /// Mode vocabulary key.
+    pub modes: String,
+    /// Chart name of the `kserve` release.
+    pub kserve_chart: String,
+    /// Whether the release ships the `kserve-runtime-configs` chart.
+    #[serde(default)]
+    pub runtime_configs_chart: bool,
+    /// Whether Standard mode can use Gateway API (`enableGatewayApi`).
+    pub gateway_api_ingress: bool,
+    /// Namespace KServe's own install puts the Knative operator in.
+    pub knative_operator_namespace: String,
+    /// KServe's own minimum Kubernetes version, where it states one.
+    #[serde(default)]
+    pub kubernetes_minimum: Option<OwnMinimum>,
+    /// Dependency pins by component.
+    pub pins: BTreeMap<String, String>,
+}
+
+static CATALOG: OnceLock<Catalog> = OnceLock::new();
+
+/// The embedded catalog. It is checked by tests; a broken catalog is a build defect.
+pub fn get() -> &'static Catalog {
+    CATALOG.get_or_init(|| {
+        yaml::from_str(CATALOG_YAML, yaml::Budget::Render)
+            .unwrap_or_else(|e| panic!("embedded catalog/catalog.yaml is invalid: {e}"))
+    })
+}
+
+impl Catalog {
+    /// The release with this exact tag.
+    pub fn release(&self, version: &str) -> Option<&Release> {
+        self.releases.iter().find(|r| r.version == version)
+    }
+
+    /// The newest release by semantic version (releases are interleaved by date).
+    pub fn newest(&self) -> &Release {
+        self.releases
+            .iter()
+            .max_by_key(|r| Version::parse(&r.version))
+            .expect("catalog has at least one release")
+    }
+
+    /// Mode names of a release.
+    pub fn modes(&self, release: &Release) -> &ModeNames {
+        &self.mode_vocabularies[&release.modes]
+    }
+
+    /// Whether a release understands the canonical `Knative`/`Standard` names.
+    pub fn has_canonical_modes(&self, release: &Release) -> bool {
+        let m = self.modes(release);
+        m.knative == "Knative" && m.standard == "Standard"
+    }
+
+    /// The Istio values prefix for an Istio version.
+    pub fn istio_values_prefix(&self, istio: &str) -> Option<&str> {
+        let v = Version::parse(istio)?;
+        self.istio_values_layouts
+            .iter()
+            .filter(|l| Version::parse(&l.from).is_some_and(|f| f <= v))
+            .next_back()
+            .map(|l| l.prefix.as_str())
+    }
+
+    /// A component's minimum Kubernetes for a component version.
+    pub fn component_minimum(&self, component: &str, version: &str) -> Option<&KubeMinimum> {
+        let v = Version::parse(version)?;
+        self.kubernetes_minimums
+            .get(component)?
+            .iter()
+            .filter(|m| Version::parse(&m.from).is_some_and(|f| f <= v))
+            .next_back()
+    }
+
+    /// The minimum Kubernetes for a release with the given effective pins: the highest of
+    /// KServe's own minimum and every component minimum, with the fact that sets it.
+    pub fn kubernetes_minimum(
+        &self,
+        release: &Release,
+        pins: &BTreeMap<String, String>,
+    ) -> (Version, String) {
+        let mut best: (Version, String) = (Version::default(), String::new());
+        let mut consider = |k: &str, why: String| {
+            if let Some(v) = Version::parse(k)
+                && v > best.0
+            {
+                best = (v, why);
+            }
+        };
+        if let Some(own) = &release.kubernetes_minimum {
+            consider(&own.kubernetes, format!("KServe {} ({})", release.version, own.source));
+        }
+        for (component, version) in pins {
+            if let Some(m) = self.component_minimum(component, version) {
+                consider(&m.kubernetes, format!("{component} {version} ({})", m.source));
+            }
+        }
+        best
+    }
+
+    /// All release tags, oldest first.
+    pub fn release_versions(&self) -> Vec<&str> {
+        self.releases.iter().map(|r| r.version.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_loads_and_covers_the_nine_releases() {
+        let c = get();
+        assert_eq!(
+            c.release_versions(),
+            [
+                "v0.14.1", "v0.15.2", "v0.16.0", "v0.17.0", "v0.17.1", "v0.18.0", "v0.18.1",
+                "v0.19.0", "v0.20.0"
+            ]
+        );
+        assert_eq!(c.newest().version, "v0.20.0");
+        for r in &c.releases {
+            assert!(c.mode_vocabularies.contains_key(&r.modes), "{}", r.version);
+            for pin in r.pins.keys() {
+                let used = c.charts.values().any(|ch| &ch.version == pin)
+                    || c.crd_sources.values().any(|s| &s.version == pin)
+                    || pin == "knativeServing";
+                assert!(used, "pin {pin} of {} is used by nothing", r.version);
+            }
+        }
+    }
+
+    #[test]
+    fn minimum_kubernetes_is_the_highest_component_minimum() {
+        let c = get();
+        let r = c.release("v0.20.0").unwrap();
+        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.32");
+        let r = c.release("v0.18.0").unwrap();
+        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.29");
+        let r = c.release("v0.15.2").unwrap();
+        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.26");
+        let r = c.release("v0.14.1").unwrap();
+        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.25");
+    }
+
+    #[test]
+    fn istio_layouts() {
+        let c = get();
+        assert_eq!(c.istio_values_prefix("1.20.4"), Some(""));
+        assert_eq!(c.istio_values_prefix("1.23.2"), Some("defaults"));
+        assert_eq!(c.istio_values_prefix("1.27.1"), Some("_internal_defaults_do_not_set"));
+    }
+
+    #[test]
+    fn mode_names_by_release() {
+        let c = get();
+        assert_eq!(c.modes(c.release("v0.15.2").unwrap()).knative, "Serverless");
+        assert_eq!(c.modes(c.release("v0.16.0").unwrap()).knative, "Knative");
+        assert_eq!(c.modes(c.release("v0.14.1").unwrap()).standard, "RawDeployment");
+    }
+}

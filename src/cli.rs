@@ -1,0 +1,99 @@
+//! The command line. Doc comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Compile typed KServe environment files into rendered, pinned GitOps trees.
+#[derive(Debug, Parser)]
+#[command(name = "kgen", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Run as if started in DIR (the folder holding `environments/` and `rendered/`).
+    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true, default_value = ".")]
+    pub dir: PathBuf,
+    /// When to use colour: `auto` (a terminal without `NO_COLOR`), `always` or `never`.
+    #[arg(long, value_enum, value_name = "WHEN", global = true, default_value = "auto", env = "KGEN_COLOR")]
+    pub color: ColorChoice,
+    /// Treat warnings as errors (exit code 2).
+    #[arg(long, global = true)]
+    pub strict: bool,
+    /// Print only errors and data.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more about what kgen is doing.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+/// Colour choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Environments a command acts on.
+#[derive(Debug, Args, Clone, Default)]
+pub struct EnvSelection {
+    /// Environment names (file names under `environments/` without `.yaml`); none means all.
+    #[arg(value_name = "ENV")]
+    pub envs: Vec<String>,
+    /// Act on every environment (the same as naming none).
+    #[arg(long, conflicts_with = "envs")]
+    pub all: bool,
+}
+
+/// kgen's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check environments: schema, then semantic rules; every problem at once.
+    Validate(EnvSelection),
+    /// List environments with their release, mode, mesh, platform and GitOps engine.
+    List,
+    /// Print an environment's merged, effective configuration as YAML.
+    Show {
+        /// The environment.
+        #[arg(value_name = "ENV")]
+        env: String,
+    },
+    /// Show where each effective value of an environment was set (file:line, default or catalog).
+    Explain {
+        /// The environment.
+        #[arg(value_name = "ENV")]
+        env: String,
+        /// Only this key path (for example `kserve.version`) and what is under it.
+        #[arg(value_name = "KEY")]
+        key: Option<String>,
+    },
+    /// List the validation rules, or explain one.
+    Rules {
+        /// A rule code such as `KG401`.
+        #[arg(value_name = "CODE")]
+        code: Option<String>,
+    },
+    /// Print the JSON Schema of environment files.
+    Schema,
+    /// Print the version catalog: releases, pins, chart names, modes, minimum Kubernetes.
+    Versions,
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}

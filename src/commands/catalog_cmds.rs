@@ -1,0 +1,117 @@
+//! `kgen schema`, `kgen versions`, `kgen rules [CODE]`, `kgen completions SHELL`.
+
+use clap::CommandFactory;
+
+use super::Context;
+use crate::catalog;
+use crate::cli::Cli;
+use crate::config::schema;
+use crate::diag::Severity;
+use crate::error::Error;
+use crate::exit_codes;
+use crate::rules;
+
+fn emit(ctx: &Context<'_>, text: &str) -> Result<u8, Error> {
+    // A closed pipe is not an error (SPEC §6).
+    let _ = ctx.printer.data(text);
+    Ok(exit_codes::SUCCESS)
+}
+
+/// `kgen schema`.
+pub fn schema(ctx: &Context<'_>) -> Result<u8, Error> {
+    emit(ctx, &schema::schema_text())
+}
+
+/// `kgen versions`.
+pub fn versions(ctx: &Context<'_>) -> Result<u8, Error> {
+    emit(ctx, &versions_text())
+}
+
+/// The catalog as text tables.
+pub fn versions_text() -> String {
+    let c = catalog::get();
+    let pin_names = ["istio", "knativeOperator", "knativeServing", "certManager", "gatewayApi", "envoyGateway"];
+    let mut rows = vec![
+        ["KSERVE", "RELEASED", "CHART", "MODES", "MIN-K8S", "ISTIO", "KNATIVE-OP", "SERVING", "CERT-MGR", "GATEWAY-API", "ENVOY-GW"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    let mut newest_first: Vec<&catalog::Release> = c.releases.iter().collect();
+    newest_first.sort_by_key(|r| std::cmp::Reverse(crate::version::Version::parse(&r.version)));
+    for r in newest_first {
+        let modes = c.modes(r);
+        let mut row = vec![
+            r.version.clone(),
+            r.released.clone(),
+            if r.runtime_configs_chart { format!("{} + kserve-runtime-configs", r.kserve_chart) } else { r.kserve_chart.clone() },
+            format!("{}/{}", modes.knative, modes.standard),
+            c.kubernetes_minimum(r, &r.pins).0.to_string(),
+        ];
+        row.extend(pin_names.iter().map(|p| r.pins.get(*p).cloned().unwrap_or_else(|| "-".into())));
+        rows.push(row);
+    }
+    let mut out = String::from("KServe releases (pins from each release's kserve-deps.env or install script):\n\n");
+    out.push_str(&table(&rows));
+    out.push_str("\nHelm releases (stable names; chart and namespace by default):\n\n");
+    let mut rows = vec![["RELEASE", "CHART", "REPOSITORY", "NAMESPACE", "VERSION FROM"].map(String::from).to_vec()];
+    for (name, ch) in &c.charts {
+        rows.push(vec![name.clone(), ch.chart.clone(), ch.repo.clone(), ch.namespace.clone(), ch.version.clone()]);
+    }
+    out.push_str(&table(&rows));
+    out.push_str("\nIstio values layout (keys are always set without the prefix):\n\n");
+    let mut rows = vec![["FROM ISTIO", "DEFAULTS UNDER"].map(String::from).to_vec()];
+    for l in &c.istio_values_layouts {
+        rows.push(vec![l.from.clone(), if l.prefix.is_empty() { "(top level)".into() } else { l.prefix.clone() }]);
+    }
+    out.push_str(&table(&rows));
+    out
+}
+
+fn table(rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    rows.iter()
+        .map(|row| {
+            let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            format!("{}\n", cells.join("  ").trim_end())
+        })
+        .collect()
+}
+
+/// `kgen rules [CODE]`.
+pub fn rules(ctx: &Context<'_>, code: Option<&str>) -> Result<u8, Error> {
+    let sev = |s: Severity| if s == Severity::Error { "error" } else { "warning" };
+    match code {
+        None => {
+            let mut rows = vec![["CODE", "SEVERITY", "RULE"].map(String::from).to_vec()];
+            for r in rules::RULES {
+                rows.push(vec![r.code.into(), sev(r.severity).into(), r.title.into()]);
+            }
+            emit(ctx, &table(&rows))
+        }
+        Some(code) => {
+            let code = code.to_ascii_uppercase();
+            let Some(r) = rules::rule(&code) else {
+                return Err(Error::Usage(format!("no rule `{code}`; `kgen rules` lists them")));
+            };
+            emit(
+                ctx,
+                &format!(
+                    "{} ({}): {}\n\nwhy: {}\nfix: {}\nsource: {}\n",
+                    r.code,
+                    sev(r.severity),
+                    r.title,
+                    r.rationale,
+                    r.fix,
+                    r.source
+                ),
+            )
+        }
+    }
+}
+
+/// `kgen completions SHELL`.
+pub fn completions(ctx: &Context<'_>, shell: clap_complete::Shell) -> Result<u8, Error> {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "kgen", &mut buf);
+    emit(ctx, &String::from_utf8_lossy(&buf))
+}

@@ -1,0 +1,117 @@
+//! One module per command: orchestration only. These are the only places that touch the
+//! terminal or the disk.
+
+pub mod catalog_cmds;
+pub mod inspect;
+pub mod validate;
+
+use std::collections::BTreeSet;
+
+use crate::cli::{EnvSelection, GlobalArgs};
+use crate::config::load::Workspace;
+use crate::config::resolve::{self, Resolved};
+use crate::diag::{self, Diagnostic, Severity};
+use crate::error::Error;
+use crate::printer::Printer;
+
+/// What every command gets.
+pub struct Context<'a> {
+    /// Global flags.
+    pub global: &'a GlobalArgs,
+    /// The terminal.
+    pub printer: Printer,
+}
+
+/// Environments loaded, merged and checked, plus every diagnostic that concerns them.
+pub struct Checked {
+    /// The files read.
+    pub workspace: Workspace,
+    /// Environments without errors, in name order.
+    pub resolved: Vec<Resolved>,
+    /// Every problem found (single-file and merged), sorted.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    /// Whether anything is an error (warnings count under `--strict`).
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// Loads the workspace and checks the selected environments (all when none is named).
+pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
+    let ws = Workspace::load(&ctx.global.dir)?;
+    let names: Vec<String> = if sel.envs.is_empty() { ws.environment_names() } else { sel.envs.clone() };
+    let mut diagnostics = Vec::new();
+    let mut resolved = Vec::new();
+    // Single-file problems: all of them when acting on everything, else those of files involved.
+    let involved: Option<BTreeSet<String>> = (!sel.envs.is_empty()).then(|| {
+        names.iter().flat_map(|n| chain_paths(&ws, n)).collect()
+    });
+    for d in &ws.diagnostics {
+        let keep = match (&involved, &d.file) {
+            (None, _) => true,
+            (Some(set), Some(f)) => set.contains(f),
+            (Some(_), None) => true,
+        };
+        if keep {
+            diagnostics.push(d.clone());
+        }
+    }
+    for name in &names {
+        let c = resolve::check(&ws, name);
+        diagnostics.extend(c.diagnostics);
+        resolved.extend(c.resolved);
+    }
+    if ctx.global.strict {
+        for d in &mut diagnostics {
+            d.severity = Severity::Error;
+        }
+    }
+    diag::normalize(&mut diagnostics);
+    // An environment that is fine by itself but whose warnings are errors under --strict.
+    if ctx.global.strict {
+        let failing: BTreeSet<&str> = diagnostics.iter().filter_map(|d| d.file.as_deref()).collect();
+        resolved.retain(|r| !r.files.iter().any(|f| failing.contains(f.as_str())));
+    }
+    Ok(Checked { workspace: ws, resolved, diagnostics })
+}
+
+/// Display paths of the files an environment is built from, as far as they can be followed.
+fn chain_paths(ws: &Workspace, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = name.to_string();
+    for _ in 0..64 {
+        if let Some(path) = ws.broken.get(&current) {
+            out.push(path.clone());
+            break;
+        }
+        let Some(f) = ws.files.get(&current) else { break };
+        if out.contains(&f.path) {
+            break;
+        }
+        out.push(f.path.clone());
+        match f.value.get("extends").and_then(serde_json::Value::as_str) {
+            Some(p) => current = p.to_string(),
+            None => break,
+        }
+    }
+    out
+}
+
+/// Prints diagnostics with their source frames.
+pub fn report(ctx: &Context<'_>, checked: &Checked) {
+    for d in &checked.diagnostics {
+        let source = d.file.as_deref().and_then(|f| checked.workspace.sources.get(f));
+        ctx.printer.diagnostic(d, source.map(String::as_str));
+    }
+}
+
+/// A one-line count of problems, for the end of a run.
+pub fn summary(diags: &[Diagnostic]) -> String {
+    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = diags.len() - errors;
+    let plural = |n: usize, w: &str| if n == 1 { format!("{n} {w}") } else { format!("{n} {w}s") };
+    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
+}

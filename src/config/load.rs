@@ -1,0 +1,247 @@
+//! Loading: find environment files, read each one within its budget, and check it on its own
+//! (syntax, duplicate keys, unknown keys, types). A layer may be partial, so nothing but the
+//! header is required at this stage.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::schema;
+use super::validate::schema_diagnostics;
+use crate::diag::Diagnostic;
+use crate::error::Error;
+use crate::yaml;
+
+/// Folder of environment files, relative to the project root.
+pub const ENV_DIR: &str = "environments";
+
+/// One environment or layer file that parsed and passed its own checks.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// `dev` or `_base`.
+    pub name: String,
+    /// Display path relative to the project root (`environments/dev.yaml`).
+    pub path: String,
+    /// The parsed document (always a mapping).
+    pub value: Value,
+    /// JSON pointer → (line, col) of every node and key.
+    pub positions: HashMap<String, (usize, usize)>,
+}
+
+impl SourceFile {
+    /// Position of a pointer, walking up to the nearest node that exists in this file.
+    pub fn position_of(&self, pointer: &str) -> Option<(usize, usize)> {
+        let mut p = pointer;
+        loop {
+            if let Some(pos) = self.positions.get(p) {
+                return Some(*pos);
+            }
+            if p.is_empty() {
+                return None;
+            }
+            p = &p[..p.rfind('/').unwrap_or(0)];
+        }
+    }
+}
+
+/// Whether a name (without `_` or `.yaml`) is a valid environment name.
+pub fn is_valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// Whether a file stem is a valid environment (`dev`) or layer (`_base`) name.
+pub fn is_valid_stem(stem: &str) -> bool {
+    is_valid_name(stem.strip_prefix('_').unwrap_or(stem))
+}
+
+/// Every environment file of a project, each read and checked on its own.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    /// Project root (`-C DIR`).
+    pub root: PathBuf,
+    /// Files that parsed and passed their own checks, by stem.
+    pub files: BTreeMap<String, SourceFile>,
+    /// Stems of files that exist but failed their own checks.
+    pub broken: BTreeMap<String, String>,
+    /// Text of every file read, by display path, for source frames in diagnostics.
+    pub sources: BTreeMap<String, String>,
+    /// Problems found in single files.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Workspace {
+    /// Reads `<root>/environments/*.yaml` in name order.
+    pub fn load(root: &Path) -> Result<Workspace, Error> {
+        let dir = root.join(ENV_DIR);
+        let entries = std::fs::read_dir(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            action: "read the environments folder",
+            source,
+        })?;
+        let mut paths = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| Error::Io {
+                path: dir.clone(),
+                action: "list the environments folder",
+                source,
+            })?;
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) == Some("yaml") {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        let mut ws = Workspace { root: root.to_path_buf(), ..Default::default() };
+        for path in paths {
+            ws.load_file(&path);
+        }
+        Ok(ws)
+    }
+
+    /// Environment names (not layers) in name order, valid names only.
+    pub fn environment_names(&self) -> Vec<String> {
+        self.files
+            .keys()
+            .chain(self.broken.keys())
+            .filter(|n| !n.starts_with('_'))
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// All known stems (environments and layers), for did-you-mean.
+    pub fn all_names(&self) -> Vec<&str> {
+        self.files.keys().chain(self.broken.keys()).map(String::as_str).collect()
+    }
+
+    fn load_file(&mut self, path: &Path) {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let display = format!("{ENV_DIR}/{}", path.file_name().and_then(|s| s.to_str()).unwrap_or(""));
+        if !is_valid_stem(&stem) {
+            self.diagnostics.push(
+                Diagnostic::error("KG111", format!("invalid environment file name `{stem}`"))
+                    .in_file(&display)
+                    .hint("names are lower-case letters, digits and `-` (`prod-eu-1`); layers start with `_` (`_base`)"),
+            );
+            return;
+        }
+        match read_checked(path, &display) {
+            Ok((text, file)) => {
+                self.sources.insert(display, text);
+                let file = SourceFile { name: stem.clone(), ..file };
+                self.files.insert(stem, file);
+            }
+            Err((text, diags)) => {
+                if let Some(text) = text {
+                    self.sources.insert(display.clone(), text);
+                }
+                self.diagnostics.extend(diags);
+                self.broken.insert(stem, display);
+            }
+        }
+    }
+}
+
+type Checked = Result<(String, SourceFile), (Option<String>, Vec<Diagnostic>)>;
+
+/// Reads one file within the environment-file budget and checks it against the layer schema.
+fn read_checked(path: &Path, display: &str) -> Checked {
+    let fail = |d: Diagnostic| Err((None, vec![d.in_file(display)]));
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return fail(Diagnostic::error("KG100", format!("cannot read the file: {e}"))),
+    };
+    // Never read more than the limit: a 50 MB file is rejected after 1 MiB + 1 byte.
+    let mut bytes = Vec::new();
+    let limit = yaml::ENV_FILE_MAX_BYTES as u64;
+    if let Err(e) = file.take(limit + 1).read_to_end(&mut bytes) {
+        return fail(Diagnostic::error("KG100", format!("cannot read the file: {e}")));
+    }
+    if bytes.len() as u64 > limit {
+        return fail(
+            Diagnostic::error("KG108", "file is larger than 1 MiB, the limit for environment files")
+                .hint("environment files are small by design; move bulk data out of them"),
+        );
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            let col = valid.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+            return fail(
+                Diagnostic::error("KG109", "file is not valid UTF-8")
+                    .at(Some((line, col)))
+                    .hint("save the file as UTF-8"),
+            );
+        }
+    };
+    let value: Value = match yaml::from_str(&text, yaml::Budget::EnvironmentFile) {
+        Ok(v) => v,
+        Err(e) => return Err((Some(text), vec![read_error_diagnostic(e).in_file(display)])),
+    };
+    if value.is_null() {
+        return Err((
+            Some(text),
+            vec![
+                Diagnostic::error("KG110", "file is empty")
+                    .in_file(display)
+                    .hint("start from `apiVersion: kgen/v1` and `kind: Environment`; see README"),
+            ],
+        ));
+    }
+    let positions = yaml::pointer_map(&text);
+    let source = SourceFile { name: String::new(), path: display.to_string(), value, positions };
+    let mut diags = schema_diagnostics(&source.value, schema::layer_schema(), &|p| source.position_of(p), display);
+    for d in &mut diags {
+        // Quote what the user wrote (`1.30`), not what YAML made of it (`1.3`).
+        if d.code == "KG104"
+            && let (Some(hint), Some((l, c))) = (&d.hint, d.location)
+            && let Some(raw) = crate::diag::token_at(&text, l, c)
+        {
+            d.hint = Some(format!("quote it: `\"{raw}\"` (unquoted, YAML reads a number or a boolean)"));
+            let _ = hint;
+        }
+    }
+    if diags.is_empty() { Ok((text, source)) } else { Err((Some(text), diags)) }
+}
+
+/// Classifies a YAML reading error.
+fn read_error_diagnostic(e: yaml::ReadError) -> Diagnostic {
+    let m = e.message.as_str();
+    let (code, message, hint) = if m.contains("duplicate mapping key") {
+        let key = m.rsplit_once("duplicate mapping key: ").map(|(_, k)| k).unwrap_or("");
+        let key = key.split(',').next().unwrap_or(key).trim();
+        (
+            "KG102",
+            format!("duplicate key `{key}`"),
+            "a key may appear once per mapping; remove or merge the repeated one",
+        )
+    } else if m.contains("budget") || m.contains("recursion limit") || m.contains("nesting") {
+        let what = if m.contains("Depth") || m.contains("recursion") || m.contains("nesting") {
+            "nesting deeper than 64 levels".to_string()
+        } else if m.contains("Alias") || m.contains("Anchor") {
+            "too many aliases (alias expansion beyond the file's size class)".to_string()
+        } else if m.contains("Nodes") || m.contains("Events") || m.contains("ScalarBytes") {
+            "more than 100,000 YAML nodes".to_string()
+        } else if m.contains("Documents") {
+            "more than one YAML document".to_string()
+        } else {
+            m.to_string()
+        };
+        ("KG108", format!("input exceeds the environment-file limits: {what}"), "environment files are small and shallow; this looks like generated or hostile input")
+    } else if m.contains("tab") {
+        ("KG101", format!("YAML syntax error: {m}"), "indent with spaces, never tabs")
+    } else {
+        ("KG101", format!("YAML syntax error: {m}"), "check quoting and indentation around this position")
+    };
+    Diagnostic::error(code, message).at(e.location).hint(hint)
+}

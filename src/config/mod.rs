@@ -1,0 +1,8 @@
+//! Environment files: model, loading, layering, schema and validation.
+
+pub mod load;
+pub mod merge;
+pub mod model;
+pub mod resolve;
+pub mod schema;
+pub mod validate;

@@ -1,0 +1,504 @@
+//! The environment file model (`apiVersion: kgen/v1`, `kind: Environment`). These types are the
+//! source of truth: the JSON Schema in `schemas/environment.schema.json` is generated from them,
+//! and every doc comment becomes a schema description (editor hover text).
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A free-form map of Helm values.
+pub type HelmValues = serde_json::Map<String, serde_json::Value>;
+
+/// One KServe environment (usually one cluster), compiled by `kgen render` into
+/// `rendered/<name>/`. Layer files (`_name.yaml`) use the same shape; any field may be left out
+/// of a layer.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "kgen environment")]
+pub struct Environment {
+    /// Format version of this file. Always `kgen/v1`.
+    pub api_version: ApiVersion,
+    /// Always `Environment`.
+    pub kind: Kind,
+    /// Layer this file builds on, by file name without `.yaml` (for example `_base`). Maps merge
+    /// deeply; scalars and lists from this file replace the layer's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^_[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    pub extends: Option<String>,
+    /// What this environment is for; free text for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The cluster this environment describes.
+    pub cluster: Cluster,
+    /// KServe itself: release, deployment mode, ingress.
+    pub kserve: Kserve,
+    /// The service mesh (networking layer of Knative mode, optional in Standard mode).
+    #[serde(default)]
+    pub mesh: Mesh,
+    /// Knative Serving, installed in Knative mode.
+    #[serde(default)]
+    pub knative: Knative,
+    /// cert-manager, which KServe's webhooks need.
+    #[serde(default)]
+    pub cert_manager: CertManager,
+    /// Gateway API CRDs and implementation, used by Standard mode with `kserve.ingress: gatewayApi`.
+    #[serde(default)]
+    pub gateway_api: GatewayApi,
+    /// Version overrides. Every component defaults to the pin of the chosen KServe release in
+    /// kgen's catalog (`kgen versions`); set one only to deviate from KServe's tested set.
+    #[serde(default)]
+    pub versions: Versions,
+    /// How the rendered tree reaches the cluster.
+    pub gitops: Gitops,
+    /// Helm values overrides per release, deep-merged last over what kgen decides. An escape
+    /// hatch for settings kgen does not model; shown in provenance (`kgen explain`).
+    #[serde(default)]
+    pub values: ValuesOverrides,
+}
+
+/// Format version marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ApiVersion {
+    /// The only version so far.
+    #[serde(rename = "kgen/v1")]
+    V1,
+}
+
+/// Document kind marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Kind {
+    /// An environment or a layer.
+    Environment,
+}
+
+/// The target cluster.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Cluster {
+    /// `kubernetes` (any conformant distribution) or `openshift` (operators come from OLM and
+    /// the mesh is OpenShift Service Mesh).
+    pub platform: Platform,
+    /// Kubernetes minor version of the cluster, as a quoted string (`"1.33"`). Checked against
+    /// the minimum of the KServe release and its components.
+    #[schemars(regex(pattern = r"^1\.[0-9]{1,3}(\.[0-9]{1,3})?$"))]
+    pub kubernetes_version: String,
+    /// Cluster name used in GitOps objects; defaults to the environment name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"))]
+    pub name: Option<String>,
+    /// API server URL the GitOps engine deploys to; defaults to the cluster the engine runs in
+    /// (`https://kubernetes.default.svc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https://\S+$"))]
+    pub server: Option<String>,
+}
+
+/// Cluster platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// Vanilla Kubernetes.
+    Kubernetes,
+    /// Red Hat OpenShift.
+    Openshift,
+}
+
+/// KServe settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Kserve {
+    /// KServe release tag (`v0.20.0`); defaults to the newest release in kgen's catalog. The
+    /// release decides every other pin, chart names and the mode vocabulary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub version: Option<String>,
+    /// Default deployment mode of InferenceServices: `Knative` (scale to zero, needs Knative
+    /// Serving and a mesh) or `Standard` (plain Deployments). `Serverless` and `RawDeployment`
+    /// are the names releases up to v0.15.x use; kgen accepts both spellings and renders the one
+    /// the pinned release understands.
+    pub deployment_mode: DeploymentMode,
+    /// Namespace of the KServe controller.
+    #[serde(default = "defaults::kserve_namespace")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    pub namespace: String,
+    /// DNS domain InferenceService hostnames are built under (`<isvc>-<ns>.<domain>`).
+    #[schemars(regex(pattern = r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    pub ingress_domain: String,
+    /// Scheme of InferenceService URLs.
+    #[serde(default)]
+    pub url_scheme: UrlScheme,
+    /// Standard mode only: expose InferenceServices with Kubernetes `Ingress` objects of an
+    /// IngressClass (`ingress`) or with Gateway API `HTTPRoute`s (`gatewayApi`).
+    #[serde(default)]
+    pub ingress: IngressFlavour,
+    /// IngressClass used when `ingress: ingress` (`istio` is rendered by kgen when the mesh is
+    /// upstream Istio).
+    #[serde(default = "defaults::ingress_class")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"))]
+    pub ingress_class_name: String,
+    /// Install KServe's ClusterServingRuntimes (`kserve-runtime-configs` from v0.17.0, part of
+    /// the main chart before).
+    #[serde(default = "defaults::yes")]
+    pub install_runtimes: bool,
+}
+
+/// Deployment mode. Canonical names: `Knative`, `Standard`; legacy: `Serverless`, `RawDeployment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum DeploymentMode {
+    /// Knative Serving backs each InferenceService.
+    Knative,
+    /// Plain Deployments, Services and Ingress/HTTPRoute.
+    Standard,
+    /// Legacy name of `Knative` (KServe ≤ v0.15).
+    Serverless,
+    /// Legacy name of `Standard` (KServe ≤ v0.15).
+    RawDeployment,
+}
+
+impl DeploymentMode {
+    /// Whether this is Knative mode under either name.
+    pub fn is_knative(self) -> bool {
+        matches!(self, DeploymentMode::Knative | DeploymentMode::Serverless)
+    }
+
+    /// Whether this is one of the legacy names.
+    pub fn is_legacy_name(self) -> bool {
+        matches!(self, DeploymentMode::Serverless | DeploymentMode::RawDeployment)
+    }
+
+    /// The name as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentMode::Knative => "Knative",
+            DeploymentMode::Standard => "Standard",
+            DeploymentMode::Serverless => "Serverless",
+            DeploymentMode::RawDeployment => "RawDeployment",
+        }
+    }
+}
+
+/// URL scheme.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UrlScheme {
+    /// Plain HTTP.
+    #[default]
+    Http,
+    /// HTTPS (TLS terminated at the gateway).
+    Https,
+}
+
+/// Standard-mode ingress flavour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum IngressFlavour {
+    /// Kubernetes `Ingress` with `kserve.ingressClassName`.
+    #[default]
+    Ingress,
+    /// Gateway API `HTTPRoute`s attached to the `kserve/kserve-ingress-gateway` Gateway.
+    GatewayApi,
+}
+
+/// Service mesh settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Mesh {
+    /// `istio` (upstream Istio from its Helm charts), `ossm2` (OpenShift Service Mesh 2,
+    /// ServiceMeshControlPlane), `ossm3` (OpenShift Service Mesh 3, Sail `Istio` resource) or
+    /// `none`.
+    #[serde(default)]
+    pub provider: MeshProvider,
+    /// Namespace of the mesh control plane and ingress gateway.
+    #[serde(default = "defaults::mesh_namespace")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    pub namespace: String,
+    /// Inject sidecars into every pod of labelled namespaces. KServe does not need it and its
+    /// own installs turn it off; keep it `false` unless you know why.
+    #[serde(default)]
+    pub sidecar_auto_inject: bool,
+    /// Allow upstream Istio charts on OpenShift (normally OpenShift Service Mesh is used there).
+    #[serde(default)]
+    #[serde(rename = "allowUpstreamIstioOnOpenShift")]
+    pub allow_upstream_istio_on_openshift: bool,
+}
+
+/// Mesh provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MeshProvider {
+    /// Upstream Istio from its Helm charts.
+    Istio,
+    /// OpenShift Service Mesh 2 (Maistra).
+    Ossm2,
+    /// OpenShift Service Mesh 3 (Sail operator).
+    Ossm3,
+    /// No mesh.
+    #[default]
+    None,
+}
+
+impl MeshProvider {
+    /// Whether any Istio flavour is present.
+    pub fn is_istio_family(self) -> bool {
+        !matches!(self, MeshProvider::None)
+    }
+
+    /// Name as written in environment files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeshProvider::Istio => "istio",
+            MeshProvider::Ossm2 => "ossm2",
+            MeshProvider::Ossm3 => "ossm3",
+            MeshProvider::None => "none",
+        }
+    }
+}
+
+/// Knative Serving settings (Knative mode).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Knative {
+    /// Namespace of Knative Serving and its `KnativeServing` resource.
+    #[serde(default = "defaults::knative_namespace")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    pub namespace: String,
+    /// Extra Knative configuration, by ConfigMap name without `config-` (for example
+    /// `autoscaler: {scale-to-zero-grace-period: 60s}`), merged into `KnativeServing.spec.config`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub config: IndexMap<String, IndexMap<String, String>>,
+}
+
+/// cert-manager settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CertManager {
+    /// Install cert-manager. Set `false` only when the cluster already runs it; KServe's
+    /// webhooks always need its CRDs.
+    #[serde(default = "defaults::yes")]
+    pub install: bool,
+    /// Namespace of cert-manager.
+    #[serde(default = "defaults::cert_manager_namespace")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    pub namespace: String,
+}
+
+/// Gateway API settings (Standard mode with `kserve.ingress: gatewayApi`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GatewayApi {
+    /// Which controller serves the `kserve-ingress-gateway` Gateway: `envoy` (Envoy Gateway,
+    /// installed by kgen) or `istio` (the mesh's Istio).
+    #[serde(default)]
+    pub implementation: GatewayImplementation,
+    /// Install the Gateway API standard CRDs at the pinned tag. Set `false` when the cluster
+    /// provides them.
+    #[serde(default = "defaults::yes")]
+    pub install_crds: bool,
+}
+
+/// Gateway API implementation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayImplementation {
+    /// Envoy Gateway (GatewayClass `envoy`).
+    #[default]
+    Envoy,
+    /// Istio (GatewayClass `istio`).
+    Istio,
+}
+
+/// Component version overrides. Formats follow each upstream: Istio chart versions have no
+/// leading `v`, Knative operator and cert-manager chart versions do.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Versions {
+    /// Istio Helm chart version (`1.27.1`, no `v`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub istio: Option<String>,
+    /// Knative operator Helm chart version (`v1.21.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub knative_operator: Option<String>,
+    /// Knative Serving version written to `KnativeServing.spec.version` (`1.21.1`, no `v`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub knative_serving: Option<String>,
+    /// cert-manager Helm chart version (`v1.17.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub cert_manager: Option<String>,
+    /// Gateway API release tag (`v1.5.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub gateway_api: Option<String>,
+    /// Envoy Gateway Helm chart version (`v1.8.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub envoy_gateway: Option<String>,
+}
+
+impl Versions {
+    /// Overrides as `(pin name, version)` pairs, pin names as in the catalog.
+    pub fn overrides(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("istio", &self.istio),
+            ("knativeOperator", &self.knative_operator),
+            ("knativeServing", &self.knative_serving),
+            ("certManager", &self.cert_manager),
+            ("gatewayApi", &self.gateway_api),
+            ("envoyGateway", &self.envoy_gateway),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
+}
+
+/// GitOps delivery.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Gitops {
+    /// `argocd` (Applications), `flux` (HelmReleases and Kustomizations) or `none` (an ordered
+    /// `install.sh`).
+    pub engine: GitopsEngine,
+    /// Git repository the engine reads the rendered tree from (required for `argocd` and `flux`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(https://|ssh://|git@)\S+$"))]
+    pub repo_url: Option<String>,
+    /// Branch, tag or commit the engine follows.
+    #[serde(default = "defaults::revision")]
+    pub revision: String,
+    /// Folder of the rendered tree in that repository; defaults to `rendered/<environment>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._/-]+$"))]
+    pub path: Option<String>,
+    /// Namespace of the engine's own objects; defaults to `argocd` or `flux-system`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    pub namespace: Option<String>,
+    /// Argo CD project of the Applications.
+    #[serde(default = "defaults::argocd_project")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    pub project: String,
+}
+
+/// GitOps engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GitopsEngine {
+    /// Argo CD.
+    Argocd,
+    /// Flux.
+    Flux,
+    /// No engine: `install.sh` with ordered helm/kubectl steps.
+    None,
+}
+
+/// Helm values overrides, one free-form map per release (SPEC §5 release names).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValuesOverrides {
+    /// Values for the `cert-manager` release.
+    #[serde(rename = "cert-manager", default, skip_serializing_if = "Option::is_none")]
+    pub cert_manager: Option<HelmValues>,
+    /// Values for the `istio-base` release.
+    #[serde(rename = "istio-base", default, skip_serializing_if = "Option::is_none")]
+    pub istio_base: Option<HelmValues>,
+    /// Values for the `istiod` release.
+    #[serde(rename = "istiod", default, skip_serializing_if = "Option::is_none")]
+    pub istiod: Option<HelmValues>,
+    /// Values for the `istio-ingressgateway` release (the gateway chart's schema is closed).
+    #[serde(rename = "istio-ingressgateway", default, skip_serializing_if = "Option::is_none")]
+    pub istio_ingressgateway: Option<HelmValues>,
+    /// Values for the `knative-operator` release.
+    #[serde(rename = "knative-operator", default, skip_serializing_if = "Option::is_none")]
+    pub knative_operator: Option<HelmValues>,
+    /// Values for the `envoy-gateway` release.
+    #[serde(rename = "envoy-gateway", default, skip_serializing_if = "Option::is_none")]
+    pub envoy_gateway: Option<HelmValues>,
+    /// Values for the `kserve-crd` release.
+    #[serde(rename = "kserve-crd", default, skip_serializing_if = "Option::is_none")]
+    pub kserve_crd: Option<HelmValues>,
+    /// Values for the `kserve` release (chart `kserve` or `kserve-resources`).
+    #[serde(rename = "kserve", default, skip_serializing_if = "Option::is_none")]
+    pub kserve: Option<HelmValues>,
+    /// Values for the `kserve-runtime-configs` release.
+    #[serde(rename = "kserve-runtime-configs", default, skip_serializing_if = "Option::is_none")]
+    pub kserve_runtime_configs: Option<HelmValues>,
+}
+
+impl ValuesOverrides {
+    /// The override for a release name, if any.
+    pub fn get(&self, release: &str) -> Option<&HelmValues> {
+        match release {
+            "cert-manager" => self.cert_manager.as_ref(),
+            "istio-base" => self.istio_base.as_ref(),
+            "istiod" => self.istiod.as_ref(),
+            "istio-ingressgateway" => self.istio_ingressgateway.as_ref(),
+            "knative-operator" => self.knative_operator.as_ref(),
+            "envoy-gateway" => self.envoy_gateway.as_ref(),
+            "kserve-crd" => self.kserve_crd.as_ref(),
+            "kserve" => self.kserve.as_ref(),
+            "kserve-runtime-configs" => self.kserve_runtime_configs.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+impl Default for Mesh {
+    fn default() -> Self {
+        Mesh {
+            provider: MeshProvider::None,
+            namespace: defaults::mesh_namespace(),
+            sidecar_auto_inject: false,
+            allow_upstream_istio_on_openshift: false,
+        }
+    }
+}
+
+impl Default for Knative {
+    fn default() -> Self {
+        Knative { namespace: defaults::knative_namespace(), config: IndexMap::new() }
+    }
+}
+
+impl Default for CertManager {
+    fn default() -> Self {
+        CertManager { install: true, namespace: defaults::cert_manager_namespace() }
+    }
+}
+
+impl Default for GatewayApi {
+    fn default() -> Self {
+        GatewayApi { implementation: GatewayImplementation::Envoy, install_crds: true }
+    }
+}
+
+/// Default values, named so the schema can show them.
+pub(crate) mod defaults {
+    pub(crate) fn yes() -> bool {
+        true
+    }
+    pub(crate) fn kserve_namespace() -> String {
+        "kserve".into()
+    }
+    pub(crate) fn ingress_class() -> String {
+        "istio".into()
+    }
+    pub(crate) fn mesh_namespace() -> String {
+        "istio-system".into()
+    }
+    pub(crate) fn knative_namespace() -> String {
+        "knative-serving".into()
+    }
+    pub(crate) fn cert_manager_namespace() -> String {
+        "cert-manager".into()
+    }
+    pub(crate) fn revision() -> String {
+        "main".into()
+    }
+    pub(crate) fn argocd_project() -> String {
+        "default".into()
+    }
+}

@@ -1,0 +1,193 @@
+//! Validation, pass 1: the JSON Schema, every error in one run, each mapped back to
+//! file:line:col and a key path, with a did-you-mean where one helps.
+
+use serde_json::Value;
+
+use super::schema::schema_at;
+use crate::diag::Diagnostic;
+
+/// `/kserve/deploymentMode` → `kserve.deploymentMode`; list items as `[i]`.
+pub fn key_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if seg.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg);
+        }
+    }
+    out
+}
+
+/// The closest candidate to `word`, if it is close enough to be what was meant.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_f64() => "a number",
+        Value::Number(_) => "an integer",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s }
+}
+
+/// Validates `value` against `schema` and maps every error to a located diagnostic.
+/// `locate` maps a JSON pointer (or `ptr#key` for a key) to a position.
+pub fn schema_diagnostics(
+    value: &Value,
+    schema: &Value,
+    locate: &dyn Fn(&str) -> Option<(usize, usize)>,
+    file: &str,
+) -> Vec<Diagnostic> {
+    use jsonschema::error::ValidationErrorKind as K;
+    let validator = jsonschema::validator_for(schema).expect("kgen's own schema compiles");
+    let mut out = Vec::new();
+    for err in validator.iter_errors(value) {
+        let ptr = err.instance_path().as_str().to_string();
+        let instance = value.pointer(&ptr).unwrap_or(&Value::Null);
+        let sub = schema_at(schema, &ptr);
+        let here = |d: Diagnostic| d.in_file(file).at(locate(&ptr)).key(key_path(&ptr));
+        match err.kind() {
+            K::AdditionalProperties { unexpected } => {
+                let allowed: Vec<&str> = sub
+                    .and_then(|s| s.get("properties"))
+                    .and_then(Value::as_object)
+                    .map(|p| p.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                for key in unexpected {
+                    let kp = format!("{ptr}/{}", crate::yaml::escape_pointer(key));
+                    let mut d = Diagnostic::error("KG103", format!("unknown key `{key}`"))
+                        .in_file(file)
+                        .at(locate(&format!("{kp}#key")).or_else(|| locate(&ptr)))
+                        .key(key_path(&kp))
+                        .label("not a field here");
+                    d = match did_you_mean(key, allowed.iter().copied()) {
+                        Some(s) => d.hint(format!("did you mean `{s}`?")),
+                        None => d.hint(format!("allowed keys here: {}", allowed.join(", "))),
+                    };
+                    out.push(d);
+                }
+            }
+            K::Required { property } => {
+                let name = property.as_str().unwrap_or_default();
+                let kp = format!("{ptr}/{name}");
+                let desc = schema_at(schema, &kp)
+                    .and_then(|s| s.get("description"))
+                    .and_then(Value::as_str)
+                    .map(first_sentence);
+                let mut d = Diagnostic::error("KG107", format!("missing required field `{}`", key_path(&kp)))
+                    .in_file(file)
+                    .at(locate(&ptr))
+                    .key(key_path(&ptr));
+                d = d.hint(match desc {
+                    Some(desc) => format!("add `{name}` here or in the layer this file extends ({desc})"),
+                    None => format!("add `{name}` here or in the layer this file extends"),
+                });
+                out.push(d);
+            }
+            K::Type { kind } => {
+                let expected = format!("{kind:?}").to_lowercase();
+                let expected = expected
+                    .trim_start_matches("single(")
+                    .trim_end_matches(')')
+                    .replace("object", "mapping")
+                    .replace("array", "list");
+                let mut d = here(Diagnostic::error(
+                    "KG104",
+                    format!("expected {expected}, found {} `{}`", type_name(instance), short(instance)),
+                ))
+                .label(format!("{} here", type_name(instance)));
+                if expected == "string" && matches!(instance, Value::Number(_) | Value::Bool(_)) {
+                    d = d.hint(format!(
+                        "quote it: `\"{}\"` (unquoted, YAML reads a number or boolean, and `1.30` becomes 1.3)",
+                        short(instance)
+                    ));
+                }
+                out.push(d);
+            }
+            K::Enum { options } => {
+                let opts: Vec<&str> = options.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                let got = short(instance);
+                let mut d = here(Diagnostic::error(
+                    "KG105",
+                    format!("unknown value `{got}`, expected one of: {}", opts.join(", ")),
+                ))
+                .label("not an allowed value");
+                if let Some(s) = did_you_mean(&got, opts.iter().copied()) {
+                    d = d.hint(format!("did you mean `{s}`?"));
+                }
+                out.push(d);
+            }
+            K::Constant { expected_value } => {
+                out.push(
+                    here(Diagnostic::error(
+                        "KG105",
+                        format!("unknown value `{}`, expected `{}`", short(instance), short(expected_value)),
+                    ))
+                    .label("not the allowed value"),
+                );
+            }
+            K::Pattern { pattern } => {
+                let desc = sub.and_then(|s| s.get("description")).and_then(Value::as_str).map(first_sentence);
+                let mut d = here(Diagnostic::error(
+                    "KG106",
+                    format!("malformed value `{}`", short(instance)),
+                ))
+                .label(format!("does not match `{pattern}`"));
+                if let Some(desc) = desc {
+                    d = d.hint(format!("expected: {desc}"));
+                }
+                out.push(d);
+            }
+            _ => out.push(here(Diagnostic::error("KG105", err.to_string()))),
+        }
+    }
+    out
+}
+
+fn first_sentence(s: &str) -> String {
+    let s = s.split("\n\n").next().unwrap_or(s);
+    let end = s.find(". ").map_or(s.len(), |i| i);
+    s[..end].trim_end_matches('.').replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_paths() {
+        assert_eq!(key_path("/kserve/deploymentMode"), "kserve.deploymentMode");
+        assert_eq!(key_path("/values/kserve/a~1b/0"), "values.kserve.a/b[0]");
+        assert_eq!(key_path(""), "");
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(did_you_mean("deploymentMdoe", ["deploymentMode", "namespace"]), Some("deploymentMode"));
+        assert_eq!(did_you_mean("zzz", ["deploymentMode", "namespace"]), None);
+    }
+}

@@ -1,0 +1,298 @@
+//! Diagnostics: every problem kgen reports about an input is a value with a code, a severity,
+//! a file:line:col, a key path and a hint. Rendering (with a source frame) happens only in the
+//! command layer, through [`render`].
+
+use std::fmt;
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Blocks rendering; exit code 2.
+    Error,
+    /// Reported; an error under `--strict`.
+    Warning,
+}
+
+/// One problem, located.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Diagnostic {
+    /// Stable code (`KG103`), see `kgen rules`.
+    pub code: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// What is wrong, lower-case, no trailing period.
+    pub message: String,
+    /// File the problem is in, relative to the project root (`environments/prod.yaml`).
+    pub file: Option<String>,
+    /// 1-based line and column.
+    pub location: Option<(usize, usize)>,
+    /// Dotted key path of the value concerned (`kserve.deploymentMode`).
+    pub key_path: Option<String>,
+    /// Short label under the source frame.
+    pub label: Option<String>,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    /// A new error with just a code and message.
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            file: None,
+            location: None,
+            key_path: None,
+            label: None,
+            hint: None,
+        }
+    }
+
+    /// A new warning.
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+    }
+
+    /// Sets the file.
+    pub fn in_file(mut self, file: impl Into<String>) -> Self {
+        self.file = Some(file.into());
+        self
+    }
+
+    /// Sets the location.
+    pub fn at(mut self, location: Option<(usize, usize)>) -> Self {
+        self.location = location;
+        self
+    }
+
+    /// Sets the key path.
+    pub fn key(mut self, key_path: impl Into<String>) -> Self {
+        let k = key_path.into();
+        self.key_path = (!k.is_empty()).then_some(k);
+        self
+    }
+
+    /// Sets the label.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Sets the hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Sort key: file, position, code, message — so output never depends on discovery order.
+    pub fn sort_key(&self) -> (Option<&str>, Option<(usize, usize)>, &str, &str) {
+        (self.file.as_deref(), self.location, self.code, &self.message)
+    }
+
+    /// `file:line:col` (or less, where unknown).
+    pub fn location_string(&self) -> Option<String> {
+        let file = self.file.as_deref()?;
+        Some(match self.location {
+            Some((l, c)) => format!("{file}:{l}:{c}"),
+            None => file.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(loc) = self.location_string() {
+            write!(f, "{loc}: ")?;
+        }
+        write!(f, "[{}] ", self.code)?;
+        if let Some(k) = &self.key_path {
+            write!(f, "`{k}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Sorts and removes exact duplicates (a layer shared by several environments is reported once).
+pub fn normalize(diags: &mut Vec<Diagnostic>) {
+    diags.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    diags.dedup();
+}
+
+/// Renders one diagnostic as text with a source frame when `source` (the file's text) is known.
+/// `color` selects ANSI styling; output is otherwise identical.
+pub fn render(d: &Diagnostic, source: Option<&str>, color: bool) -> String {
+    use miette::{GraphicalReportHandler, GraphicalTheme};
+    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_links(false)
+        .with_context_lines(1);
+    let mut out = String::new();
+    let sev = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    out.push_str(&format!("{sev}[{}]: ", d.code));
+    if let Some(k) = &d.key_path {
+        out.push_str(&format!("`{k}`: "));
+    }
+    out.push_str(&d.message);
+    out.push('\n');
+    let framed = Framed::new(d, source);
+    match (&framed.span, d.location_string()) {
+        (Some(_), _) => {
+            let mut body = String::new();
+            // Rendering into a String cannot fail.
+            let _ = handler.render_report(&mut body, &framed);
+            // The first line repeats the message; the frame starts after it.
+            let body: Vec<&str> = body.lines().skip(1).collect();
+            for line in body {
+                out.push_str(line.trim_end());
+                out.push('\n');
+            }
+        }
+        (None, Some(loc)) => {
+            out.push_str(&format!("  --> {loc}\n"));
+            if let Some(h) = &d.hint {
+                out.push_str(&format!("  help: {h}\n"));
+            }
+        }
+        (None, None) => {
+            if let Some(h) = &d.hint {
+                out.push_str(&format!("  help: {h}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// Adapter giving miette what it needs to draw the frame.
+struct Framed<'a> {
+    d: &'a Diagnostic,
+    source: Option<miette::NamedSource<String>>,
+    span: Option<miette::SourceSpan>,
+}
+
+impl<'a> Framed<'a> {
+    fn new(d: &'a Diagnostic, source: Option<&str>) -> Self {
+        let (Some(text), Some((line, col)), Some(file)) = (source, d.location, d.file.as_deref())
+        else {
+            return Framed { d, source: None, span: None };
+        };
+        let Some(offset) = byte_offset(text, line, col) else {
+            return Framed { d, source: None, span: None };
+        };
+        let len = token_len(&text[offset..]);
+        Framed {
+            d,
+            source: Some(miette::NamedSource::new(file, text.to_string())),
+            span: Some((offset, len).into()),
+        }
+    }
+}
+
+/// The source token at a 1-based line/column (for messages that quote what was written).
+pub fn token_at(text: &str, line: usize, col: usize) -> Option<&str> {
+    let off = byte_offset(text, line, col)?;
+    let len = token_len(&text[off..]);
+    Some(&text[off..off + len])
+}
+
+/// Byte offset of a 1-based line/column (column counted in characters).
+fn byte_offset(text: &str, line: usize, col: usize) -> Option<usize> {
+    let mut start = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            let in_line: usize = l.chars().take(col.saturating_sub(1)).map(char::len_utf8).sum();
+            return Some(start + in_line.min(l.trim_end_matches('\n').len()));
+        }
+        start += l.len();
+    }
+    (line == text.split_inclusive('\n').count() + 1).then_some(text.len())
+}
+
+/// Length of the YAML token starting here, for the underline.
+fn token_len(rest: &str) -> usize {
+    let first_line = rest.lines().next().unwrap_or("");
+    let mut chars = first_line.char_indices();
+    match chars.next() {
+        Some((_, q @ ('"' | '\''))) => {
+            for (i, c) in chars {
+                if c == q {
+                    return i + 1;
+                }
+            }
+            first_line.len()
+        }
+        Some(_) => {
+            let end = first_line
+                .char_indices()
+                .find(|&(i, c)| {
+                    c == '#' && i > 0
+                        || (c == ':' && first_line[i + 1..].starts_with([' ', '\t']))
+                        || (c == ':' && i + 1 == first_line.len())
+                })
+                .map_or(first_line.len(), |(i, _)| i);
+            first_line[..end].trim_end().len().max(1)
+        }
+        None => 0,
+    }
+}
+
+impl fmt::Debug for Framed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.d.message)
+    }
+}
+
+impl fmt::Display for Framed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.d.message)
+    }
+}
+
+impl std::error::Error for Framed<'_> {}
+
+impl miette::Diagnostic for Framed<'_> {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.d.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.d.hint.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let span = self.span?;
+        let label = self.d.label.clone().or_else(|| Some("here".to_string()));
+        Some(Box::new(std::iter::once(miette::LabeledSpan::new_primary_with_span(label, span))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_lengths() {
+        assert_eq!(token_len("replcas: 3"), 7);
+        assert_eq!(token_len("\"a b\" # c"), 5);
+        assert_eq!(token_len("Knativ  # comment"), 6);
+        assert_eq!(token_len("https://x.y/z"), 13);
+    }
+
+    #[test]
+    fn offsets_count_characters() {
+        let t = "a: 1\nbé: x\n";
+        assert_eq!(byte_offset(t, 2, 5), Some(5 + 5));
+    }
+}

@@ -1,0 +1,48 @@
+//! kgen compiles small, typed environment files into fully rendered, pinned KServe GitOps trees.
+//!
+//! The pipeline runs one way, one stage per module:
+//!
+//! 1. **load** (`config::load`): read `environments/*.yaml` through [`yaml`] (bounded budgets,
+//!    duplicate keys rejected) and check each file on its own against the layer schema;
+//! 2. **merge** (`config::merge`): follow `extends`, deep-merge maps, keep provenance;
+//! 3. **validate** (`config::validate`, `config::resolve`, [`rules`]): the full schema, then the
+//!    semantic rules over the typed environment and the [`catalog`];
+//! 4. **render**, **compare**, **write** (later stages);
+//! 5. **print** ([`printer`], [`commands`]): the only code that touches the terminal or disk.
+
+pub mod catalog;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod diag;
+pub mod error;
+pub mod exit_codes;
+pub mod printer;
+pub mod rules;
+pub mod version;
+pub mod yaml;
+
+use cli::{Cli, Command};
+use commands::Context;
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: &Cli) -> u8 {
+    let ctx = Context { global: &cli.global, printer: printer::Printer::new(&cli.global) };
+    let result = match &cli.command {
+        Command::Validate(sel) => commands::validate::run(&ctx, sel),
+        Command::List => commands::inspect::list(&ctx),
+        Command::Show { env } => commands::inspect::show(&ctx, env),
+        Command::Explain { env, key } => commands::inspect::explain(&ctx, env, key.as_deref()),
+        Command::Rules { code } => commands::catalog_cmds::rules(&ctx, code.as_deref()),
+        Command::Schema => commands::catalog_cmds::schema(&ctx),
+        Command::Versions => commands::catalog_cmds::versions(&ctx),
+        Command::Completions { shell } => commands::catalog_cmds::completions(&ctx, *shell),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            ctx.printer.error(&e.to_string());
+            e.exit_code()
+        }
+    }
+}
