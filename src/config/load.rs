@@ -204,11 +204,11 @@ fn read_checked(path: &Path, display: &str) -> Checked {
     for d in &mut diags {
         // Quote what the user wrote (`1.30`), not what YAML made of it (`1.3`).
         if d.code == "KG104"
-            && let (Some(hint), Some((l, c))) = (&d.hint, d.location)
+            && d.hint.is_some()
+            && let Some((l, c)) = d.location
             && let Some(raw) = crate::diag::token_at(&text, l, c)
         {
             d.hint = Some(format!("quote it: `\"{raw}\"` (unquoted, YAML reads a number or a boolean)"));
-            let _ = hint;
         }
     }
     if diags.is_empty() { Ok((text, source)) } else { Err((Some(text), diags)) }

@@ -121,10 +121,8 @@ pub fn schema_diagnostics(
                 ))
                 .label(format!("{} here", type_name(instance)));
                 if expected == "string" && matches!(instance, Value::Number(_) | Value::Bool(_)) {
-                    d = d.hint(format!(
-                        "quote it: `\"{}\"` (unquoted, YAML reads a number or boolean, and `1.30` becomes 1.3)",
-                        short(instance)
-                    ));
+                    // The loader replaces this with the token as written (`1.30`, not `1.3`).
+                    d = d.hint(format!("quote it: `\"{}\"`", short(instance)));
                 }
                 out.push(d);
             }
