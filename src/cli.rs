@@ -61,6 +61,8 @@ pub struct EnvSelection {
 /// kgen's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Render environments into `rendered/<env>/` and summarise what changed.
+    Render(RenderArgs),
     /// Check environments: schema, then semantic rules; every problem at once.
     Validate(EnvSelection),
     /// List environments with their release, mode, mesh, platform and GitOps engine.
@@ -96,4 +98,22 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// Options of `kgen render`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RenderArgs {
+    /// Which environments.
+    #[command(flatten)]
+    pub selection: EnvSelection,
+    /// Write under DIR/<env>/ instead of `rendered/<env>/` (relative to `-C`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write nothing; exit 1 with a diff when the committed render is stale, hand-edited, or has
+    /// missing or extra generated files.
+    #[arg(long)]
+    pub check: bool,
+    /// Also print the full diff of what changed (on stdout).
+    #[arg(long)]
+    pub diff: bool,
 }

@@ -13,13 +13,16 @@
 pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod config;
 pub mod diag;
 pub mod error;
 pub mod exit_codes;
 pub mod printer;
+pub mod render;
 pub mod rules;
 pub mod version;
+pub mod write;
 pub mod yaml;
 
 use cli::{Cli, Command};
@@ -29,6 +32,7 @@ use commands::Context;
 pub fn run(cli: &Cli) -> u8 {
     let ctx = Context { global: &cli.global, printer: printer::Printer::new(&cli.global) };
     let result = match &cli.command {
+        Command::Render(args) => commands::render::run(&ctx, args),
         Command::Validate(sel) => commands::validate::run(&ctx, sel),
         Command::List => commands::inspect::list(&ctx),
         Command::Show { env } => commands::inspect::show(&ctx, env),

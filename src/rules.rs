@@ -56,6 +56,7 @@ pub const RULES: &[Rule] = &[
     Rule { code: "KG402", severity: Severity::Error, title: "Ingress class without its controller", rationale: "Standard mode with `ingress: ingress` creates Ingress objects of `ingressClassName`; the `istio` class needs Istio.", fix: "set `mesh.provider: istio`, use `ingress: gatewayApi`, or name an IngressClass your cluster has.", source: FACTS },
     Rule { code: "KG403", severity: Severity::Error, title: "Istio GatewayClass without Istio", rationale: "`gatewayApi.implementation: istio` needs an Istio control plane to program the Gateway.", fix: "set a mesh provider or use `implementation: envoy`.", source: FACTS },
     Rule { code: "KG501", severity: Severity::Error, title: "Gateway API ingress on a release without it", rationale: "`enableGatewayApi` exists from KServe v0.15.", fix: "use `ingress: ingress` or a newer KServe release.", source: FACTS },
+    Rule { code: "KG502", severity: Severity::Error, title: "runtimes cannot be left out on this release", rationale: "up to v0.16.x the `kserve` chart always installs the ClusterServingRuntimes; only the `kserve-runtime-configs` chart (v0.17.0+) makes them optional.", fix: "remove `kserve.installRuntimes: false` or use KServe v0.17.0 or newer.", source: FACTS },
     Rule { code: "KG601", severity: Severity::Error, title: "GitOps engine without a repository", rationale: "Argo CD and Flux objects point at the Git repository holding the rendered tree.", fix: "set `gitops.repoUrl` (usually in `_base`).", source: "SPEC §5" },
 ];
 
@@ -197,6 +198,14 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
                 "/kserve/ingress",
             ));
         }
+    }
+
+    // KG502: runtimes are part of the main chart before v0.17.0.
+    if !e.kserve.install_runtimes && !r.release.runtime_configs_chart {
+        out.push(r.diag_at(
+            diag("KG502", format!("KServe {} always installs its serving runtimes", r.release.version)),
+            "/kserve/installRuntimes",
+        ));
     }
 
     // KG601: GitOps engines need the repository.

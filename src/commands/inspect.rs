@@ -82,18 +82,11 @@ fn one(ctx: &Context<'_>, env: &str) -> Result<Option<Resolved>, Error> {
     Ok(checked.resolved.into_iter().next())
 }
 
-/// The effective configuration: merged layers, defaults applied, the KServe version resolved.
-pub fn effective(r: &Resolved) -> Value {
-    let mut env = r.env.clone();
-    env.extends = None;
-    env.kserve.version = Some(r.release.version.clone());
-    serde_json::to_value(&env).expect("the model serialises")
-}
 
 /// `kgen show ENV`.
 pub fn show(ctx: &Context<'_>, env: &str) -> Result<u8, Error> {
     let Some(r) = one(ctx, env)? else { return Ok(exit_codes::ERROR) };
-    let body = yaml::to_string(&effective(&r)).map_err(Error::Internal)?;
+    let body = yaml::to_string(&r.effective_value()).map_err(Error::Internal)?;
     let text = format!("# effective configuration of `{}` (from {})\n{body}", r.name, r.files.join(" + "));
     let _ = ctx.printer.data(&text);
     Ok(exit_codes::SUCCESS)
@@ -104,7 +97,7 @@ pub fn explain(ctx: &Context<'_>, env: &str, key: Option<&str>) -> Result<u8, Er
     let Some(r) = one(ctx, env)? else { return Ok(exit_codes::ERROR) };
     let mut rows = Vec::new();
     let mut leaves = Vec::new();
-    collect_leaves(&effective(&r), String::new(), &mut leaves);
+    collect_leaves(&r.effective_value(), String::new(), &mut leaves);
     for (ptr, value) in leaves {
         let origin = match r.provenance.exact(&ptr) {
             Some(o) => format!("{}:{}:{}", o.file, o.line, o.col),

@@ -136,6 +136,11 @@ pub struct Kserve {
     #[serde(default = "defaults::ingress_class")]
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"))]
     pub ingress_class_name: String,
+    /// Secret (in the KServe namespace) with the TLS certificate of the Gateway API `https`
+    /// listener. Referenced by name only: certificates never go in environment files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"))]
+    pub tls_secret_name: Option<String>,
     /// Install KServe's ClusterServingRuntimes (`kserve-runtime-configs` from v0.17.0, part of
     /// the main chart before).
     #[serde(default = "defaults::yes")]

@@ -57,6 +57,15 @@ impl Resolved {
         if self.knative_mode() { names.knative.as_str() } else { names.standard.as_str() }
     }
 
+    /// The effective configuration: merged layers, defaults applied, the KServe version
+    /// resolved, `extends` consumed.
+    pub fn effective_value(&self) -> Value {
+        let mut env = self.env.clone();
+        env.extends = None;
+        env.kserve.version = Some(self.release.version.clone());
+        serde_json::to_value(&env).expect("the model serialises")
+    }
+
     /// A pin, if the release (or an override) has it.
     pub fn pin(&self, name: &str) -> Option<&str> {
         self.pins.get(name).map(String::as_str)

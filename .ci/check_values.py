@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Checks every rendered values file against its chart's own data of the pinned version, using
+the conformance tools of ../shared/tools: values_keys_check.py (every key exists in the chart's
+values.yaml) and check-jsonschema (the chart's values.schema.json, where the chart has one).
+
+usage: check_values.py SHARED_DIR VENV_BIN RENDERED_DIR
+Which chart and version each values file belongs to is read from each kgen.lock.json, so this
+script knows nothing about versions itself. Exit 1 if any check fails."""
+import json
+import os
+import subprocess
+import sys
+
+shared, venv_bin, rendered = sys.argv[1:4]
+up = os.path.join(shared, "upstream")
+
+
+def chart_dir(release, chart, version):
+    """Where ../shared/upstream keeps a chart's data for a version (None: not there)."""
+    if release == "cert-manager":
+        return os.path.join(up, "cert-manager", version)
+    if release in ("istio-base", "istiod", "istio-ingressgateway"):
+        sub = {"istio-base": "base", "istiod": "istiod", "istio-ingressgateway": "gateway"}[release]
+        return os.path.join(up, "istio", version, sub)
+    if release == "kserve":  # chart `kserve` (<= v0.16) and `kserve-resources` share the folder
+        return os.path.join(up, "kserve", version, "charts", "kserve-resources")
+    if release in ("kserve-crd", "kserve-runtime-configs"):
+        return os.path.join(up, "kserve", version, "charts", release)
+    if release == "envoy-gateway":
+        return os.path.join(up, "envoy-gateway", version)
+    return None
+
+
+def helm_reading(schema):
+    """Some Istio gateway schemas (1.23.x, 1.27.0) put `additionalProperties: false` beside a
+    root `$ref` under the unversioned `http://json-schema.org/schema#`. Helm up to 3.18.4 (KServe
+    pins 3.16.3) reads that as draft-07, where siblings of `$ref` are ignored; newer Helm rejects
+    every key (istio/istio#57354), which kgen's catalog records for Argo CD's
+    skipSchemaValidation. Validate such schemas the way the pinned Helm reads them."""
+    with open(schema, encoding="utf-8") as fh:
+        s = json.load(fh)
+    if s.get("$ref") and s.get("additionalProperties") is False and "properties" not in s:
+        s["$schema"] = "http://json-schema.org/draft-07/schema#"
+        out = os.path.join(os.environ.get("TMPDIR", "/tmp"), "kgen-helm-reading-" + schema.replace("/", "_"))
+        with open(out, "w", encoding="utf-8") as fh:
+            json.dump(s, fh)
+        print(f"note: {schema}: root additionalProperties beside $ref; validated as Helm 3.16 (draft-07) reads it")
+        return out
+    return schema
+
+
+failures = 0
+checked = 0
+skipped = []
+for env in sorted(os.listdir(rendered)):
+    lock_path = os.path.join(rendered, env, "kgen.lock.json")
+    if not os.path.isfile(lock_path):
+        continue
+    with open(lock_path, encoding="utf-8") as fh:
+        lock = json.load(fh)
+    for rel in lock["releases"]:
+        values = os.path.join(rendered, env, "values", rel["name"] + ".yaml")
+        d = chart_dir(rel["name"], rel["chart"], rel["version"])
+        defaults = None
+        if d:
+            for name in ("values.yaml", "values.tmpl.yaml"):
+                if os.path.isfile(os.path.join(d, name)):
+                    defaults = os.path.join(d, name)
+                    break
+        if not defaults:
+            skipped.append(f"{env}/{rel['name']} ({rel['chart']} {rel['version']})")
+            continue
+        checked += 1
+        r = subprocess.run([sys.executable, os.path.join(shared, "tools", "values_keys_check.py"), defaults, values])
+        if r.returncode != 0:
+            failures += 1
+            print(f"FAIL keys   {values} against {defaults}")
+        schema = os.path.join(d, "values.schema.json")
+        if os.path.isfile(schema):
+            schema = helm_reading(schema)
+            r = subprocess.run([os.path.join(venv_bin, "check-jsonschema"), "--schemafile", schema, values])
+            if r.returncode != 0:
+                failures += 1
+                print(f"FAIL schema {values} against {schema}")
+print(f"values: {checked} files checked, {failures} failure(s)")
+for s in skipped:
+    print(f"values: no upstream values.yaml for {s}; not checked")
+sys.exit(1 if failures else 0)

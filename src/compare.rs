@@ -1,0 +1,114 @@
+//! Comparing a fresh render with the previous one. Pure: the previous tree is read by the
+//! command layer ([`crate::write::read_previous`]) and handed in.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::render::Rendered;
+
+/// What is on disk for one environment, as far as kgen owns it.
+#[derive(Debug, Clone, Default)]
+pub struct Previous {
+    /// Paths the previous `kgen.lock.json` listed as generated (empty if there was none).
+    pub generated: BTreeSet<String>,
+    /// Content of every path that is generated now or was before, if the file exists.
+    pub contents: BTreeMap<String, Vec<u8>>,
+}
+
+/// How one file changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// New file.
+    Added,
+    /// Content differs (a stale or hand-edited render).
+    Modified,
+    /// Generated before, not any more: pruned by `render`.
+    Removed,
+}
+
+/// The changes between the previous render and a fresh one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changeset {
+    /// Changed paths with their status, in path order.
+    pub files: BTreeMap<String, Status>,
+}
+
+impl Changeset {
+    /// Nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Count of a status.
+    pub fn count(&self, s: Status) -> usize {
+        self.files.values().filter(|&&x| x == s).count()
+    }
+
+    /// `2 added, 1 modified, 0 removed`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} added, {} modified, {} removed",
+            self.count(Status::Added),
+            self.count(Status::Modified),
+            self.count(Status::Removed)
+        )
+    }
+}
+
+/// Compares a fresh render with what is on disk.
+pub fn compare(new: &Rendered, old: &Previous) -> Changeset {
+    let mut files = BTreeMap::new();
+    for (path, content) in &new.files {
+        match old.contents.get(path) {
+            None => {
+                files.insert(path.clone(), Status::Added);
+            }
+            Some(bytes) if bytes.as_slice() != content.as_bytes() => {
+                files.insert(path.clone(), Status::Modified);
+            }
+            Some(_) => {}
+        }
+    }
+    for path in &old.generated {
+        if !new.files.contains_key(path) && old.contents.contains_key(path) {
+            files.insert(path.clone(), Status::Removed);
+        }
+    }
+    Changeset { files }
+}
+
+/// A unified diff of one file, for `render --check` and `render --diff`.
+pub fn unified(path: &str, old: Option<&[u8]>, new: Option<&str>) -> String {
+    let old_text = old.map(String::from_utf8_lossy).unwrap_or_default();
+    let new_text = new.unwrap_or_default();
+    let diff = similar::TextDiff::configure()
+        .algorithm(similar::Algorithm::Patience)
+        .timeout(std::time::Duration::from_secs(2))
+        .diff_lines(old_text.as_ref(), new_text);
+    let a = if old.is_some() { format!("a/{path}") } else { "/dev/null".into() };
+    let b = if new.is_some() { format!("b/{path}") } else { "/dev/null".into() };
+    diff.unified_diff().context_radius(3).header(&a, &b).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(files: &[(&str, &str)]) -> Rendered {
+        Rendered { env: "e".into(), files: files.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect() }
+    }
+
+    #[test]
+    fn statuses() {
+        let new = rendered(&[("a", "1"), ("b", "2"), ("c", "3")]);
+        let old = Previous {
+            generated: ["a", "b", "d", "e"].iter().map(|s| s.to_string()).collect(),
+            contents: [("a", "1"), ("b", "x"), ("d", "4")].iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect(),
+        };
+        let c = compare(&new, &old);
+        assert_eq!(
+            c.files.into_iter().collect::<Vec<_>>(),
+            vec![("b".into(), Status::Modified), ("c".into(), Status::Added), ("d".into(), Status::Removed)]
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! The template engine: minijinja with auto-escaping off (its JSON escaping of `.yaml` files
+//! silently corrupts text), strict undefined (a typo fails instead of rendering empty), and the
+//! serializer filters every value must go through.
+
+use std::sync::OnceLock;
+
+use minijinja::value::{Kwargs, Value as JValue};
+use minijinja::{AutoEscape, Environment, Error as JError, ErrorKind, UndefinedBehavior};
+
+include!(concat!(env!("OUT_DIR"), "/templates.rs"));
+
+/// Marks where a block value starts in rendered text; removed by [`finish`].
+const BLOCK_MARK: char = '\u{1}';
+
+/// Post-processes rendered template text: drops the space before each block value.
+pub fn finish(text: &str) -> Result<String, String> {
+    let out = text.replace(&format!(" {BLOCK_MARK}"), "");
+    if out.contains(BLOCK_MARK) {
+        return Err("a block value must follow `key: ` or `- `".into());
+    }
+    Ok(out)
+}
+
+/// The embedded templates, `(name, text)`, in name order.
+pub fn sources() -> &'static [(&'static str, &'static str)] {
+    TEMPLATES
+}
+
+/// The shared engine with every embedded template loaded.
+pub fn engine() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        // Order matters: escaping, syntax and filters are fixed when a template is added.
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_debug(cfg!(debug_assertions));
+        let syntax = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+            .expect("static syntax config is valid");
+        env.set_syntax(syntax);
+        env.add_filter("toyaml", toyaml);
+        env.add_filter("merge", merge);
+        for (name, text) in TEMPLATES {
+            let name = name.trim_end_matches(".j2");
+            env.add_template(name, text).unwrap_or_else(|e| panic!("embedded template {name} is invalid: {e:#}"));
+        }
+        env
+    })
+}
+
+/// Serialises any value as YAML: scalars inline (quoted where a YAML 1.1 reader would misread
+/// them), maps and lists as an indented block starting on the next line. `indent` is the
+/// column of the block's keys.
+fn toyaml(value: &JValue, kwargs: Kwargs) -> Result<JValue, JError> {
+    let indent: usize = kwargs.get::<Option<usize>>("indent")?.unwrap_or(2);
+    kwargs.assert_all_used()?;
+    let json: serde_json::Value = serde_json::to_value(value)
+        .map_err(|e| JError::new(ErrorKind::InvalidOperation, "value cannot be serialised").with_source(e))?;
+    let text = crate::yaml::to_string(&json)
+        .map_err(|e| JError::new(ErrorKind::InvalidOperation, format!("cannot serialise to YAML: {e}")))?;
+    let text = text.trim_end_matches('\n');
+    let is_block = matches!(&json, serde_json::Value::Object(m) if !m.is_empty())
+        || matches!(&json, serde_json::Value::Array(a) if !a.is_empty());
+    if !is_block {
+        if text.contains('\n') && !(text.starts_with('|') || text.starts_with('>')) {
+            return Err(JError::new(ErrorKind::InvalidOperation, "scalar serialised over several lines"));
+        }
+        // A block scalar (`|`) keeps its header on the key's line; its body is indented.
+        let mut lines = text.lines();
+        let mut out = lines.next().unwrap_or_default().to_string();
+        for l in lines {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            out.push_str(l);
+        }
+        return Ok(JValue::from_safe_string(out));
+    }
+    let pad = " ".repeat(indent);
+    // The mark lets the renderer drop the space the template wrote after `key:`, so no line
+    // ends in whitespace (see `finish`).
+    let mut out = String::from(BLOCK_MARK);
+    for line in text.lines() {
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&pad);
+        }
+        out.push_str(line);
+    }
+    Ok(JValue::from_safe_string(out))
+}
+
+/// Deep merge (maps merge, the rest replaces), as for layering.
+fn merge(base: &JValue, over: &JValue) -> Result<JValue, JError> {
+    let mut a: serde_json::Value = serde_json::to_value(base)
+        .map_err(|e| JError::new(ErrorKind::InvalidOperation, "merge: bad left side").with_source(e))?;
+    let b: serde_json::Value = serde_json::to_value(over)
+        .map_err(|e| JError::new(ErrorKind::InvalidOperation, "merge: bad right side").with_source(e))?;
+    crate::config::merge::deep_merge(&mut a, &b);
+    Ok(JValue::from(minijinja::value::Serde(&a)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_template_loads() {
+        let env = engine();
+        for (name, _) in sources() {
+            assert!(env.get_template(name.trim_end_matches(".j2")).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn no_auto_escaping_of_yaml() {
+        let out = engine().render_str("x: {{ a }}/{{ b }}", minijinja::context! { a => "a", b => "b" }).unwrap();
+        assert_eq!(out, "x: a/b");
+    }
+
+    #[test]
+    fn strict_undefined_fails() {
+        assert!(engine().render_str("{{ missing }}", minijinja::context! {}).is_err());
+    }
+
+    #[test]
+    fn toyaml_quotes_and_indents() {
+        let out = engine()
+            .render_str(
+                "a: {{ s | toyaml }}\nm: {{ m | toyaml(indent=2) }}",
+                minijinja::context! { s => "true", m => minijinja::value::Value::from(minijinja::value::Serde(serde_json::json!({"on": "1.20"}))) },
+            )
+            .unwrap();
+        let out = finish(&out).unwrap();
+        assert_eq!(out, "a: \"true\"\nm:\n  \"on\": \"1.20\"");
+        let v: serde_json::Value = crate::yaml::from_str(&out, crate::yaml::Budget::Render).unwrap();
+        assert_eq!(v, serde_json::json!({"a": "true", "m": {"on": "1.20"}}));
+    }
+
+    #[test]
+    fn injection_is_impossible() {
+        let out = engine()
+            .render_str("k: {{ v | toyaml }}\n", minijinja::context! { v => "x\nkind: Secret" })
+            .unwrap();
+        let v: serde_json::Value = crate::yaml::from_str(&out, crate::yaml::Budget::Render).unwrap();
+        assert_eq!(v, serde_json::json!({"k": "x\nkind: Secret"}));
+    }
+}

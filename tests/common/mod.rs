@@ -1,0 +1,81 @@
+//! Helpers shared by integration tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use kgen::config::load::Workspace;
+use kgen::config::resolve::{self, Resolved};
+use kgen::render::{self, Rendered};
+
+/// The crate root (holds `environments/` and `rendered/`).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/upstream`.
+pub fn upstream() -> PathBuf {
+    root().join("../shared/upstream")
+}
+
+/// Loads and resolves one example environment.
+pub fn resolved_in(dir: &Path, name: &str) -> (Workspace, Resolved) {
+    let ws = Workspace::load(dir).expect("workspace loads");
+    let c = resolve::check(&ws, name);
+    let r = c.resolved.unwrap_or_else(|| panic!("{name} is invalid: {:#?}", c.diagnostics));
+    (ws, r)
+}
+
+/// Renders one example environment of the repository in memory.
+pub fn render_example(name: &str) -> Rendered {
+    let (ws, r) = resolved_in(&root(), name);
+    render::render(&r, &ws.sources).expect("renders")
+}
+
+/// The example environment names.
+pub fn examples() -> Vec<String> {
+    Workspace::load(&root()).unwrap().environment_names()
+}
+
+/// Parses a YAML file of a render.
+pub fn parse(text: &str) -> serde_json::Value {
+    kgen::yaml::from_str(text, kgen::yaml::Budget::Render).expect("rendered YAML parses")
+}
+
+/// Reads a whole folder into path → bytes.
+pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            let rel = e.path().strip_prefix(dir).unwrap().to_string_lossy().to_string();
+            out.insert(rel, std::fs::read(e.path()).unwrap());
+        }
+    }
+    out
+}
+
+/// Copies the example `environments/` into a fresh temp project.
+pub fn temp_project() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let envs = t.path().join("environments");
+    std::fs::create_dir_all(&envs).unwrap();
+    for e in std::fs::read_dir(root().join("environments")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), envs.join(e.file_name())).unwrap();
+    }
+    t
+}
+
+/// Runs the kgen binary.
+pub fn kgen(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kgen"))
+        .arg("-C")
+        .arg(dir)
+        .arg("--color")
+        .arg("never")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("kgen runs")
+}
