@@ -199,11 +199,17 @@ impl Catalog {
             }
         };
         if let Some(own) = &release.kubernetes_minimum {
-            consider(&own.kubernetes, format!("KServe {} ({})", release.version, own.source));
+            consider(
+                &own.kubernetes,
+                format!("KServe {} ({})", release.version, own.source),
+            );
         }
         for (component, version) in pins {
             if let Some(m) = self.component_minimum(component, version) {
-                consider(&m.kubernetes, format!("{component} {version} ({})", m.source));
+                consider(
+                    &m.kubernetes,
+                    format!("{component} {version} ({})", m.source),
+                );
             }
         }
         best
@@ -259,7 +265,10 @@ mod tests {
         let c = get();
         assert_eq!(c.istio_values_prefix("1.20.4"), Some(""));
         assert_eq!(c.istio_values_prefix("1.23.2"), Some("defaults"));
-        assert_eq!(c.istio_values_prefix("1.27.1"), Some("_internal_defaults_do_not_set"));
+        assert_eq!(
+            c.istio_values_prefix("1.27.1"),
+            Some("_internal_defaults_do_not_set")
+        );
     }
 
     #[test]
@@ -267,6 +276,9 @@ mod tests {
         let c = get();
         assert_eq!(c.modes(c.release("v0.15.2").unwrap()).knative, "Serverless");
         assert_eq!(c.modes(c.release("v0.16.0").unwrap()).knative, "Knative");
-        assert_eq!(c.modes(c.release("v0.14.1").unwrap()).standard, "RawDeployment");
+        assert_eq!(
+            c.modes(c.release("v0.14.1").unwrap()).standard,
+            "RawDeployment"
+        );
     }
 }

@@ -85,9 +85,20 @@ pub fn unified(path: &str, old: Option<&[u8]>, new: Option<&str>) -> String {
         .algorithm(similar::Algorithm::Patience)
         .timeout(std::time::Duration::from_secs(2))
         .diff_lines(old_text.as_ref(), new_text);
-    let a = if old.is_some() { format!("a/{path}") } else { "/dev/null".into() };
-    let b = if new.is_some() { format!("b/{path}") } else { "/dev/null".into() };
-    diff.unified_diff().context_radius(3).header(&a, &b).to_string()
+    let a = if old.is_some() {
+        format!("a/{path}")
+    } else {
+        "/dev/null".into()
+    };
+    let b = if new.is_some() {
+        format!("b/{path}")
+    } else {
+        "/dev/null".into()
+    };
+    diff.unified_diff()
+        .context_radius(3)
+        .header(&a, &b)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -95,7 +106,13 @@ mod tests {
     use super::*;
 
     fn rendered(files: &[(&str, &str)]) -> Rendered {
-        Rendered { env: "e".into(), files: files.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect() }
+        Rendered {
+            env: "e".into(),
+            files: files
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+        }
     }
 
     #[test]
@@ -103,12 +120,19 @@ mod tests {
         let new = rendered(&[("a", "1"), ("b", "2"), ("c", "3")]);
         let old = Previous {
             generated: ["a", "b", "d", "e"].iter().map(|s| s.to_string()).collect(),
-            contents: [("a", "1"), ("b", "x"), ("d", "4")].iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect(),
+            contents: [("a", "1"), ("b", "x"), ("d", "4")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                .collect(),
         };
         let c = compare(&new, &old);
         assert_eq!(
             c.files.into_iter().collect::<Vec<_>>(),
-            vec![("b".into(), Status::Modified), ("c".into(), Status::Added), ("d".into(), Status::Removed)]
+            vec![
+                ("b".into(), Status::Modified),
+                ("c".into(), Status::Added),
+                ("d".into(), Status::Removed)
+            ]
         );
     }
 }

@@ -84,7 +84,10 @@ impl From<serde_saphyr::Error> for ReadError {
             formatter: &serde_saphyr::UserMessageFormatter,
             snippets: serde_saphyr::SnippetMode::Off,
         });
-        ReadError { message: strip_location_suffix(&message), location }
+        ReadError {
+            message: strip_location_suffix(&message),
+            location,
+        }
     }
 }
 
@@ -110,7 +113,10 @@ pub fn from_str<T: DeserializeOwned>(text: &str, budget: Budget) -> Result<T, Re
 }
 
 /// Reads a multi-document YAML stream (empty documents are skipped).
-pub fn from_str_multi<T: DeserializeOwned>(text: &str, budget: Budget) -> Result<Vec<T>, ReadError> {
+pub fn from_str_multi<T: DeserializeOwned>(
+    text: &str,
+    budget: Budget,
+) -> Result<Vec<T>, ReadError> {
     serde_saphyr::from_multiple_with_options(text, options(budget)).map_err(ReadError::from)
 }
 
@@ -156,12 +162,16 @@ pub fn pointer_map(src: &str) -> HashMap<String, (usize, usize)> {
         }
         if !matches!(
             ev,
-            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) | Event::Alias(..)
+            Event::Scalar(..)
+                | Event::SequenceStart(..)
+                | Event::MappingStart(..)
+                | Event::Alias(..)
         ) {
             continue;
         }
         if let (Some((base, Frame::Map(None))), Event::Scalar(k, ..)) = (stack.last(), &ev) {
-            out.entry(format!("{base}/{}#key", escape_pointer(k))).or_insert(pos);
+            out.entry(format!("{base}/{}#key", escape_pointer(k)))
+                .or_insert(pos);
             let k = k.to_string();
             if let Some((_, Frame::Map(slot))) = stack.last_mut() {
                 *slot = Some(k);

@@ -13,10 +13,16 @@ use crate::printer::BrokenPipe;
 use crate::yaml;
 
 fn table(rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for row in rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
@@ -34,7 +40,20 @@ fn engine(e: GitopsEngine) -> &'static str {
 /// `kgen list`: one line per environment; invalid ones are listed as such.
 pub fn list(ctx: &Context<'_>) -> Result<u8, Error> {
     let checked = check(ctx, &EnvSelection::default())?;
-    let mut rows = vec![["NAME", "KSERVE", "MODE", "MESH", "PLATFORM", "KUBERNETES", "GITOPS", "EXTENDS"].map(String::from).to_vec()];
+    let mut rows = vec![
+        [
+            "NAME",
+            "KSERVE",
+            "MODE",
+            "MESH",
+            "PLATFORM",
+            "KUBERNETES",
+            "GITOPS",
+            "EXTENDS",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
     for name in checked.workspace.environment_names() {
         match checked.resolved.iter().find(|r| r.name == name) {
             Some(r) => {
@@ -42,7 +61,10 @@ pub fn list(ctx: &Context<'_>) -> Result<u8, Error> {
                 let extends = r.files[..r.files.len() - 1]
                     .iter()
                     .rev()
-                    .map(|f| f.trim_start_matches("environments/").trim_end_matches(".yaml"))
+                    .map(|f| {
+                        f.trim_start_matches("environments/")
+                            .trim_end_matches(".yaml")
+                    })
                     .collect::<Vec<_>>()
                     .join(" → ");
                 rows.push(vec![
@@ -53,7 +75,11 @@ pub fn list(ctx: &Context<'_>) -> Result<u8, Error> {
                     format!("{:?}", e.cluster.platform).to_lowercase(),
                     e.cluster.kubernetes_version.clone(),
                     engine(e.gitops.engine).to_string(),
-                    if extends.is_empty() { "-".into() } else { extends },
+                    if extends.is_empty() {
+                        "-".into()
+                    } else {
+                        extends
+                    },
                 ]);
             }
             None => rows.push(vec![name.clone(), "(invalid: see `kgen validate`)".into()]),
@@ -66,14 +92,23 @@ pub fn list(ctx: &Context<'_>) -> Result<u8, Error> {
         return Ok(exit_codes::SUCCESS);
     }
     if checked.has_errors() {
-        ctx.printer.info(&format!("some environments are invalid ({}); run `kgen validate`", summary(&checked.diagnostics)));
+        ctx.printer.info(&format!(
+            "some environments are invalid ({}); run `kgen validate`",
+            summary(&checked.diagnostics)
+        ));
     }
     Ok(exit_codes::SUCCESS)
 }
 
 /// Loads one environment or reports why it cannot.
 fn one(ctx: &Context<'_>, env: &str) -> Result<Option<Resolved>, Error> {
-    let checked = check(ctx, &EnvSelection { envs: vec![env.to_string()], all: false })?;
+    let checked = check(
+        ctx,
+        &EnvSelection {
+            envs: vec![env.to_string()],
+            all: false,
+        },
+    )?;
     if checked.has_errors() {
         report(ctx, &checked);
         return Ok(None);
@@ -82,19 +117,26 @@ fn one(ctx: &Context<'_>, env: &str) -> Result<Option<Resolved>, Error> {
     Ok(checked.resolved.into_iter().next())
 }
 
-
 /// `kgen show ENV`.
 pub fn show(ctx: &Context<'_>, env: &str) -> Result<u8, Error> {
-    let Some(r) = one(ctx, env)? else { return Ok(exit_codes::ERROR) };
+    let Some(r) = one(ctx, env)? else {
+        return Ok(exit_codes::ERROR);
+    };
     let body = yaml::to_string(&r.effective_value()).map_err(Error::Internal)?;
-    let text = format!("# effective configuration of `{}` (from {})\n{body}", r.name, r.files.join(" + "));
+    let text = format!(
+        "# effective configuration of `{}` (from {})\n{body}",
+        r.name,
+        r.files.join(" + ")
+    );
     let _ = ctx.printer.data(&text);
     Ok(exit_codes::SUCCESS)
 }
 
 /// `kgen explain ENV [KEY]`: every effective value and where it was set.
 pub fn explain(ctx: &Context<'_>, env: &str, key: Option<&str>) -> Result<u8, Error> {
-    let Some(r) = one(ctx, env)? else { return Ok(exit_codes::ERROR) };
+    let Some(r) = one(ctx, env)? else {
+        return Ok(exit_codes::ERROR);
+    };
     let mut rows = Vec::new();
     let mut leaves = Vec::new();
     collect_leaves(&r.effective_value(), String::new(), &mut leaves);
@@ -110,9 +152,14 @@ pub fn explain(ctx: &Context<'_>, env: &str, key: Option<&str>) -> Result<u8, Er
         let origin = match r.pin_sources.get(pin) {
             Some(PinSource::Override) => {
                 let o = r.provenance.exact(&format!("/versions/{pin}"));
-                o.map_or("versions".into(), |o| format!("{}:{}:{}", o.file, o.line, o.col))
+                o.map_or("versions".into(), |o| {
+                    format!("{}:{}:{}", o.file, o.line, o.col)
+                })
             }
-            _ => format!("catalog: KServe {} ({})", r.release.version, r.release.pins_source),
+            _ => format!(
+                "catalog: KServe {} ({})",
+                r.release.version, r.release.pins_source
+            ),
         };
         if r.pin_sources.get(pin) == Some(&PinSource::Catalog) {
             rows.push(vec![format!("versions.{pin}"), version.clone(), origin]);
@@ -120,9 +167,13 @@ pub fn explain(ctx: &Context<'_>, env: &str, key: Option<&str>) -> Result<u8, Er
     }
     rows.sort_by(|a, b| a[0].cmp(&b[0]));
     if let Some(k) = key {
-        rows.retain(|r| r[0] == k || r[0].starts_with(&format!("{k}.")) || r[0].starts_with(&format!("{k}[")));
+        rows.retain(|r| {
+            r[0] == k || r[0].starts_with(&format!("{k}.")) || r[0].starts_with(&format!("{k}["))
+        });
         if rows.is_empty() {
-            ctx.printer.error(&format!("`{k}` is not a key of `{env}`'s effective configuration"));
+            ctx.printer.error(&format!(
+                "`{k}` is not a key of `{env}`'s effective configuration"
+            ));
             return Ok(exit_codes::ERROR);
         }
     }

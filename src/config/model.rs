@@ -122,7 +122,9 @@ pub struct Kserve {
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
     pub namespace: String,
     /// DNS domain InferenceService hostnames are built under (`<isvc>-<ns>.<domain>`).
-    #[schemars(regex(pattern = r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    #[schemars(regex(
+        pattern = r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+    ))]
     pub ingress_domain: String,
     /// Scheme of InferenceService URLs.
     #[serde(default)]
@@ -168,7 +170,10 @@ impl DeploymentMode {
 
     /// Whether this is one of the legacy names.
     pub fn is_legacy_name(self) -> bool {
-        matches!(self, DeploymentMode::Serverless | DeploymentMode::RawDeployment)
+        matches!(
+            self,
+            DeploymentMode::Serverless | DeploymentMode::RawDeployment
+        )
     }
 
     /// The name as written.
@@ -405,31 +410,59 @@ pub enum GitopsEngine {
 #[serde(deny_unknown_fields)]
 pub struct ValuesOverrides {
     /// Values for the `cert-manager` release.
-    #[serde(rename = "cert-manager", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cert-manager",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cert_manager: Option<HelmValues>,
     /// Values for the `istio-base` release.
-    #[serde(rename = "istio-base", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "istio-base",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub istio_base: Option<HelmValues>,
     /// Values for the `istiod` release.
     #[serde(rename = "istiod", default, skip_serializing_if = "Option::is_none")]
     pub istiod: Option<HelmValues>,
     /// Values for the `istio-ingressgateway` release (the gateway chart's schema is closed).
-    #[serde(rename = "istio-ingressgateway", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "istio-ingressgateway",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub istio_ingressgateway: Option<HelmValues>,
     /// Values for the `knative-operator` release.
-    #[serde(rename = "knative-operator", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "knative-operator",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub knative_operator: Option<HelmValues>,
     /// Values for the `envoy-gateway` release.
-    #[serde(rename = "envoy-gateway", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "envoy-gateway",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub envoy_gateway: Option<HelmValues>,
     /// Values for the `kserve-crd` release.
-    #[serde(rename = "kserve-crd", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "kserve-crd",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kserve_crd: Option<HelmValues>,
     /// Values for the `kserve` release (chart `kserve` or `kserve-resources`).
     #[serde(rename = "kserve", default, skip_serializing_if = "Option::is_none")]
     pub kserve: Option<HelmValues>,
     /// Values for the `kserve-runtime-configs` release.
-    #[serde(rename = "kserve-runtime-configs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "kserve-runtime-configs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kserve_runtime_configs: Option<HelmValues>,
 }
 
@@ -464,19 +497,28 @@ impl Default for Mesh {
 
 impl Default for Knative {
     fn default() -> Self {
-        Knative { namespace: defaults::knative_namespace(), config: IndexMap::new() }
+        Knative {
+            namespace: defaults::knative_namespace(),
+            config: IndexMap::new(),
+        }
     }
 }
 
 impl Default for CertManager {
     fn default() -> Self {
-        CertManager { install: true, namespace: defaults::cert_manager_namespace() }
+        CertManager {
+            install: true,
+            namespace: defaults::cert_manager_namespace(),
+        }
     }
 }
 
 impl Default for GatewayApi {
     fn default() -> Self {
-        GatewayApi { implementation: GatewayImplementation::Envoy, install_crds: true }
+        GatewayApi {
+            implementation: GatewayImplementation::Envoy,
+            install_crds: true,
+        }
     }
 }
 

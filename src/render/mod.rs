@@ -32,11 +32,13 @@ pub struct Rendered {
 
 /// `sha256:<hex>` of some bytes.
 pub fn sha256(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(bytes);
     let mut s = String::with_capacity(7 + 64);
     s.push_str("sha256:");
     for b in digest.iter() {
-        s.push_str(&format!("{b:02x}"));
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 0xf) as usize] as char);
     }
     s
 }
@@ -45,34 +47,58 @@ pub fn sha256(bytes: &[u8]) -> String {
 /// path), which go into the input digest.
 pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Rendered, Error> {
     let plan = plan::plan(r);
-    let ctx = context(r, &plan);
+    // Converted to the engine's value type once; objects add `object` on top of it.
+    let ctx = minijinja::value::Value::from(minijinja::value::Serde(context(r, &plan)));
     let engine = templates::engine();
     let header = header(r);
     let mut files = BTreeMap::new();
 
     for rel in &plan.releases {
         let text = render_template(engine, &rel.template, &ctx)?;
-        let mut values: Value = yaml::from_str(&text, yaml::Budget::Render)
-            .map_err(|e| Error::Internal(format!("template {} produced invalid YAML: {e}", rel.template)))?;
-        if values.is_null() {
-            values = json!({});
-        }
-        // The user's escape hatch merges last, over everything kgen decided.
-        if let Some(over) = r.env.values.get(&rel.name) {
-            deep_merge(&mut values, &Value::Object(over.clone()));
-        }
-        let body = yaml::to_string(&values).map_err(Error::Internal)?;
-        files.insert(format!("values/{}.yaml", rel.name), format!("{header}{body}"));
+        let over = r.env.values.get(&rel.name);
+        // Templates are written in the serializer's canonical style, so without overrides
+        // their text is the file; debug builds and tests prove it by re-serialising.
+        let body = if over.is_none() && !cfg!(debug_assertions) {
+            text
+        } else {
+            let mut values: Value = yaml::from_str(&text, yaml::Budget::Render).map_err(|e| {
+                Error::Internal(format!(
+                    "template {} produced invalid YAML: {e}",
+                    rel.template
+                ))
+            })?;
+            if values.is_null() {
+                values = json!({});
+            }
+            let canonical = yaml::to_string(&values).map_err(Error::Internal)?;
+            if over.is_none() && canonical != text {
+                return Err(Error::Internal(format!(
+                    "template {} is not in canonical form:\n{text}\nexpected:\n{canonical}",
+                    rel.template
+                )));
+            }
+            // The user's escape hatch merges last, over everything kgen decided.
+            if let Some(over) = over {
+                deep_merge(&mut values, &Value::Object(over.clone()));
+            }
+            yaml::to_string(&values).map_err(Error::Internal)?
+        };
+        files.insert(
+            format!("values/{}.yaml", rel.name),
+            format!("{header}{body}"),
+        );
     }
 
     for obj in &plan.objects {
-        let mut octx = ctx.clone();
-        octx["object"] = obj.data.clone();
+        let octx = minijinja::context! { object => minijinja::value::Value::from(minijinja::value::Serde(&obj.data)), ..ctx.clone() };
         let text = render_template(engine, obj.template, &octx)?;
         if cfg!(debug_assertions) {
             check_object(&text, obj)?;
         }
-        files.insert(obj.path(), format!("{header}{}", text.trim_start_matches('\n')));
+        files.insert(
+            obj.path(),
+            format!("{header}{}", text.trim_start_matches('\n')),
+        );
     }
 
     let mut manifest_paths: Vec<String> = plan.objects.iter().map(|o| o.path()).collect();
@@ -82,19 +108,35 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
         "kind": "Kustomization",
         "resources": manifest_paths,
     });
-    files.insert(KUSTOMIZATION.into(), format!("{header}{}", yaml::to_string(&kustomization).map_err(Error::Internal)?));
+    files.insert(
+        KUSTOMIZATION.into(),
+        format!(
+            "{header}{}",
+            yaml::to_string(&kustomization).map_err(Error::Internal)?
+        ),
+    );
 
     let lock = lock(r, &plan, sources, &files);
     files.insert(LOCK_FILE.into(), lock);
-    Ok(Rendered { env: r.name.clone(), files })
+    Ok(Rendered {
+        env: r.name.clone(),
+        files,
+    })
 }
 
-fn render_template(engine: &minijinja::Environment<'static>, name: &str, ctx: &Value) -> Result<String, Error> {
-    let tmpl = engine.get_template(name).map_err(|e| Error::Internal(format!("template {name}: {e:#}")))?;
-    let text = tmpl
-        .render(minijinja::value::Value::from(minijinja::value::Serde(ctx)))
+fn render_template(
+    engine: &minijinja::Environment<'static>,
+    name: &str,
+    ctx: &minijinja::value::Value,
+) -> Result<String, Error> {
+    let tmpl = engine
+        .get_template(name)
         .map_err(|e| Error::Internal(format!("template {name}: {e:#}")))?;
-    let mut text = templates::finish(&text).map_err(|e| Error::Internal(format!("template {name}: {e}")))?;
+    let text = tmpl
+        .render(ctx)
+        .map_err(|e| Error::Internal(format!("template {name}: {e:#}")))?;
+    let mut text =
+        templates::finish(&text).map_err(|e| Error::Internal(format!("template {name}: {e}")))?;
     // LF endings and exactly one trailing newline.
     while text.ends_with("\n\n") {
         text.pop();
@@ -108,13 +150,24 @@ fn render_template(engine: &minijinja::Environment<'static>, name: &str, ctx: &V
 /// Debug builds and tests parse every object back and check its identity; release builds rely
 /// on the serializer filters (SPEC §9).
 fn check_object(text: &str, obj: &plan::Object) -> Result<(), Error> {
-    let v: Value = yaml::from_str(text, yaml::Budget::Render)
-        .map_err(|e| Error::Internal(format!("template {} produced invalid YAML: {e}\n{text}", obj.template)))?;
+    let v: Value = yaml::from_str(text, yaml::Budget::Render).map_err(|e| {
+        Error::Internal(format!(
+            "template {} produced invalid YAML: {e}\n{text}",
+            obj.template
+        ))
+    })?;
     let ok = v["apiVersion"] == obj.api_version
         && v["kind"] == obj.kind
         && v["metadata"]["name"] == obj.name.as_str()
         && v["metadata"].get("namespace").and_then(Value::as_str) == obj.namespace.as_deref();
-    if ok { Ok(()) } else { Err(Error::Internal(format!("template {} rendered a different object than planned", obj.template))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Internal(format!(
+            "template {} rendered a different object than planned",
+            obj.template
+        )))
+    }
 }
 
 fn header(r: &Resolved) -> String {
@@ -132,7 +185,8 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
     // The gateway chart derives the `istio:` selector label from the release name.
     let gateway_release = "istio-ingressgateway";
     let selector_label = gateway_release.trim_start_matches("istio-");
-    let gateway_api = !r.knative_mode() && r.env.kserve.ingress == crate::config::model::IngressFlavour::GatewayApi;
+    let gateway_api = !r.knative_mode()
+        && r.env.kserve.ingress == crate::config::model::IngressFlavour::GatewayApi;
     let class_name = if gateway_api {
         match r.env.gateway_api.implementation {
             crate::config::model::GatewayImplementation::Envoy => "envoy".to_string(),
@@ -168,7 +222,12 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
 }
 
 /// The index: what was rendered from what, and the digest of every file (SPEC §5).
-fn lock(r: &Resolved, plan: &plan::Plan, sources: &BTreeMap<String, String>, files: &BTreeMap<String, String>) -> String {
+fn lock(
+    r: &Resolved,
+    plan: &plan::Plan,
+    sources: &BTreeMap<String, String>,
+    files: &BTreeMap<String, String>,
+) -> String {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Lock<'a> {
@@ -204,13 +263,19 @@ fn lock(r: &Resolved, plan: &plan::Plan, sources: &BTreeMap<String, String>, fil
     let lock = Lock {
         kgen_version: env!("CARGO_PKG_VERSION"),
         environment: &r.name,
-        inputs: Inputs { digest, files: &r.files },
+        inputs: Inputs {
+            digest,
+            files: &r.files,
+        },
         kserve: json!({"version": r.release.version, "deploymentMode": r.mode_name()}),
         versions: &r.pins,
         releases: &plan.releases,
         crd_sources: &plan.crd_sources,
         order: &plan.graph,
-        files: files.iter().map(|(k, v)| (k.as_str(), sha256(v.as_bytes()))).collect(),
+        files: files
+            .iter()
+            .map(|(k, v)| (k.as_str(), sha256(v.as_bytes())))
+            .collect(),
     };
     let mut s = serde_json::to_string_pretty(&lock).expect("the lock serialises");
     s.push('\n');

@@ -123,17 +123,35 @@ pub fn plan(r: &Resolved) -> Plan {
     ns.insert("kserve", e.kserve.namespace.clone());
     ns.insert("mesh", e.mesh.namespace.clone());
     ns.insert("knative", e.knative.namespace.clone());
-    ns.insert("knativeOperator", r.release.knative_operator_namespace.clone());
+    ns.insert(
+        "knativeOperator",
+        r.release.knative_operator_namespace.clone(),
+    );
     ns.insert("certManager", e.cert_manager.namespace.clone());
-    ns.insert("envoyGateway", cat.charts["envoy-gateway"].namespace.clone());
+    ns.insert(
+        "envoyGateway",
+        cat.charts["envoy-gateway"].namespace.clone(),
+    );
 
     // Chart releases and what each needs.
     let mut releases = Vec::new();
     let mut needs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let add = |releases: &mut Vec<ChartRelease>, needs: &mut BTreeMap<String, Vec<String>>, name: &str, namespace: &str, deps: &[&str]| {
+    let add = |releases: &mut Vec<ChartRelease>,
+               needs: &mut BTreeMap<String, Vec<String>>,
+               name: &str,
+               namespace: &str,
+               deps: &[&str]| {
         let ch = &cat.charts[name];
-        let chart = if name == "kserve" { r.release.kserve_chart.clone() } else { ch.chart.clone() };
-        let version = if ch.version == "kserve" { r.release.version.clone() } else { r.pins.get(&ch.version).cloned().unwrap_or_default() };
+        let chart = if name == "kserve" {
+            r.release.kserve_chart.clone()
+        } else {
+            ch.chart.clone()
+        };
+        let version = if ch.version == "kserve" {
+            r.release.version.clone()
+        } else {
+            r.pins.get(&ch.version).cloned().unwrap_or_default()
+        };
         releases.push(ChartRelease {
             name: name.to_string(),
             chart,
@@ -142,19 +160,52 @@ pub fn plan(r: &Resolved) -> Plan {
             namespace: namespace.to_string(),
             template: format!("values/{name}.yaml"),
         });
-        needs.insert(format!("release/{name}"), deps.iter().map(|d| d.to_string()).collect());
+        needs.insert(
+            format!("release/{name}"),
+            deps.iter().map(|d| d.to_string()).collect(),
+        );
     };
     let phase_ns = format!("phase/{PHASE_NAMESPACES}");
     if k8s && e.cert_manager.install {
-        add(&mut releases, &mut needs, "cert-manager", &ns["certManager"], &[&phase_ns]);
+        add(
+            &mut releases,
+            &mut needs,
+            "cert-manager",
+            &ns["certManager"],
+            &[&phase_ns],
+        );
     }
     if istio {
-        add(&mut releases, &mut needs, "istio-base", &ns["mesh"], &[&phase_ns]);
-        add(&mut releases, &mut needs, "istiod", &ns["mesh"], &["release/istio-base"]);
-        add(&mut releases, &mut needs, "istio-ingressgateway", &ns["mesh"], &["release/istiod"]);
+        add(
+            &mut releases,
+            &mut needs,
+            "istio-base",
+            &ns["mesh"],
+            &[&phase_ns],
+        );
+        add(
+            &mut releases,
+            &mut needs,
+            "istiod",
+            &ns["mesh"],
+            &["release/istio-base"],
+        );
+        add(
+            &mut releases,
+            &mut needs,
+            "istio-ingressgateway",
+            &ns["mesh"],
+            &["release/istiod"],
+        );
     }
     if k8s && knative {
-        add(&mut releases, &mut needs, "knative-operator", &ns["knativeOperator"], &[&phase_ns]);
+        add(
+            &mut releases,
+            &mut needs,
+            "knative-operator",
+            &ns["knativeOperator"],
+            &[&phase_ns],
+        );
     }
     let mut crd_sources = Vec::new();
     if gateway_api && e.gateway_api.install_crds {
@@ -168,9 +219,21 @@ pub fn plan(r: &Resolved) -> Plan {
         needs.insert("crds/gatewayApi".into(), vec![]);
     }
     if envoy {
-        add(&mut releases, &mut needs, "envoy-gateway", &ns["envoyGateway"], &[&phase_ns, "crds/gatewayApi"]);
+        add(
+            &mut releases,
+            &mut needs,
+            "envoy-gateway",
+            &ns["envoyGateway"],
+            &[&phase_ns, "crds/gatewayApi"],
+        );
     }
-    add(&mut releases, &mut needs, "kserve-crd", &ns["kserve"], &[&phase_ns]);
+    add(
+        &mut releases,
+        &mut needs,
+        "kserve-crd",
+        &ns["kserve"],
+        &[&phase_ns],
+    );
     let mut kserve_needs = vec!["release/kserve-crd", "release/cert-manager"];
     if knative {
         kserve_needs.push("phase/knative");
@@ -178,9 +241,21 @@ pub fn plan(r: &Resolved) -> Plan {
     if gateway_api {
         kserve_needs.push("crds/gatewayApi");
     }
-    add(&mut releases, &mut needs, "kserve", &ns["kserve"], &kserve_needs);
+    add(
+        &mut releases,
+        &mut needs,
+        "kserve",
+        &ns["kserve"],
+        &kserve_needs,
+    );
     if r.release.runtime_configs_chart && e.kserve.install_runtimes {
-        add(&mut releases, &mut needs, "kserve-runtime-configs", &ns["kserve"], &["release/kserve"]);
+        add(
+            &mut releases,
+            &mut needs,
+            "kserve-runtime-configs",
+            &ns["kserve"],
+            &["release/kserve"],
+        );
     }
 
     // Objects kgen renders itself.
@@ -189,7 +264,11 @@ pub fn plan(r: &Resolved) -> Plan {
         GatewayImplementation::Envoy => "envoy",
         GatewayImplementation::Istio => "istio",
     };
-    if !knative && e.kserve.ingress == IngressFlavour::Ingress && istio && e.kserve.ingress_class_name == "istio" {
+    if !knative
+        && e.kserve.ingress == IngressFlavour::Ingress
+        && istio
+        && e.kserve.ingress_class_name == "istio"
+    {
         objects.push(Object {
             api_version: "networking.k8s.io/v1",
             kind: "IngressClass",
@@ -242,7 +321,14 @@ pub fn plan(r: &Resolved) -> Plan {
         }
     }
     if objects.iter().any(|o| o.phase == PHASE_NETWORKING) {
-        needs.insert(format!("phase/{PHASE_NETWORKING}"), networking_needs.iter().map(|s| s.to_string()).chain([phase_ns.clone()]).collect());
+        needs.insert(
+            format!("phase/{PHASE_NETWORKING}"),
+            networking_needs
+                .iter()
+                .map(|s| s.to_string())
+                .chain([phase_ns.clone()])
+                .collect(),
+        );
     }
     if objects.iter().any(|o| o.phase == PHASE_KNATIVE) {
         let mut n = vec![phase_ns.clone(), "release/knative-operator".to_string()];
@@ -277,26 +363,48 @@ pub fn plan(r: &Resolved) -> Plan {
         deps.retain(|d| ids.contains(d));
     }
     let graph = waves(&needs);
-    let order: BTreeMap<&str, (u32, usize)> = graph.iter().enumerate().map(|(i, n)| (n.id.as_str(), (n.wave, i))).collect();
+    let order: BTreeMap<&str, (u32, usize)> = graph
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), (n.wave, i)))
+        .collect();
     releases.sort_by_key(|rel| order[format!("release/{}", rel.name).as_str()]);
     objects.sort_by(|a, b| {
         let ka = order[format!("phase/{}", a.phase).as_str()];
         let kb = order[format!("phase/{}", b.phase).as_str()];
         ka.cmp(&kb).then_with(|| a.path().cmp(&b.path()))
     });
-    Plan { releases, crd_sources, objects, graph, namespaces: ns }
+    Plan {
+        releases,
+        crd_sources,
+        objects,
+        graph,
+        namespaces: ns,
+    }
 }
 
 /// Longest-path layering of an acyclic graph. The graph is built above from fixed edges that
 /// only point "down" the phases, so a cycle is a kgen bug.
 fn waves(needs: &BTreeMap<String, Vec<String>>) -> Vec<Node> {
-    fn depth(id: &str, needs: &BTreeMap<String, Vec<String>>, memo: &mut BTreeMap<String, u32>, stack: &mut Vec<String>) -> u32 {
+    fn depth(
+        id: &str,
+        needs: &BTreeMap<String, Vec<String>>,
+        memo: &mut BTreeMap<String, u32>,
+        stack: &mut Vec<String>,
+    ) -> u32 {
         if let Some(&d) = memo.get(id) {
             return d;
         }
-        assert!(!stack.iter().any(|s| s == id), "dependency cycle through {id}: {stack:?}");
+        assert!(
+            !stack.iter().any(|s| s == id),
+            "dependency cycle through {id}: {stack:?}"
+        );
         stack.push(id.to_string());
-        let d = needs[id].iter().map(|n| depth(n, needs, memo, stack) + 1).max().unwrap_or(0);
+        let d = needs[id]
+            .iter()
+            .map(|n| depth(n, needs, memo, stack) + 1)
+            .max()
+            .unwrap_or(0);
         stack.pop();
         memo.insert(id.to_string(), d);
         d
@@ -304,7 +412,11 @@ fn waves(needs: &BTreeMap<String, Vec<String>>) -> Vec<Node> {
     let mut memo = BTreeMap::new();
     let mut nodes: Vec<Node> = needs
         .keys()
-        .map(|id| Node { id: id.clone(), needs: needs[id].clone(), wave: depth(id, needs, &mut memo, &mut Vec::new()) })
+        .map(|id| Node {
+            id: id.clone(),
+            needs: needs[id].clone(),
+            wave: depth(id, needs, &mut memo, &mut Vec::new()),
+        })
         .collect();
     nodes.sort_by(|a, b| a.wave.cmp(&b.wave).then_with(|| a.id.cmp(&b.id)));
     nodes
