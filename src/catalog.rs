@@ -28,8 +28,43 @@ pub struct Catalog {
     pub istio_values_layouts: Vec<IstioLayout>,
     /// Component minimum Kubernetes versions by component version.
     pub kubernetes_minimums: BTreeMap<String, Vec<KubeMinimum>>,
+    /// OpenShift operators from OLM.
+    pub openshift: OpenShift,
     /// KServe releases, oldest first.
     pub releases: Vec<Release>,
+}
+
+/// OLM defaults for OpenShift.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OpenShift {
+    /// Default CatalogSource of the Subscriptions.
+    pub catalog_source: String,
+    /// Namespace of that CatalogSource.
+    pub catalog_source_namespace: String,
+    /// Default install-plan approval.
+    pub install_plan_approval: String,
+    /// Operators by role (`ossm2`, `ossm3`, `serverless`, `certManager`).
+    pub operators: BTreeMap<String, Operator>,
+    /// Name of the OSSM 2 ServiceMeshControlPlane.
+    pub ossm2_control_plane_name: String,
+    /// Namespace of Sail's IstioCNI.
+    pub ossm3_cni_namespace: String,
+}
+
+/// One OLM operator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Operator {
+    /// OLM package name.
+    pub package: String,
+    /// Default channel.
+    pub channel: String,
+    /// Namespace the Subscription lives in.
+    pub namespace: String,
+    /// OperatorGroup kgen must create: `allNamespaces`, `ownNamespace`, or none.
+    #[serde(default)]
+    pub operator_group: Option<String>,
 }
 
 /// One Helm chart release kgen can install.
@@ -146,10 +181,7 @@ impl Catalog {
 
     /// The newest release by semantic version (releases are interleaved by date).
     pub fn newest(&self) -> &Release {
-        self.releases
-            .iter()
-            .max_by_key(|r| Version::parse(&r.version))
-            .expect("catalog has at least one release")
+        self.releases.iter().max_by_key(|r| Version::parse(&r.version)).expect("catalog has at least one release")
     }
 
     /// Mode names of a release.
@@ -185,11 +217,7 @@ impl Catalog {
 
     /// The minimum Kubernetes for a release with the given effective pins: the highest of
     /// KServe's own minimum and every component minimum, with the fact that sets it.
-    pub fn kubernetes_minimum(
-        &self,
-        release: &Release,
-        pins: &BTreeMap<String, String>,
-    ) -> (Version, String) {
+    pub fn kubernetes_minimum(&self, release: &Release, pins: &BTreeMap<String, String>) -> (Version, String) {
         let mut best: (Version, String) = (Version::default(), String::new());
         let mut consider = |k: &str, why: String| {
             if let Some(v) = Version::parse(k)
@@ -199,17 +227,11 @@ impl Catalog {
             }
         };
         if let Some(own) = &release.kubernetes_minimum {
-            consider(
-                &own.kubernetes,
-                format!("KServe {} ({})", release.version, own.source),
-            );
+            consider(&own.kubernetes, format!("KServe {} ({})", release.version, own.source));
         }
         for (component, version) in pins {
             if let Some(m) = self.component_minimum(component, version) {
-                consider(
-                    &m.kubernetes,
-                    format!("{component} {version} ({})", m.source),
-                );
+                consider(&m.kubernetes, format!("{component} {version} ({})", m.source));
             }
         }
         best
@@ -230,10 +252,7 @@ mod tests {
         let c = get();
         assert_eq!(
             c.release_versions(),
-            [
-                "v0.14.1", "v0.15.2", "v0.16.0", "v0.17.0", "v0.17.1", "v0.18.0", "v0.18.1",
-                "v0.19.0", "v0.20.0"
-            ]
+            ["v0.14.1", "v0.15.2", "v0.16.0", "v0.17.0", "v0.17.1", "v0.18.0", "v0.18.1", "v0.19.0", "v0.20.0"]
         );
         assert_eq!(c.newest().version, "v0.20.0");
         for r in &c.releases {
@@ -265,10 +284,7 @@ mod tests {
         let c = get();
         assert_eq!(c.istio_values_prefix("1.20.4"), Some(""));
         assert_eq!(c.istio_values_prefix("1.23.2"), Some("defaults"));
-        assert_eq!(
-            c.istio_values_prefix("1.27.1"),
-            Some("_internal_defaults_do_not_set")
-        );
+        assert_eq!(c.istio_values_prefix("1.27.1"), Some("_internal_defaults_do_not_set"));
     }
 
     #[test]
@@ -276,9 +292,6 @@ mod tests {
         let c = get();
         assert_eq!(c.modes(c.release("v0.15.2").unwrap()).knative, "Serverless");
         assert_eq!(c.modes(c.release("v0.16.0").unwrap()).knative, "Knative");
-        assert_eq!(
-            c.modes(c.release("v0.14.1").unwrap()).standard,
-            "RawDeployment"
-        );
+        assert_eq!(c.modes(c.release("v0.14.1").unwrap()).standard, "RawDeployment");
     }
 }

@@ -20,23 +20,10 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Run as if started in DIR (the folder holding `environments/` and `rendered/`).
-    #[arg(
-        short = 'C',
-        long = "directory",
-        value_name = "DIR",
-        global = true,
-        default_value = "."
-    )]
+    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true, default_value = ".")]
     pub dir: PathBuf,
     /// When to use colour: `auto` (a terminal without `NO_COLOR`), `always` or `never`.
-    #[arg(
-        long,
-        value_enum,
-        value_name = "WHEN",
-        global = true,
-        default_value = "auto",
-        env = "KGEN_COLOR"
-    )]
+    #[arg(long, value_enum, value_name = "WHEN", global = true, default_value = "auto", env = "KGEN_COLOR")]
     pub color: ColorChoice,
     /// Treat warnings as errors (exit code 2).
     #[arg(long, global = true)]

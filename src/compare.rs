@@ -85,20 +85,9 @@ pub fn unified(path: &str, old: Option<&[u8]>, new: Option<&str>) -> String {
         .algorithm(similar::Algorithm::Patience)
         .timeout(std::time::Duration::from_secs(2))
         .diff_lines(old_text.as_ref(), new_text);
-    let a = if old.is_some() {
-        format!("a/{path}")
-    } else {
-        "/dev/null".into()
-    };
-    let b = if new.is_some() {
-        format!("b/{path}")
-    } else {
-        "/dev/null".into()
-    };
-    diff.unified_diff()
-        .context_radius(3)
-        .header(&a, &b)
-        .to_string()
+    let a = if old.is_some() { format!("a/{path}") } else { "/dev/null".into() };
+    let b = if new.is_some() { format!("b/{path}") } else { "/dev/null".into() };
+    diff.unified_diff().context_radius(3).header(&a, &b).to_string()
 }
 
 #[cfg(test)]
@@ -106,13 +95,7 @@ mod tests {
     use super::*;
 
     fn rendered(files: &[(&str, &str)]) -> Rendered {
-        Rendered {
-            env: "e".into(),
-            files: files
-                .iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),
-        }
+        Rendered { env: "e".into(), files: files.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect() }
     }
 
     #[test]
@@ -128,11 +111,7 @@ mod tests {
         let c = compare(&new, &old);
         assert_eq!(
             c.files.into_iter().collect::<Vec<_>>(),
-            vec![
-                ("b".into(), Status::Modified),
-                ("c".into(), Status::Added),
-                ("d".into(), Status::Removed)
-            ]
+            vec![("b".into(), Status::Modified), ("c".into(), Status::Added), ("d".into(), Status::Removed)]
         );
     }
 }

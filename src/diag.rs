@@ -5,7 +5,7 @@
 use std::fmt;
 
 /// How bad a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Blocks rendering; exit code 2.
@@ -52,10 +52,7 @@ impl Diagnostic {
 
     /// A new warning.
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(code, message)
-        }
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
     }
 
     /// Sets the file.
@@ -91,12 +88,7 @@ impl Diagnostic {
 
     /// Sort key: file, position, code, message — so output never depends on discovery order.
     pub fn sort_key(&self) -> (Option<&str>, Option<(usize, usize)>, &str, &str) {
-        (
-            self.file.as_deref(),
-            self.location,
-            self.code,
-            &self.message,
-        )
+        (self.file.as_deref(), self.location, self.code, &self.message)
     }
 
     /// `file:line:col` (or less, where unknown).
@@ -132,15 +124,8 @@ pub fn normalize(diags: &mut Vec<Diagnostic>) {
 /// `color` selects ANSI styling; output is otherwise identical.
 pub fn render(d: &Diagnostic, source: Option<&str>, color: bool) -> String {
     use miette::{GraphicalReportHandler, GraphicalTheme};
-    let theme = if color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
-    let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
-        .with_links(false)
-        .with_context_lines(1);
+    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false).with_context_lines(1);
     let mut out = String::new();
     let sev = match d.severity {
         Severity::Error => "error",
@@ -189,27 +174,14 @@ struct Framed<'a> {
 
 impl<'a> Framed<'a> {
     fn new(d: &'a Diagnostic, source: Option<&str>) -> Self {
-        let (Some(text), Some((line, col)), Some(file)) = (source, d.location, d.file.as_deref())
-        else {
-            return Framed {
-                d,
-                source: None,
-                span: None,
-            };
+        let (Some(text), Some((line, col)), Some(file)) = (source, d.location, d.file.as_deref()) else {
+            return Framed { d, source: None, span: None };
         };
         let Some(offset) = byte_offset(text, line, col) else {
-            return Framed {
-                d,
-                source: None,
-                span: None,
-            };
+            return Framed { d, source: None, span: None };
         };
         let len = token_len(&text[offset..]);
-        Framed {
-            d,
-            source: Some(miette::NamedSource::new(file, text.to_string())),
-            span: Some((offset, len).into()),
-        }
+        Framed { d, source: Some(miette::NamedSource::new(file, text.to_string())), span: Some((offset, len).into()) }
     }
 }
 
@@ -225,11 +197,7 @@ fn byte_offset(text: &str, line: usize, col: usize) -> Option<usize> {
     let mut start = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line {
-            let in_line: usize = l
-                .chars()
-                .take(col.saturating_sub(1))
-                .map(char::len_utf8)
-                .sum();
+            let in_line: usize = l.chars().take(col.saturating_sub(1)).map(char::len_utf8).sum();
             return Some(start + in_line.min(l.trim_end_matches('\n').len()));
         }
         start += l.len();
@@ -288,10 +256,7 @@ impl miette::Diagnostic for Framed<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.d
-            .hint
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.d.hint.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -301,9 +266,7 @@ impl miette::Diagnostic for Framed<'_> {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let span = self.span?;
         let label = self.d.label.clone().or_else(|| Some("here".to_string()));
-        Some(Box::new(std::iter::once(
-            miette::LabeledSpan::new_primary_with_span(label, span),
-        )))
+        Some(Box::new(std::iter::once(miette::LabeledSpan::new_primary_with_span(label, span))))
     }
 }
 

@@ -30,10 +30,7 @@ use commands::Context;
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: &Cli) -> u8 {
-    let ctx = Context {
-        global: &cli.global,
-        printer: printer::Printer::new(&cli.global),
-    };
+    let ctx = Context { global: &cli.global, printer: printer::Printer::new(&cli.global) };
     let result = match &cli.command {
         Command::Render(args) => commands::render::run(&ctx, args),
         Command::Validate(sel) => commands::validate::run(&ctx, sel),

@@ -33,17 +33,9 @@ impl Printer {
         let (color_out, color_err) = match g.color {
             ColorChoice::Always => (true, true),
             ColorChoice::Never => (false, false),
-            ColorChoice::Auto => (
-                auto(std::io::stdout().is_terminal()),
-                auto(std::io::stderr().is_terminal()),
-            ),
+            ColorChoice::Auto => (auto(std::io::stdout().is_terminal()), auto(std::io::stderr().is_terminal())),
         };
-        Printer {
-            color_err,
-            color_out,
-            quiet: g.quiet,
-            verbose: g.verbose,
-        }
+        Printer { color_err, color_out, quiet: g.quiet, verbose: g.verbose }
     }
 
     /// Writes data to stdout.
@@ -73,11 +65,7 @@ impl Printer {
 
     /// An error message on stderr (never suppressed).
     pub fn error(&self, text: &str) {
-        let head = if self.color_err {
-            "\x1b[1;31merror\x1b[0m"
-        } else {
-            "error"
-        };
+        let head = if self.color_err { "\x1b[1;31merror\x1b[0m" } else { "error" };
         self.err(&format!("{head}: {text}"));
     }
 

@@ -20,33 +20,22 @@ use crate::error::Error;
 use crate::render::{LOCK_FILE, Rendered};
 
 fn io<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        action,
-        source,
-    }
+    move |source| Error::Io { path: path.to_path_buf(), action, source }
 }
 
 /// Rejects a path kgen should never produce (absolute, `..`, empty segments).
 fn safe_relative(rel: &str) -> Result<&Path, Error> {
     let p = Path::new(rel);
     let ok = !rel.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
-    if ok {
-        Ok(p)
-    } else {
-        Err(Error::Internal(format!(
-            "refusing to write outside the output folder: `{rel}`"
-        )))
-    }
+    if ok { Ok(p) } else { Err(Error::Internal(format!("refusing to write outside the output folder: `{rel}`"))) }
 }
 
 /// Fails if `path` exists and is a symlink.
 fn not_a_symlink(path: &Path) -> Result<(), Error> {
     match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => Err(Error::Usage(format!(
-            "`{}` is a symlink; kgen never writes through symlinks",
-            path.display()
-        ))),
+        Ok(m) if m.file_type().is_symlink() => {
+            Err(Error::Usage(format!("`{}` is a symlink; kgen never writes through symlinks", path.display())))
+        }
         _ => Ok(()),
     }
 }
@@ -102,12 +91,7 @@ pub struct FaultInjection {
 
 /// Writes one environment's render into `out/<env>/`.
 /// `prev` is what [`read_previous`] returned for `out/<env>` before this render.
-pub fn write_env(
-    out: &Path,
-    new: &Rendered,
-    prev: &Previous,
-    fault: FaultInjection,
-) -> Result<WriteReport, Error> {
+pub fn write_env(out: &Path, new: &Rendered, prev: &Previous, fault: FaultInjection) -> Result<WriteReport, Error> {
     not_a_symlink(out)?;
     fs::create_dir_all(out).map_err(io(out, "create the output folder"))?;
     let target = out.join(&new.env);
@@ -122,8 +106,7 @@ pub fn write_env(
         remove_all(&staging)?;
     }
     fs::create_dir(&staging).map_err(io(&staging, "create the staging folder"))?;
-    let result = assemble(&target, &staging, new, prev, &changes, fault)
-        .and_then(|()| swap(&staging, &target));
+    let result = assemble(&target, &staging, new, prev, &changes, fault).and_then(|()| swap(&staging, &target));
     if let Err(e) = result {
         let _ = remove_all(&staging);
         return Err(e);
@@ -171,31 +154,20 @@ fn assemble(
         Ok(())
     };
     if fs::symlink_metadata(target).is_ok_and(|m| m.is_dir()) {
-        for entry in walkdir::WalkDir::new(target)
-            .follow_links(false)
-            .sort_by_file_name()
-            .min_depth(1)
-        {
+        for entry in walkdir::WalkDir::new(target).follow_links(false).sort_by_file_name().min_depth(1) {
             let entry = entry.map_err(|e| Error::Io {
                 path: target.to_path_buf(),
                 action: "read the previous render",
-                source: e
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
+                source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("walk failed")),
             })?;
-            let rel_path = entry
-                .path()
-                .strip_prefix(target)
-                .expect("walk stays under target");
+            let rel_path = entry.path().strip_prefix(target).expect("walk stays under target");
             let rel = rel_path.to_string_lossy().replace('\\', "/");
             let dest = staging.join(rel_path);
             let ft = entry.file_type();
             if ft.is_dir() {
                 // Only folders that hold something foreign survive on their own; generated
                 // folders are re-created by the files placed in them.
-                let empty = fs::read_dir(entry.path())
-                    .map(|mut d| d.next().is_none())
-                    .unwrap_or(false);
+                let empty = fs::read_dir(entry.path()).map(|mut d| d.next().is_none()).unwrap_or(false);
                 if empty {
                     mkdirs(&dest)?;
                 }
@@ -214,8 +186,7 @@ fn assemble(
                 mkdirs(parent)?;
             }
             if ft.is_symlink() {
-                let link =
-                    fs::read_link(entry.path()).map_err(io(entry.path(), "read a symlink"))?;
+                let link = fs::read_link(entry.path()).map_err(io(entry.path(), "read a symlink"))?;
                 symlink(&link, &dest)?;
             } else if fs::hard_link(entry.path(), &dest).is_err() {
                 fs::copy(entry.path(), &dest).map_err(io(&dest, "copy a file"))?;
@@ -228,20 +199,14 @@ fn assemble(
             continue;
         }
         if fault.fail_after_writes == Some(writes) {
-            return Err(Error::Internal(
-                "fault injected while writing the render".into(),
-            ));
+            return Err(Error::Internal("fault injected while writing the render".into()));
         }
         let dest = staging.join(safe_relative(rel)?);
         if let Some(parent) = dest.parent() {
             mkdirs(parent)?;
         }
         // `create_new`: the staging folder is fresh, so this never follows an existing link.
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&dest)
-            .map_err(io(&dest, "create"))?;
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&dest).map_err(io(&dest, "create"))?;
         std::io::Write::write_all(&mut f, new.files[rel].as_bytes()).map_err(io(&dest, "write"))?;
         writes += 1;
     }
@@ -255,10 +220,7 @@ fn symlink(link: &Path, dest: &Path) -> Result<(), Error> {
 
 #[cfg(not(unix))]
 fn symlink(_link: &Path, dest: &Path) -> Result<(), Error> {
-    Err(Error::Usage(format!(
-        "cannot carry over the symlink `{}` on this platform",
-        dest.display()
-    )))
+    Err(Error::Usage(format!("cannot carry over the symlink `{}` on this platform", dest.display())))
 }
 
 /// Puts `staging` in place of `target`. On Linux this is one atomic exchange; elsewhere two
@@ -271,31 +233,18 @@ fn swap(staging: &Path, target: &Path) -> Result<(), Error> {
     {
         use std::ffi::CString;
         use std::os::unix::ffi::OsStrExt;
-        let a = CString::new(staging.as_os_str().as_bytes())
-            .map_err(|_| Error::Usage("path contains NUL".into()))?;
-        let b = CString::new(target.as_os_str().as_bytes())
-            .map_err(|_| Error::Usage("path contains NUL".into()))?;
+        let a = CString::new(staging.as_os_str().as_bytes()).map_err(|_| Error::Usage("path contains NUL".into()))?;
+        let b = CString::new(target.as_os_str().as_bytes()).map_err(|_| Error::Usage("path contains NUL".into()))?;
         // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call.
-        let rc = unsafe {
-            libc::renameat2(
-                libc::AT_FDCWD,
-                a.as_ptr(),
-                libc::AT_FDCWD,
-                b.as_ptr(),
-                libc::RENAME_EXCHANGE,
-            )
-        };
+        let rc =
+            unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
         if rc == 0 {
             return Ok(());
         }
         let err = std::io::Error::last_os_error();
         // Filesystems without RENAME_EXCHANGE fall through to the two-rename path.
         if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
-            return Err(Error::Io {
-                path: target.to_path_buf(),
-                action: "swap in the new render",
-                source: err,
-            });
+            return Err(Error::Io { path: target.to_path_buf(), action: "swap in the new render", source: err });
         }
     }
     let backup: PathBuf = staging.with_extension("previous");

@@ -76,18 +76,12 @@ impl std::fmt::Display for ReadError {
 
 impl From<serde_saphyr::Error> for ReadError {
     fn from(err: serde_saphyr::Error) -> Self {
-        let location = err
-            .location()
-            .filter(|l| l.line() > 0)
-            .map(|l| (l.line() as usize, l.column().max(1) as usize));
+        let location = err.location().filter(|l| l.line() > 0).map(|l| (l.line() as usize, l.column().max(1) as usize));
         let message = err.render_with_options(serde_saphyr::render_options! {
             formatter: &serde_saphyr::UserMessageFormatter,
             snippets: serde_saphyr::SnippetMode::Off,
         });
-        ReadError {
-            message: strip_location_suffix(&message),
-            location,
-        }
+        ReadError { message: strip_location_suffix(&message), location }
     }
 }
 
@@ -113,10 +107,7 @@ pub fn from_str<T: DeserializeOwned>(text: &str, budget: Budget) -> Result<T, Re
 }
 
 /// Reads a multi-document YAML stream (empty documents are skipped).
-pub fn from_str_multi<T: DeserializeOwned>(
-    text: &str,
-    budget: Budget,
-) -> Result<Vec<T>, ReadError> {
+pub fn from_str_multi<T: DeserializeOwned>(text: &str, budget: Budget) -> Result<Vec<T>, ReadError> {
     serde_saphyr::from_multiple_with_options(text, options(budget)).map_err(ReadError::from)
 }
 
@@ -160,18 +151,11 @@ pub fn pointer_map(src: &str) -> HashMap<String, (usize, usize)> {
             advance(&mut stack);
             continue;
         }
-        if !matches!(
-            ev,
-            Event::Scalar(..)
-                | Event::SequenceStart(..)
-                | Event::MappingStart(..)
-                | Event::Alias(..)
-        ) {
+        if !matches!(ev, Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) | Event::Alias(..)) {
             continue;
         }
         if let (Some((base, Frame::Map(None))), Event::Scalar(k, ..)) = (stack.last(), &ev) {
-            out.entry(format!("{base}/{}#key", escape_pointer(k)))
-                .or_insert(pos);
+            out.entry(format!("{base}/{}#key", escape_pointer(k))).or_insert(pos);
             let k = k.to_string();
             if let Some((_, Frame::Map(slot))) = stack.last_mut() {
                 *slot = Some(k);
@@ -216,8 +200,7 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_rejected_with_location() {
-        let err = from_str::<serde_json::Value>("a: 1\nb: 2\na: 3\n", Budget::EnvironmentFile)
-            .unwrap_err();
+        let err = from_str::<serde_json::Value>("a: 1\nb: 2\na: 3\n", Budget::EnvironmentFile).unwrap_err();
         assert_eq!(err.location, Some((3, 1)));
         assert!(err.message.contains("duplicate"), "{}", err.message);
     }

@@ -30,14 +30,7 @@ pub fn versions(ctx: &Context<'_>) -> Result<u8, Error> {
 /// The catalog as text tables.
 pub fn versions_text() -> String {
     let c = catalog::get();
-    let pin_names = [
-        "istio",
-        "knativeOperator",
-        "knativeServing",
-        "certManager",
-        "gatewayApi",
-        "envoyGateway",
-    ];
+    let pin_names = ["istio", "knativeOperator", "knativeServing", "certManager", "gatewayApi", "envoyGateway"];
     let mut rows = vec![
         [
             "KSERVE",
@@ -70,66 +63,32 @@ pub fn versions_text() -> String {
             format!("{}/{}", modes.knative, modes.standard),
             c.kubernetes_minimum(r, &r.pins).0.to_string(),
         ];
-        row.extend(
-            pin_names
-                .iter()
-                .map(|p| r.pins.get(*p).cloned().unwrap_or_else(|| "-".into())),
-        );
+        row.extend(pin_names.iter().map(|p| r.pins.get(*p).cloned().unwrap_or_else(|| "-".into())));
         rows.push(row);
     }
-    let mut out = String::from(
-        "KServe releases (pins from each release's kserve-deps.env or install script):\n\n",
-    );
+    let mut out = String::from("KServe releases (pins from each release's kserve-deps.env or install script):\n\n");
     out.push_str(&table(&rows));
     out.push_str("\nHelm releases (stable names; chart and namespace by default):\n\n");
-    let mut rows = vec![
-        [
-            "RELEASE",
-            "CHART",
-            "REPOSITORY",
-            "NAMESPACE",
-            "VERSION FROM",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
+    let mut rows = vec![["RELEASE", "CHART", "REPOSITORY", "NAMESPACE", "VERSION FROM"].map(String::from).to_vec()];
     for (name, ch) in &c.charts {
-        rows.push(vec![
-            name.clone(),
-            ch.chart.clone(),
-            ch.repo.clone(),
-            ch.namespace.clone(),
-            ch.version.clone(),
-        ]);
+        rows.push(vec![name.clone(), ch.chart.clone(), ch.repo.clone(), ch.namespace.clone(), ch.version.clone()]);
     }
     out.push_str(&table(&rows));
     out.push_str("\nIstio values layout (keys are always set without the prefix):\n\n");
     let mut rows = vec![["FROM ISTIO", "DEFAULTS UNDER"].map(String::from).to_vec()];
     for l in &c.istio_values_layouts {
-        rows.push(vec![
-            l.from.clone(),
-            if l.prefix.is_empty() {
-                "(top level)".into()
-            } else {
-                l.prefix.clone()
-            },
-        ]);
+        rows.push(vec![l.from.clone(), if l.prefix.is_empty() { "(top level)".into() } else { l.prefix.clone() }]);
     }
     out.push_str(&table(&rows));
     out
 }
 
 fn table(rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> =
+        (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
     rows.iter()
         .map(|row| {
-            let cells: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect();
+            let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
             format!("{}\n", cells.join("  ").trim_end())
         })
         .collect()
@@ -138,26 +97,20 @@ fn table(rows: &[Vec<String>]) -> String {
 /// `kgen rules [CODE]`.
 pub fn rules(ctx: &Context<'_>, code: Option<&str>) -> Result<u8, Error> {
     let sev = |s: Severity| {
-        if s == Severity::Error {
-            "error"
-        } else {
-            "warning"
-        }
+        if s == Severity::Error { "error" } else { "warning" }
     };
     match code {
         None => {
             let mut rows = vec![["CODE", "SEVERITY", "RULE"].map(String::from).to_vec()];
-            for r in rules::RULES {
-                rows.push(vec![r.code.into(), sev(r.severity).into(), r.title.into()]);
+            for r in rules::rules() {
+                rows.push(vec![r.code.clone(), sev(r.severity).into(), r.title.clone()]);
             }
             emit(ctx, &table(&rows))
         }
         Some(code) => {
             let code = code.to_ascii_uppercase();
             let Some(r) = rules::rule(&code) else {
-                return Err(Error::Usage(format!(
-                    "no rule `{code}`; `kgen rules` lists them"
-                )));
+                return Err(Error::Usage(format!("no rule `{code}`; `kgen rules` lists them")));
             };
             emit(
                 ctx,

@@ -13,16 +13,11 @@ use crate::printer::BrokenPipe;
 use crate::yaml;
 
 fn table(rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> =
+        (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
@@ -41,18 +36,7 @@ fn engine(e: GitopsEngine) -> &'static str {
 pub fn list(ctx: &Context<'_>) -> Result<u8, Error> {
     let checked = check(ctx, &EnvSelection::default())?;
     let mut rows = vec![
-        [
-            "NAME",
-            "KSERVE",
-            "MODE",
-            "MESH",
-            "PLATFORM",
-            "KUBERNETES",
-            "GITOPS",
-            "EXTENDS",
-        ]
-        .map(String::from)
-        .to_vec(),
+        ["NAME", "KSERVE", "MODE", "MESH", "PLATFORM", "KUBERNETES", "GITOPS", "EXTENDS"].map(String::from).to_vec(),
     ];
     for name in checked.workspace.environment_names() {
         match checked.resolved.iter().find(|r| r.name == name) {
@@ -61,10 +45,7 @@ pub fn list(ctx: &Context<'_>) -> Result<u8, Error> {
                 let extends = r.files[..r.files.len() - 1]
                     .iter()
                     .rev()
-                    .map(|f| {
-                        f.trim_start_matches("environments/")
-                            .trim_end_matches(".yaml")
-                    })
+                    .map(|f| f.trim_start_matches("environments/").trim_end_matches(".yaml"))
                     .collect::<Vec<_>>()
                     .join(" → ");
                 rows.push(vec![
@@ -75,11 +56,7 @@ pub fn list(ctx: &Context<'_>) -> Result<u8, Error> {
                     format!("{:?}", e.cluster.platform).to_lowercase(),
                     e.cluster.kubernetes_version.clone(),
                     engine(e.gitops.engine).to_string(),
-                    if extends.is_empty() {
-                        "-".into()
-                    } else {
-                        extends
-                    },
+                    if extends.is_empty() { "-".into() } else { extends },
                 ]);
             }
             None => rows.push(vec![name.clone(), "(invalid: see `kgen validate`)".into()]),
@@ -92,23 +69,15 @@ pub fn list(ctx: &Context<'_>) -> Result<u8, Error> {
         return Ok(exit_codes::SUCCESS);
     }
     if checked.has_errors() {
-        ctx.printer.info(&format!(
-            "some environments are invalid ({}); run `kgen validate`",
-            summary(&checked.diagnostics)
-        ));
+        ctx.printer
+            .info(&format!("some environments are invalid ({}); run `kgen validate`", summary(&checked.diagnostics)));
     }
     Ok(exit_codes::SUCCESS)
 }
 
 /// Loads one environment or reports why it cannot.
 fn one(ctx: &Context<'_>, env: &str) -> Result<Option<Resolved>, Error> {
-    let checked = check(
-        ctx,
-        &EnvSelection {
-            envs: vec![env.to_string()],
-            all: false,
-        },
-    )?;
+    let checked = check(ctx, &EnvSelection { envs: vec![env.to_string()], all: false })?;
     if checked.has_errors() {
         report(ctx, &checked);
         return Ok(None);
@@ -123,11 +92,7 @@ pub fn show(ctx: &Context<'_>, env: &str) -> Result<u8, Error> {
         return Ok(exit_codes::ERROR);
     };
     let body = yaml::to_string(&r.effective_value()).map_err(Error::Internal)?;
-    let text = format!(
-        "# effective configuration of `{}` (from {})\n{body}",
-        r.name,
-        r.files.join(" + ")
-    );
+    let text = format!("# effective configuration of `{}` (from {})\n{body}", r.name, r.files.join(" + "));
     let _ = ctx.printer.data(&text);
     Ok(exit_codes::SUCCESS)
 }
@@ -152,14 +117,9 @@ pub fn explain(ctx: &Context<'_>, env: &str, key: Option<&str>) -> Result<u8, Er
         let origin = match r.pin_sources.get(pin) {
             Some(PinSource::Override) => {
                 let o = r.provenance.exact(&format!("/versions/{pin}"));
-                o.map_or("versions".into(), |o| {
-                    format!("{}:{}:{}", o.file, o.line, o.col)
-                })
+                o.map_or("versions".into(), |o| format!("{}:{}:{}", o.file, o.line, o.col))
             }
-            _ => format!(
-                "catalog: KServe {} ({})",
-                r.release.version, r.release.pins_source
-            ),
+            _ => format!("catalog: KServe {} ({})", r.release.version, r.release.pins_source),
         };
         if r.pin_sources.get(pin) == Some(&PinSource::Catalog) {
             rows.push(vec![format!("versions.{pin}"), version.clone(), origin]);
@@ -167,13 +127,9 @@ pub fn explain(ctx: &Context<'_>, env: &str, key: Option<&str>) -> Result<u8, Er
     }
     rows.sort_by(|a, b| a[0].cmp(&b[0]));
     if let Some(k) = key {
-        rows.retain(|r| {
-            r[0] == k || r[0].starts_with(&format!("{k}.")) || r[0].starts_with(&format!("{k}["))
-        });
+        rows.retain(|r| r[0] == k || r[0].starts_with(&format!("{k}.")) || r[0].starts_with(&format!("{k}[")));
         if rows.is_empty() {
-            ctx.printer.error(&format!(
-                "`{k}` is not a key of `{env}`'s effective configuration"
-            ));
+            ctx.printer.error(&format!("`{k}` is not a key of `{env}`'s effective configuration"));
             return Ok(exit_codes::ERROR);
         }
     }

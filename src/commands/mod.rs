@@ -36,20 +36,14 @@ pub struct Checked {
 impl Checked {
     /// Whether anything is an error (warnings count under `--strict`).
     pub fn has_errors(&self) -> bool {
-        self.diagnostics
-            .iter()
-            .any(|d| d.severity == Severity::Error)
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
     }
 }
 
 /// Loads the workspace and checks the selected environments (all when none is named).
 pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
     let ws = Workspace::load(&ctx.global.dir)?;
-    let names: Vec<String> = if sel.envs.is_empty() {
-        ws.environment_names()
-    } else {
-        sel.envs.clone()
-    };
+    let names: Vec<String> = if sel.envs.is_empty() { ws.environment_names() } else { sel.envs.clone() };
     let mut diagnostics = Vec::new();
     let mut resolved = Vec::new();
     // Single-file problems: all of them when acting on everything, else those of files involved.
@@ -78,17 +72,10 @@ pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
     diag::normalize(&mut diagnostics);
     // An environment that is fine by itself but whose warnings are errors under --strict.
     if ctx.global.strict {
-        let failing: BTreeSet<&str> = diagnostics
-            .iter()
-            .filter_map(|d| d.file.as_deref())
-            .collect();
+        let failing: BTreeSet<&str> = diagnostics.iter().filter_map(|d| d.file.as_deref()).collect();
         resolved.retain(|r| !r.files.iter().any(|f| failing.contains(f.as_str())));
     }
-    Ok(Checked {
-        workspace: ws,
-        resolved,
-        diagnostics,
-    })
+    Ok(Checked { workspace: ws, resolved, diagnostics })
 }
 
 /// Display paths of the files an environment is built from, as far as they can be followed.
@@ -118,31 +105,17 @@ fn chain_paths(ws: &Workspace, name: &str) -> Vec<String> {
 /// Prints diagnostics with their source frames.
 pub fn report(ctx: &Context<'_>, checked: &Checked) {
     for d in &checked.diagnostics {
-        let source = d
-            .file
-            .as_deref()
-            .and_then(|f| checked.workspace.sources.get(f));
+        let source = d.file.as_deref().and_then(|f| checked.workspace.sources.get(f));
         ctx.printer.diagnostic(d, source.map(String::as_str));
     }
 }
 
 /// A one-line count of problems, for the end of a run.
 pub fn summary(diags: &[Diagnostic]) -> String {
-    let errors = diags
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
+    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
     let warnings = diags.len() - errors;
     let plural = |n: usize, w: &str| {
-        if n == 1 {
-            format!("{n} {w}")
-        } else {
-            format!("{n} {w}s")
-        }
+        if n == 1 { format!("{n} {w}") } else { format!("{n} {w}s") }
     };
-    format!(
-        "{}, {}",
-        plural(errors, "error"),
-        plural(warnings, "warning")
-    )
+    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
 }

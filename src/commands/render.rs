@@ -14,22 +14,14 @@ use crate::write::{self, FaultInjection};
 
 /// Runs `items` through `f` on every core; results keep the input order.
 pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len().max(1));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
     if threads <= 1 {
         return items.iter().map(f).collect();
     }
     let chunk = items.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("render worker panicked"))
-            .collect()
+        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("render worker panicked")).collect()
     })
 }
 
@@ -63,34 +55,22 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
     let checked = check(ctx, &args.selection)?;
     report(ctx, &checked);
     if checked.has_errors() {
-        ctx.printer.info(&format!(
-            "nothing rendered: {}",
-            summary(&checked.diagnostics)
-        ));
+        ctx.printer.info(&format!("nothing rendered: {}", summary(&checked.diagnostics)));
         return Ok(exit_codes::ERROR);
     }
     let sources = &checked.workspace.sources;
-    let mut renders: Vec<Rendered> = par_map(&checked.resolved, |r| render::render(r, sources))
-        .into_iter()
-        .collect::<Result<_, _>>()?;
+    let mut renders: Vec<Rendered> =
+        par_map(&checked.resolved, |r| render::render(r, sources)).into_iter().collect::<Result<_, _>>()?;
     let out = out_dir(&ctx.global.dir, args.out.as_ref());
     if args.selection.envs.is_empty() {
         let names: Vec<String> = checked.resolved.iter().map(|r| r.name.clone()).collect();
         for name in orphans(&out, &names) {
-            renders.push(Rendered {
-                env: name,
-                files: BTreeMap::new(),
-            });
+            renders.push(Rendered { env: name, files: BTreeMap::new() });
         }
     }
-    let previous: Vec<Result<Previous, Error>> =
-        par_map(&renders, |r| write::read_previous(&out.join(&r.env), r));
+    let previous: Vec<Result<Previous, Error>> = par_map(&renders, |r| write::read_previous(&out.join(&r.env), r));
     let previous: Vec<Previous> = previous.into_iter().collect::<Result<_, _>>()?;
-    let changes: Vec<Changeset> = renders
-        .iter()
-        .zip(&previous)
-        .map(|(r, p)| compare::compare(r, p))
-        .collect();
+    let changes: Vec<Changeset> = renders.iter().zip(&previous).map(|(r, p)| compare::compare(r, p)).collect();
     let out_display = display_path(&ctx.global.dir, &out);
 
     if args.check {
@@ -104,10 +84,7 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
             text.push_str(&diff_text(&out_display, r, p, c));
         }
         if stale.is_empty() {
-            ctx.printer.info(&format!(
-                "{} environment render(s) in {out_display}/ are up to date",
-                renders.len()
-            ));
+            ctx.printer.info(&format!("{} environment render(s) in {out_display}/ are up to date", renders.len()));
             return Ok(exit_codes::SUCCESS);
         }
         let _ = ctx.printer.data(&text);
@@ -122,9 +99,7 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
 
     // Environments are independent: write them in parallel, each atomically.
     let jobs: Vec<(&Rendered, &Previous)> = renders.iter().zip(&previous).collect();
-    for result in par_map(&jobs, |(r, p)| {
-        write::write_env(&out, r, p, FaultInjection::default())
-    }) {
+    for result in par_map(&jobs, |(r, p)| write::write_env(&out, r, p, FaultInjection::default())) {
         result?;
     }
     let mut diff = String::new();
@@ -132,16 +107,11 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
         if args.diff && !c.is_empty() {
             diff.push_str(&diff_text(&out_display, r, p, c));
         }
-        let what = if r.files.is_empty() {
-            " (environment file gone: generated files pruned)"
-        } else {
-            ""
-        };
+        let what = if r.files.is_empty() { " (environment file gone: generated files pruned)" } else { "" };
         if c.is_empty() {
             ctx.printer.info(&format!("{}: up to date", r.env));
         } else {
-            ctx.printer
-                .info(&format!("{}: {}{what}", r.env, c.summary()));
+            ctx.printer.info(&format!("{}: {}{what}", r.env, c.summary()));
         }
     }
     if !diff.is_empty() {
@@ -164,9 +134,7 @@ fn diff_text(out: &str, r: &Rendered, prev: &Previous, c: &Changeset) -> String 
         let old = prev.contents.get(path).map(Vec::as_slice);
         let new = r.files.get(path).map(String::as_str);
         match status {
-            Status::Removed => {
-                text.push_str(&format!("stale generated file (would be pruned): {full}\n"))
-            }
+            Status::Removed => text.push_str(&format!("stale generated file (would be pruned): {full}\n")),
             Status::Added => text.push_str(&format!("missing generated file: {full}\n")),
             Status::Modified => text.push_str(&format!("stale or hand-edited: {full}\n")),
         }

@@ -51,8 +51,7 @@ pub fn is_valid_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -99,10 +98,7 @@ impl Workspace {
             }
         }
         paths.sort();
-        let mut ws = Workspace {
-            root: root.to_path_buf(),
-            ..Default::default()
-        };
+        let mut ws = Workspace { root: root.to_path_buf(), ..Default::default() };
         for path in paths {
             ws.load_file(&path);
         }
@@ -123,38 +119,24 @@ impl Workspace {
 
     /// All known stems (environments and layers), for did-you-mean.
     pub fn all_names(&self) -> Vec<&str> {
-        self.files
-            .keys()
-            .chain(self.broken.keys())
-            .map(String::as_str)
-            .collect()
+        self.files.keys().chain(self.broken.keys()).map(String::as_str).collect()
     }
 
     fn load_file(&mut self, path: &Path) {
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let display = format!(
-            "{ENV_DIR}/{}",
-            path.file_name().and_then(|s| s.to_str()).unwrap_or("")
-        );
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let display = format!("{ENV_DIR}/{}", path.file_name().and_then(|s| s.to_str()).unwrap_or(""));
         if !is_valid_stem(&stem) {
             self.diagnostics.push(
-                Diagnostic::error("KG111", format!("invalid environment file name `{stem}`"))
-                    .in_file(&display)
-                    .hint("names are lower-case letters, digits and `-` (`prod-eu-1`); layers start with `_` (`_base`)"),
+                Diagnostic::error("KG111", format!("invalid environment file name `{stem}`")).in_file(&display).hint(
+                    "names are lower-case letters, digits and `-` (`prod-eu-1`); layers start with `_` (`_base`)",
+                ),
             );
             return;
         }
         match read_checked(path, &display) {
             Ok((text, file)) => {
                 self.sources.insert(display, text);
-                let file = SourceFile {
-                    name: stem.clone(),
-                    ..file
-                };
+                let file = SourceFile { name: stem.clone(), ..file };
                 self.files.insert(stem, file);
             }
             Err((text, diags)) => {
@@ -176,28 +158,19 @@ fn read_checked(path: &Path, display: &str) -> Checked {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => {
-            return fail(Diagnostic::error(
-                "KG100",
-                format!("cannot read the file: {e}"),
-            ));
+            return fail(Diagnostic::error("KG100", format!("cannot read the file: {e}")));
         }
     };
     // Never read more than the limit: a 50 MB file is rejected after 1 MiB + 1 byte.
     let mut bytes = Vec::new();
     let limit = yaml::ENV_FILE_MAX_BYTES as u64;
     if let Err(e) = file.take(limit + 1).read_to_end(&mut bytes) {
-        return fail(Diagnostic::error(
-            "KG100",
-            format!("cannot read the file: {e}"),
-        ));
+        return fail(Diagnostic::error("KG100", format!("cannot read the file: {e}")));
     }
     if bytes.len() as u64 > limit {
         return fail(
-            Diagnostic::error(
-                "KG108",
-                "file is larger than 1 MiB, the limit for environment files",
-            )
-            .hint("environment files are small by design; move bulk data out of them"),
+            Diagnostic::error("KG108", "file is larger than 1 MiB, the limit for environment files")
+                .hint("environment files are small by design; move bulk data out of them"),
         );
     }
     let text = match String::from_utf8(bytes) {
@@ -228,18 +201,8 @@ fn read_checked(path: &Path, display: &str) -> Checked {
         ));
     }
     let positions = yaml::pointer_map(&text);
-    let source = SourceFile {
-        name: String::new(),
-        path: display.to_string(),
-        value,
-        positions,
-    };
-    let mut diags = schema_diagnostics(
-        &source.value,
-        schema::layer_schema(),
-        &|p| source.position_of(p),
-        display,
-    );
+    let source = SourceFile { name: String::new(), path: display.to_string(), value, positions };
+    let mut diags = schema_diagnostics(&source.value, schema::layer_schema(), &|p| source.position_of(p), display);
     for d in &mut diags {
         // Quote what the user wrote (`1.30`), not what YAML made of it (`1.3`).
         if d.code == "KG104"
@@ -247,27 +210,18 @@ fn read_checked(path: &Path, display: &str) -> Checked {
             && let Some((l, c)) = d.location
             && let Some(raw) = crate::diag::token_at(&text, l, c)
         {
-            d.hint = Some(format!(
-                "quote it: `\"{raw}\"` (unquoted, YAML reads a number or a boolean)"
-            ));
+            d.hint = Some(format!("quote it: `\"{raw}\"` (unquoted, YAML reads a number or a boolean)"));
         }
     }
-    if diags.is_empty() {
-        Ok((text, source))
-    } else {
-        Err((Some(text), diags))
-    }
+    if diags.is_empty() { Ok((text, source)) } else { Err((Some(text), diags)) }
 }
 
 /// Classifies a YAML reading error.
 fn read_error_diagnostic(e: yaml::ReadError) -> Diagnostic {
     let m = e.message.as_str();
     let (code, message, hint) = if m.contains("duplicate mapping key") {
-        let key = m
-            .split('`')
-            .nth(1)
-            .or_else(|| m.rsplit_once("duplicate mapping key: ").map(|(_, k)| k))
-            .unwrap_or("");
+        let key =
+            m.split('`').nth(1).or_else(|| m.rsplit_once("duplicate mapping key: ").map(|(_, k)| k)).unwrap_or("");
         let key = key.split(',').next().unwrap_or(key).trim();
         (
             "KG102",
@@ -296,17 +250,9 @@ fn read_error_diagnostic(e: yaml::ReadError) -> Diagnostic {
             "environment files are small and shallow; this looks like generated or hostile input",
         )
     } else if m.contains("tab") {
-        (
-            "KG101",
-            format!("YAML syntax error: {m}"),
-            "indent with spaces, never tabs",
-        )
+        ("KG101", format!("YAML syntax error: {m}"), "indent with spaces, never tabs")
     } else {
-        (
-            "KG101",
-            format!("YAML syntax error: {m}"),
-            "check quoting and indentation around this position",
-        )
+        ("KG101", format!("YAML syntax error: {m}"), "check quoting and indentation around this position")
     };
     Diagnostic::error(code, message).at(e.location).hint(hint)
 }

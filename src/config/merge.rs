@@ -48,14 +48,7 @@ impl Provenance {
 
     fn set(&mut self, pointer: String, file: &SourceFile) {
         if let Some(&(line, col)) = file.positions.get(&pointer) {
-            self.origins.insert(
-                pointer,
-                Origin {
-                    file: file.path.clone(),
-                    line,
-                    col,
-                },
-            );
+            self.origins.insert(pointer, Origin { file: file.path.clone(), line, col });
         }
     }
 
@@ -65,14 +58,7 @@ impl Provenance {
         self.origins.retain(|k, _| !k.starts_with(&prefix));
         for (k, &(line, col)) in &file.positions {
             if (k == pointer || k.starts_with(&prefix)) && !k.contains('#') {
-                self.origins.insert(
-                    k.clone(),
-                    Origin {
-                        file: file.path.clone(),
-                        line,
-                        col,
-                    },
-                );
+                self.origins.insert(k.clone(), Origin { file: file.path.clone(), line, col });
             }
         }
     }
@@ -152,17 +138,11 @@ mod tests {
         let base = file("_base", "a:\n  x: 1\n  y: [1, 2]\nb: keep\n");
         let env = file("dev", "extends: _base\na:\n  y: [3]\n  z: 2\n");
         let (m, prov) = merge_chain(&[&base, &env]);
-        assert_eq!(
-            m,
-            serde_json::json!({"a": {"x": 1, "y": [3], "z": 2}, "b": "keep"})
-        );
+        assert_eq!(m, serde_json::json!({"a": {"x": 1, "y": [3], "z": 2}, "b": "keep"}));
         assert_eq!(prov.lookup("/a/x").unwrap().file, "environments/_base.yaml");
         assert_eq!(prov.lookup("/a/y").unwrap().file, "environments/dev.yaml");
         assert_eq!(prov.lookup("/a/y/0").unwrap().line, 3);
-        assert!(
-            prov.exact("/a/y/1").is_none(),
-            "replaced list items keep no stale origin"
-        );
+        assert!(prov.exact("/a/y/1").is_none(), "replaced list items keep no stale origin");
         assert_eq!(prov.lookup("/b").unwrap().line, 4);
     }
 

@@ -48,12 +48,66 @@ pub struct Environment {
     /// kgen's catalog (`kgen versions`); set one only to deviate from KServe's tested set.
     #[serde(default)]
     pub versions: Versions,
+    /// OpenShift only: how operators are subscribed through OLM. Operator versions are decided
+    /// by the channel, not by kgen.
+    #[serde(default)]
+    pub olm: Olm,
     /// How the rendered tree reaches the cluster.
     pub gitops: Gitops,
     /// Helm values overrides per release, deep-merged last over what kgen decides. An escape
     /// hatch for settings kgen does not model; shown in provenance (`kgen explain`).
     #[serde(default)]
     pub values: ValuesOverrides,
+}
+
+/// A Kubernetes namespace name (DNS-1123 label).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct DnsLabel(#[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))] pub String);
+
+/// OLM subscription settings (OpenShift).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Olm {
+    /// CatalogSource of every Subscription; default `redhat-operators`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"))]
+    pub source: Option<String>,
+    /// Namespace of that CatalogSource; default `openshift-marketplace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    pub source_namespace: Option<String>,
+    /// `Automatic` (OLM upgrades within the channel) or `Manual` (each upgrade's InstallPlan is
+    /// approved by hand); default `Automatic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_plan_approval: Option<InstallPlanApproval>,
+    /// Channel overrides by operator: `serviceMesh`, `serverless`, `certManager`.
+    #[serde(default)]
+    pub channels: OlmChannels,
+}
+
+/// Install-plan approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum InstallPlanApproval {
+    /// OLM installs upgrades as they appear in the channel.
+    Automatic,
+    /// Upgrades wait for a human to approve the InstallPlan.
+    Manual,
+}
+
+/// OLM channel overrides.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OlmChannels {
+    /// Channel of OpenShift Service Mesh (2 or 3); default `stable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_mesh: Option<String>,
+    /// Channel of OpenShift Serverless; default `stable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serverless: Option<String>,
+    /// Channel of the cert-manager Operator for Red Hat OpenShift; default `stable-v1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_manager: Option<String>,
 }
 
 /// Format version marker.
@@ -122,9 +176,7 @@ pub struct Kserve {
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
     pub namespace: String,
     /// DNS domain InferenceService hostnames are built under (`<isvc>-<ns>.<domain>`).
-    #[schemars(regex(
-        pattern = r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
-    ))]
+    #[schemars(regex(pattern = r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
     pub ingress_domain: String,
     /// Scheme of InferenceService URLs.
     #[serde(default)]
@@ -138,6 +190,10 @@ pub struct Kserve {
     #[serde(default = "defaults::ingress_class")]
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"))]
     pub ingress_class_name: String,
+    /// Namespaces where InferenceServices run. On OpenShift Service Mesh 2 they join the
+    /// ServiceMeshMemberRoll, so their pods can get sidecars.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub model_namespaces: Vec<DnsLabel>,
     /// Secret (in the KServe namespace) with the TLS certificate of the Gateway API `https`
     /// listener. Referenced by name only: certificates never go in environment files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -170,10 +226,7 @@ impl DeploymentMode {
 
     /// Whether this is one of the legacy names.
     pub fn is_legacy_name(self) -> bool {
-        matches!(
-            self,
-            DeploymentMode::Serverless | DeploymentMode::RawDeployment
-        )
+        matches!(self, DeploymentMode::Serverless | DeploymentMode::RawDeployment)
     }
 
     /// The name as written.
@@ -410,59 +463,34 @@ pub enum GitopsEngine {
 #[serde(deny_unknown_fields)]
 pub struct ValuesOverrides {
     /// Values for the `cert-manager` release.
-    #[serde(
-        rename = "cert-manager",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "cert-manager", default, skip_serializing_if = "Option::is_none")]
     pub cert_manager: Option<HelmValues>,
     /// Values for the `istio-base` release.
-    #[serde(
-        rename = "istio-base",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "istio-base", default, skip_serializing_if = "Option::is_none")]
     pub istio_base: Option<HelmValues>,
+    /// Values for the `istio-cni` release (upstream Istio on OpenShift only).
+    #[serde(rename = "istio-cni", default, skip_serializing_if = "Option::is_none")]
+    pub istio_cni: Option<HelmValues>,
     /// Values for the `istiod` release.
     #[serde(rename = "istiod", default, skip_serializing_if = "Option::is_none")]
     pub istiod: Option<HelmValues>,
     /// Values for the `istio-ingressgateway` release (the gateway chart's schema is closed).
-    #[serde(
-        rename = "istio-ingressgateway",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "istio-ingressgateway", default, skip_serializing_if = "Option::is_none")]
     pub istio_ingressgateway: Option<HelmValues>,
     /// Values for the `knative-operator` release.
-    #[serde(
-        rename = "knative-operator",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "knative-operator", default, skip_serializing_if = "Option::is_none")]
     pub knative_operator: Option<HelmValues>,
     /// Values for the `envoy-gateway` release.
-    #[serde(
-        rename = "envoy-gateway",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "envoy-gateway", default, skip_serializing_if = "Option::is_none")]
     pub envoy_gateway: Option<HelmValues>,
     /// Values for the `kserve-crd` release.
-    #[serde(
-        rename = "kserve-crd",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "kserve-crd", default, skip_serializing_if = "Option::is_none")]
     pub kserve_crd: Option<HelmValues>,
     /// Values for the `kserve` release (chart `kserve` or `kserve-resources`).
     #[serde(rename = "kserve", default, skip_serializing_if = "Option::is_none")]
     pub kserve: Option<HelmValues>,
     /// Values for the `kserve-runtime-configs` release.
-    #[serde(
-        rename = "kserve-runtime-configs",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "kserve-runtime-configs", default, skip_serializing_if = "Option::is_none")]
     pub kserve_runtime_configs: Option<HelmValues>,
 }
 
@@ -473,6 +501,7 @@ impl ValuesOverrides {
             "cert-manager" => self.cert_manager.as_ref(),
             "istio-base" => self.istio_base.as_ref(),
             "istiod" => self.istiod.as_ref(),
+            "istio-cni" => self.istio_cni.as_ref(),
             "istio-ingressgateway" => self.istio_ingressgateway.as_ref(),
             "knative-operator" => self.knative_operator.as_ref(),
             "envoy-gateway" => self.envoy_gateway.as_ref(),
@@ -497,28 +526,19 @@ impl Default for Mesh {
 
 impl Default for Knative {
     fn default() -> Self {
-        Knative {
-            namespace: defaults::knative_namespace(),
-            config: IndexMap::new(),
-        }
+        Knative { namespace: defaults::knative_namespace(), config: IndexMap::new() }
     }
 }
 
 impl Default for CertManager {
     fn default() -> Self {
-        CertManager {
-            install: true,
-            namespace: defaults::cert_manager_namespace(),
-        }
+        CertManager { install: true, namespace: defaults::cert_manager_namespace() }
     }
 }
 
 impl Default for GatewayApi {
     fn default() -> Self {
-        GatewayApi {
-            implementation: GatewayImplementation::Envoy,
-            install_crds: true,
-        }
+        GatewayApi { implementation: GatewayImplementation::Envoy, install_crds: true }
     }
 }
 

@@ -54,11 +54,7 @@ impl Resolved {
     /// The deployment-mode name the pinned release understands.
     pub fn mode_name(&self) -> &'static str {
         let names = catalog::get().modes(self.release);
-        if self.knative_mode() {
-            names.knative.as_str()
-        } else {
-            names.standard.as_str()
-        }
+        if self.knative_mode() { names.knative.as_str() } else { names.standard.as_str() }
     }
 
     /// The effective configuration: merged layers, defaults applied, the KServe version
@@ -107,18 +103,12 @@ pub struct Checked {
 
 /// Checks one environment by name.
 pub fn check(ws: &Workspace, name: &str) -> Checked {
-    let fail = |d: Vec<Diagnostic>| Checked {
-        resolved: None,
-        diagnostics: d,
-    };
+    let fail = |d: Vec<Diagnostic>| Checked { resolved: None, diagnostics: d };
     if name.starts_with('_') || !is_valid_stem(name) {
-        let mut d = Diagnostic::error("KG111", format!("invalid environment name `{name}`")).hint(
-            "names are lower-case letters, digits and `-`; layers (`_name`) are not rendered",
-        );
+        let mut d = Diagnostic::error("KG111", format!("invalid environment name `{name}`"))
+            .hint("names are lower-case letters, digits and `-`; layers (`_name`) are not rendered");
         if name.starts_with('_') && is_valid_stem(name) {
-            d = d.hint(format!(
-                "`{name}` is a layer; it is checked through the environments that extend it"
-            ));
+            d = d.hint(format!("`{name}` is a layer; it is checked through the environments that extend it"));
         }
         return fail(vec![d]);
     }
@@ -139,22 +129,15 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
             return fail(vec![]);
         };
         if chain.iter().any(|f| f.name == current) {
-            let cycle: Vec<&str> = chain
-                .iter()
-                .map(|f| f.name.as_str())
-                .chain([current.as_str()])
-                .collect();
+            let cycle: Vec<&str> = chain.iter().map(|f| f.name.as_str()).chain([current.as_str()]).collect();
             let last = chain.last().expect("a cycle needs a previous file");
             return fail(vec![
-                Diagnostic::error(
-                    "KG113",
-                    format!("`extends` forms a cycle: {}", cycle.join(" → ")),
-                )
-                .in_file(&last.path)
-                .at(last.position_of("/extends"))
-                .key("extends")
-                .label("closes the cycle")
-                .hint("a layer cannot extend, directly or indirectly, a file that extends it"),
+                Diagnostic::error("KG113", format!("`extends` forms a cycle: {}", cycle.join(" → ")))
+                    .in_file(&last.path)
+                    .at(last.position_of("/extends"))
+                    .key("extends")
+                    .label("closes the cycle")
+                    .hint("a layer cannot extend, directly or indirectly, a file that extends it"),
             ]);
         }
         chain.push(file);
@@ -165,24 +148,16 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
             if ws.broken.contains_key(parent) {
                 return fail(vec![]);
             }
-            let layers: Vec<&str> = ws
-                .all_names()
-                .into_iter()
-                .filter(|n| n.starts_with('_'))
-                .collect();
-            let mut d = Diagnostic::error(
-                "KG112",
-                format!("`extends: {parent}` names no file `environments/{parent}.yaml`"),
-            )
-            .in_file(&file.path)
-            .at(file.position_of("/extends"))
-            .key("extends")
-            .label("no such layer");
+            let layers: Vec<&str> = ws.all_names().into_iter().filter(|n| n.starts_with('_')).collect();
+            let mut d =
+                Diagnostic::error("KG112", format!("`extends: {parent}` names no file `environments/{parent}.yaml`"))
+                    .in_file(&file.path)
+                    .at(file.position_of("/extends"))
+                    .key("extends")
+                    .label("no such layer");
             d = match did_you_mean(parent, layers.iter().copied()) {
                 Some(s) => d.hint(format!("did you mean `{s}`?")),
-                None if layers.is_empty() => {
-                    d.hint("there are no layer files (`_name.yaml`) in environments/")
-                }
+                None if layers.is_empty() => d.hint("there are no layer files (`_name.yaml`) in environments/"),
                 None => d.hint(format!("layers: {}", layers.join(", "))),
             };
             return fail(vec![d]);
@@ -191,20 +166,13 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
     }
     chain.reverse();
     let (merged, provenance) = merge_chain(&chain);
-    let env_path = chain
-        .last()
-        .expect("chain has the environment")
-        .path
-        .clone();
+    let env_path = chain.last().expect("chain has the environment").path.clone();
     // Pass 1 on the merged document: only what single files could not know (required fields).
     let locate = |p: &str| provenance.lookup(p).map(|o| (o.line, o.col));
     let mut diags = schema_diagnostics(&merged, schema::environment_schema(), &locate, &env_path);
     for d in &mut diags {
         // A missing field may belong in any file of the chain; point at the environment itself.
-        if let Some(o) = d
-            .key_path
-            .as_deref()
-            .and_then(|k| provenance.exact(&pointer_of(k)))
+        if let Some(o) = d.key_path.as_deref().and_then(|k| provenance.exact(&pointer_of(k)))
             && o.file != env_path
         {
             d.file = Some(o.file.clone());
@@ -216,66 +184,36 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
     let env: Environment = match serde_json::from_value(merged.clone()) {
         Ok(e) => e,
         Err(e) => {
-            return fail(vec![
-                Diagnostic::error("KG104", format!("invalid environment: {e}")).in_file(&env_path),
-            ]);
+            return fail(vec![Diagnostic::error("KG104", format!("invalid environment: {e}")).in_file(&env_path)]);
         }
     };
     let cat = catalog::get();
-    let version = env
-        .kserve
-        .version
-        .clone()
-        .unwrap_or_else(|| cat.newest().version.clone());
+    let version = env.kserve.version.clone().unwrap_or_else(|| cat.newest().version.clone());
     let Some(release) = cat.release(&version) else {
         let known = cat.release_versions();
-        let mut d = Diagnostic::error("KG201", format!("unknown KServe version `{version}`"))
-            .label("not in kgen's catalog");
+        let mut d =
+            Diagnostic::error("KG201", format!("unknown KServe version `{version}`")).label("not in kgen's catalog");
         d = match did_you_mean(&version, known.iter().copied()) {
-            Some(s) => d.hint(format!(
-                "did you mean `{s}`? known releases: {}",
-                known.join(", ")
-            )),
-            None => d.hint(format!(
-                "known releases: {} (`kgen versions`)",
-                known.join(", ")
-            )),
+            Some(s) => d.hint(format!("did you mean `{s}`? known releases: {}", known.join(", "))),
+            None => d.hint(format!("known releases: {} (`kgen versions`)", known.join(", "))),
         };
         let d = match provenance.lookup("/kserve/version") {
-            Some(o) => d
-                .in_file(&o.file)
-                .at(Some((o.line, o.col)))
-                .key("kserve.version"),
+            Some(o) => d.in_file(&o.file).at(Some((o.line, o.col))).key("kserve.version"),
             None => d.in_file(&env_path),
         };
         return fail(vec![d]);
     };
     let mut pins = release.pins.clone();
-    let mut pin_sources: BTreeMap<String, PinSource> = pins
-        .keys()
-        .map(|k| (k.clone(), PinSource::Catalog))
-        .collect();
+    let mut pin_sources: BTreeMap<String, PinSource> = pins.keys().map(|k| (k.clone(), PinSource::Catalog)).collect();
     for (k, v) in env.versions.overrides() {
         pins.insert(k.to_string(), v.to_string());
         pin_sources.insert(k.to_string(), PinSource::Override);
     }
     let files = chain.iter().map(|f| f.path.clone()).collect();
-    let resolved = Resolved {
-        name: name.to_string(),
-        env,
-        merged,
-        provenance,
-        files,
-        release,
-        pins,
-        pin_sources,
-    };
+    let resolved = Resolved { name: name.to_string(), env, merged, provenance, files, release, pins, pin_sources };
     let diags = rules::check(&resolved);
     let has_error = diags.iter().any(|d| d.severity == Severity::Error);
-    Checked {
-        resolved: (!has_error).then_some(resolved),
-        diagnostics: diags,
-    }
+    Checked { resolved: (!has_error).then_some(resolved), diagnostics: diags }
 }
 
 fn pointer_of(key_path: &str) -> String {
@@ -285,10 +223,6 @@ fn pointer_of(key_path: &str) -> String {
 impl DeploymentMode {
     /// The canonical name of this mode.
     pub fn canonical(self) -> DeploymentMode {
-        if self.is_knative() {
-            DeploymentMode::Knative
-        } else {
-            DeploymentMode::Standard
-        }
+        if self.is_knative() { DeploymentMode::Knative } else { DeploymentMode::Standard }
     }
 }

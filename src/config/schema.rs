@@ -83,11 +83,8 @@ fn drop_null_alternative(m: &mut Map<String, Value>) {
     }
     for key in ["anyOf", "oneOf"] {
         if let Some(Value::Array(alts)) = m.get(key) {
-            let non_null: Vec<Value> = alts
-                .iter()
-                .filter(|a| a.get("type").and_then(Value::as_str) != Some("null"))
-                .cloned()
-                .collect();
+            let non_null: Vec<Value> =
+                alts.iter().filter(|a| a.get("type").and_then(Value::as_str) != Some("null")).cloned().collect();
             if non_null.len() == 1 && alts.len() == 2 {
                 m.remove(key);
                 if let Value::Object(inner) = non_null.into_iter().next().expect("one") {
@@ -104,43 +101,25 @@ fn const_one_of_to_enum(m: &mut Map<String, Value>) {
     let Some(Value::Array(alts)) = m.get("oneOf") else {
         return;
     };
-    let consts: Option<Vec<(Value, Option<String>)>> = alts
-        .iter()
-        .map(|a| {
-            let c = a.get("const").cloned().or_else(|| {
-                a.get("enum")
-                    .and_then(Value::as_array)
-                    .filter(|e| e.len() == 1)
-                    .map(|e| e[0].clone())
-            })?;
-            Some((
-                c,
-                a.get("description")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-            ))
-        })
-        .collect();
+    let consts: Option<Vec<(Value, Option<String>)>> =
+        alts.iter()
+            .map(|a| {
+                let c = a.get("const").cloned().or_else(|| {
+                    a.get("enum").and_then(Value::as_array).filter(|e| e.len() == 1).map(|e| e[0].clone())
+                })?;
+                Some((c, a.get("description").and_then(Value::as_str).map(str::to_string)))
+            })
+            .collect();
     let Some(consts) = consts else { return };
     let lines: Vec<String> = consts
         .iter()
-        .filter_map(|(c, d)| {
-            d.as_ref()
-                .map(|d| format!("- `{}`: {d}", c.as_str().unwrap_or_default()))
-        })
+        .filter_map(|(c, d)| d.as_ref().map(|d| format!("- `{}`: {d}", c.as_str().unwrap_or_default())))
         .collect();
     m.remove("oneOf");
     m.insert("type".into(), json!("string"));
-    m.insert(
-        "enum".into(),
-        Value::Array(consts.into_iter().map(|(c, _)| c).collect()),
-    );
+    m.insert("enum".into(), Value::Array(consts.into_iter().map(|(c, _)| c).collect()));
     if !lines.is_empty() {
-        let mut desc = m
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let mut desc = m.get("description").and_then(Value::as_str).unwrap_or_default().to_string();
         if !desc.is_empty() {
             desc.push_str("\n\n");
         }
@@ -197,13 +176,8 @@ mod tests {
         let s = environment_schema();
         assert_eq!(s["$schema"], "http://json-schema.org/draft-07/schema#");
         let mode = schema_at(s, "/kserve/deploymentMode").unwrap();
-        assert_eq!(
-            mode["enum"],
-            json!(["Knative", "Standard", "Serverless", "RawDeployment"])
-        );
-        let props = schema_at(s, "/kserve").unwrap()["properties"]
-            .as_object()
-            .unwrap();
+        assert_eq!(mode["enum"], json!(["Knative", "Standard", "Serverless", "RawDeployment"]));
+        let props = schema_at(s, "/kserve").unwrap()["properties"].as_object().unwrap();
         assert!(props.contains_key("ingressDomain"));
     }
 

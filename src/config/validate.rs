@@ -24,10 +24,7 @@ pub fn key_path(pointer: &str) -> String {
 }
 
 /// The closest candidate to `word`, if it is close enough to be what was meant.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
@@ -54,11 +51,7 @@ fn short(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    if s.chars().count() > 40 {
-        format!("{}…", s.chars().take(40).collect::<String>())
-    } else {
-        s
-    }
+    if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s }
 }
 
 /// Compiled validators, one per schema (compiling costs far more than validating a file).
@@ -66,16 +59,12 @@ fn validator(schema: &'static Value) -> &'static jsonschema::Validator {
     use std::sync::{Mutex, OnceLock};
     static CACHE: OnceLock<Mutex<Vec<(usize, &'static jsonschema::Validator)>>> = OnceLock::new();
     let key = schema as *const Value as usize;
-    let mut cache = CACHE
-        .get_or_init(Default::default)
-        .lock()
-        .expect("validator cache lock");
+    let mut cache = CACHE.get_or_init(Default::default).lock().expect("validator cache lock");
     if let Some((_, v)) = cache.iter().find(|(k, _)| *k == key) {
         return v;
     }
-    let v: &'static jsonschema::Validator = Box::leak(Box::new(
-        jsonschema::validator_for(schema).expect("kgen's own schema compiles"),
-    ));
+    let v: &'static jsonschema::Validator =
+        Box::leak(Box::new(jsonschema::validator_for(schema).expect("kgen's own schema compiles")));
     cache.push((key, v));
     v
 }
@@ -124,13 +113,10 @@ pub fn schema_diagnostics(
                     .and_then(|s| s.get("description"))
                     .and_then(Value::as_str)
                     .map(first_sentence);
-                let mut d = Diagnostic::error(
-                    "KG107",
-                    format!("missing required field `{}`", key_path(&kp)),
-                )
-                .in_file(file)
-                .at(locate(&ptr))
-                .key(key_path(&ptr));
+                let mut d = Diagnostic::error("KG107", format!("missing required field `{}`", key_path(&kp)))
+                    .in_file(file)
+                    .at(locate(&ptr))
+                    .key(key_path(&ptr));
                 d = d.hint(match desc {
                     Some(desc) => {
                         format!("add `{name}` here or in the layer this file extends ({desc})")
@@ -148,11 +134,7 @@ pub fn schema_diagnostics(
                     .replace("array", "list");
                 let mut d = here(Diagnostic::error(
                     "KG104",
-                    format!(
-                        "expected {expected}, found {} `{}`",
-                        type_name(instance),
-                        short(instance)
-                    ),
+                    format!("expected {expected}, found {} `{}`", type_name(instance), short(instance)),
                 ))
                 .label(format!("{} here", type_name(instance)));
                 if expected == "string" && matches!(instance, Value::Number(_) | Value::Bool(_)) {
@@ -162,17 +144,12 @@ pub fn schema_diagnostics(
                 out.push(d);
             }
             K::Enum { options } => {
-                let opts: Vec<&str> = options
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
+                let opts: Vec<&str> =
+                    options.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
                 let got = short(instance);
                 let mut d = here(Diagnostic::error(
                     "KG105",
-                    format!(
-                        "unknown value `{got}`, expected one of: {}",
-                        opts.join(", ")
-                    ),
+                    format!("unknown value `{got}`, expected one of: {}", opts.join(", ")),
                 ))
                 .label("not an allowed value");
                 if let Some(s) = did_you_mean(&got, opts.iter().copied()) {
@@ -184,25 +161,15 @@ pub fn schema_diagnostics(
                 out.push(
                     here(Diagnostic::error(
                         "KG105",
-                        format!(
-                            "unknown value `{}`, expected `{}`",
-                            short(instance),
-                            short(expected_value)
-                        ),
+                        format!("unknown value `{}`, expected `{}`", short(instance), short(expected_value)),
                     ))
                     .label("not the allowed value"),
                 );
             }
             K::Pattern { pattern } => {
-                let desc = sub
-                    .and_then(|s| s.get("description"))
-                    .and_then(Value::as_str)
-                    .map(first_sentence);
-                let mut d = here(Diagnostic::error(
-                    "KG106",
-                    format!("malformed value `{}`", short(instance)),
-                ))
-                .label(format!("does not match `{pattern}`"));
+                let desc = sub.and_then(|s| s.get("description")).and_then(Value::as_str).map(first_sentence);
+                let mut d = here(Diagnostic::error("KG106", format!("malformed value `{}`", short(instance))))
+                    .label(format!("does not match `{pattern}`"));
                 if let Some(desc) = desc {
                     d = d.hint(format!("expected: {desc}"));
                 }
@@ -233,10 +200,7 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(
-            did_you_mean("deploymentMdoe", ["deploymentMode", "namespace"]),
-            Some("deploymentMode")
-        );
+        assert_eq!(did_you_mean("deploymentMdoe", ["deploymentMode", "namespace"]), Some("deploymentMode"));
         assert_eq!(did_you_mean("zzz", ["deploymentMode", "namespace"]), None);
     }
 }

@@ -61,12 +61,8 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
         let body = if over.is_none() && !cfg!(debug_assertions) {
             text
         } else {
-            let mut values: Value = yaml::from_str(&text, yaml::Budget::Render).map_err(|e| {
-                Error::Internal(format!(
-                    "template {} produced invalid YAML: {e}",
-                    rel.template
-                ))
-            })?;
+            let mut values: Value = yaml::from_str(&text, yaml::Budget::Render)
+                .map_err(|e| Error::Internal(format!("template {} produced invalid YAML: {e}", rel.template)))?;
             if values.is_null() {
                 values = json!({});
             }
@@ -83,10 +79,7 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
             }
             yaml::to_string(&values).map_err(Error::Internal)?
         };
-        files.insert(
-            format!("values/{}.yaml", rel.name),
-            format!("{header}{body}"),
-        );
+        files.insert(format!("values/{}.yaml", rel.name), format!("{header}{body}"));
     }
 
     for obj in &plan.objects {
@@ -95,10 +88,7 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
         if cfg!(debug_assertions) {
             check_object(&text, obj)?;
         }
-        files.insert(
-            obj.path(),
-            format!("{header}{}", text.trim_start_matches('\n')),
-        );
+        files.insert(obj.path(), format!("{header}{}", text.trim_start_matches('\n')));
     }
 
     let mut manifest_paths: Vec<String> = plan.objects.iter().map(|o| o.path()).collect();
@@ -108,20 +98,12 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
         "kind": "Kustomization",
         "resources": manifest_paths,
     });
-    files.insert(
-        KUSTOMIZATION.into(),
-        format!(
-            "{header}{}",
-            yaml::to_string(&kustomization).map_err(Error::Internal)?
-        ),
-    );
+    files
+        .insert(KUSTOMIZATION.into(), format!("{header}{}", yaml::to_string(&kustomization).map_err(Error::Internal)?));
 
     let lock = lock(r, &plan, sources, &files);
     files.insert(LOCK_FILE.into(), lock);
-    Ok(Rendered {
-        env: r.name.clone(),
-        files,
-    })
+    Ok(Rendered { env: r.name.clone(), files })
 }
 
 fn render_template(
@@ -129,14 +111,9 @@ fn render_template(
     name: &str,
     ctx: &minijinja::value::Value,
 ) -> Result<String, Error> {
-    let tmpl = engine
-        .get_template(name)
-        .map_err(|e| Error::Internal(format!("template {name}: {e:#}")))?;
-    let text = tmpl
-        .render(ctx)
-        .map_err(|e| Error::Internal(format!("template {name}: {e:#}")))?;
-    let mut text =
-        templates::finish(&text).map_err(|e| Error::Internal(format!("template {name}: {e}")))?;
+    let tmpl = engine.get_template(name).map_err(|e| Error::Internal(format!("template {name}: {e:#}")))?;
+    let text = tmpl.render(ctx).map_err(|e| Error::Internal(format!("template {name}: {e:#}")))?;
+    let mut text = templates::finish(&text).map_err(|e| Error::Internal(format!("template {name}: {e}")))?;
     // LF endings and exactly one trailing newline.
     while text.ends_with("\n\n") {
         text.pop();
@@ -150,12 +127,8 @@ fn render_template(
 /// Debug builds and tests parse every object back and check its identity; release builds rely
 /// on the serializer filters (SPEC §9).
 fn check_object(text: &str, obj: &plan::Object) -> Result<(), Error> {
-    let v: Value = yaml::from_str(text, yaml::Budget::Render).map_err(|e| {
-        Error::Internal(format!(
-            "template {} produced invalid YAML: {e}\n{text}",
-            obj.template
-        ))
-    })?;
+    let v: Value = yaml::from_str(text, yaml::Budget::Render)
+        .map_err(|e| Error::Internal(format!("template {} produced invalid YAML: {e}\n{text}", obj.template)))?;
     let ok = v["apiVersion"] == obj.api_version
         && v["kind"] == obj.kind
         && v["metadata"]["name"] == obj.name.as_str()
@@ -163,10 +136,7 @@ fn check_object(text: &str, obj: &plan::Object) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Internal(format!(
-            "template {} rendered a different object than planned",
-            obj.template
-        )))
+        Err(Error::Internal(format!("template {} rendered a different object than planned", obj.template)))
     }
 }
 
@@ -185,8 +155,7 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
     // The gateway chart derives the `istio:` selector label from the release name.
     let gateway_release = "istio-ingressgateway";
     let selector_label = gateway_release.trim_start_matches("istio-");
-    let gateway_api = !r.knative_mode()
-        && r.env.kserve.ingress == crate::config::model::IngressFlavour::GatewayApi;
+    let gateway_api = !r.knative_mode() && r.env.kserve.ingress == crate::config::model::IngressFlavour::GatewayApi;
     let class_name = if gateway_api {
         match r.env.gateway_api.implementation {
             crate::config::model::GatewayImplementation::Envoy => "envoy".to_string(),
@@ -199,6 +168,7 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
         "name": r.name,
         "env": r.effective_value(),
         "knative_mode": r.knative_mode(),
+        "openshift": r.env.cluster.platform == crate::config::model::Platform::Openshift,
         "kserve": {
             "version": r.release.version,
             "mode": r.mode_name(),
@@ -263,19 +233,13 @@ fn lock(
     let lock = Lock {
         kgen_version: env!("CARGO_PKG_VERSION"),
         environment: &r.name,
-        inputs: Inputs {
-            digest,
-            files: &r.files,
-        },
+        inputs: Inputs { digest, files: &r.files },
         kserve: json!({"version": r.release.version, "deploymentMode": r.mode_name()}),
         versions: &r.pins,
         releases: &plan.releases,
         crd_sources: &plan.crd_sources,
         order: &plan.graph,
-        files: files
-            .iter()
-            .map(|(k, v)| (k.as_str(), sha256(v.as_bytes())))
-            .collect(),
+        files: files.iter().map(|(k, v)| (k.as_str(), sha256(v.as_bytes()))).collect(),
     };
     let mut s = serde_json::to_string_pretty(&lock).expect("the lock serialises");
     s.push('\n');

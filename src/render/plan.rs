@@ -104,7 +104,11 @@ pub struct Plan {
 
 /// Manifest phases, in the order SPEC §5 gives.
 pub const PHASE_NAMESPACES: &str = "namespaces";
-/// Ingress and Gateway API objects.
+/// OLM Subscriptions and OperatorGroups (OpenShift).
+pub const PHASE_OPERATORS: &str = "operators";
+/// Mesh control planes and member rolls (OpenShift Service Mesh).
+pub const PHASE_MESH: &str = "mesh";
+/// Ingress and Gateway API objects, Istio gateways and their Services.
 pub const PHASE_NETWORKING: &str = "networking";
 /// Knative Serving.
 pub const PHASE_KNATIVE: &str = "knative";
@@ -123,15 +127,12 @@ pub fn plan(r: &Resolved) -> Plan {
     ns.insert("kserve", e.kserve.namespace.clone());
     ns.insert("mesh", e.mesh.namespace.clone());
     ns.insert("knative", e.knative.namespace.clone());
-    ns.insert(
-        "knativeOperator",
-        r.release.knative_operator_namespace.clone(),
-    );
+    ns.insert("knativeOperator", r.release.knative_operator_namespace.clone());
     ns.insert("certManager", e.cert_manager.namespace.clone());
-    ns.insert(
-        "envoyGateway",
-        cat.charts["envoy-gateway"].namespace.clone(),
-    );
+    ns.insert("envoyGateway", cat.charts["envoy-gateway"].namespace.clone());
+
+    let openshift = !k8s;
+    let ossm = matches!(e.mesh.provider, MeshProvider::Ossm2 | MeshProvider::Ossm3);
 
     // Chart releases and what each needs.
     let mut releases = Vec::new();
@@ -142,11 +143,7 @@ pub fn plan(r: &Resolved) -> Plan {
                namespace: &str,
                deps: &[&str]| {
         let ch = &cat.charts[name];
-        let chart = if name == "kserve" {
-            r.release.kserve_chart.clone()
-        } else {
-            ch.chart.clone()
-        };
+        let chart = if name == "kserve" { r.release.kserve_chart.clone() } else { ch.chart.clone() };
         let version = if ch.version == "kserve" {
             r.release.version.clone()
         } else {
@@ -160,52 +157,25 @@ pub fn plan(r: &Resolved) -> Plan {
             namespace: namespace.to_string(),
             template: format!("values/{name}.yaml"),
         });
-        needs.insert(
-            format!("release/{name}"),
-            deps.iter().map(|d| d.to_string()).collect(),
-        );
+        needs.insert(format!("release/{name}"), deps.iter().map(|d| d.to_string()).collect());
     };
     let phase_ns = format!("phase/{PHASE_NAMESPACES}");
     if k8s && e.cert_manager.install {
-        add(
-            &mut releases,
-            &mut needs,
-            "cert-manager",
-            &ns["certManager"],
-            &[&phase_ns],
-        );
+        add(&mut releases, &mut needs, "cert-manager", &ns["certManager"], &[&phase_ns]);
     }
     if istio {
-        add(
-            &mut releases,
-            &mut needs,
-            "istio-base",
-            &ns["mesh"],
-            &[&phase_ns],
-        );
-        add(
-            &mut releases,
-            &mut needs,
-            "istiod",
-            &ns["mesh"],
-            &["release/istio-base"],
-        );
-        add(
-            &mut releases,
-            &mut needs,
-            "istio-ingressgateway",
-            &ns["mesh"],
-            &["release/istiod"],
-        );
+        add(&mut releases, &mut needs, "istio-base", &ns["mesh"], &[&phase_ns]);
+        // Upstream Istio on OpenShift (allowed explicitly, rule KG302): CNI before istiod.
+        let istiod_needs: &[&str] = if openshift { &["release/istio-cni"] } else { &["release/istio-base"] };
+        if openshift {
+            let cni_ns = cat.charts["istio-cni"].namespace.clone();
+            add(&mut releases, &mut needs, "istio-cni", &cni_ns, &["release/istio-base"]);
+        }
+        add(&mut releases, &mut needs, "istiod", &ns["mesh"], istiod_needs);
+        add(&mut releases, &mut needs, "istio-ingressgateway", &ns["mesh"], &["release/istiod"]);
     }
     if k8s && knative {
-        add(
-            &mut releases,
-            &mut needs,
-            "knative-operator",
-            &ns["knativeOperator"],
-            &[&phase_ns],
-        );
+        add(&mut releases, &mut needs, "knative-operator", &ns["knativeOperator"], &[&phase_ns]);
     }
     let mut crd_sources = Vec::new();
     if gateway_api && e.gateway_api.install_crds {
@@ -219,43 +189,19 @@ pub fn plan(r: &Resolved) -> Plan {
         needs.insert("crds/gatewayApi".into(), vec![]);
     }
     if envoy {
-        add(
-            &mut releases,
-            &mut needs,
-            "envoy-gateway",
-            &ns["envoyGateway"],
-            &[&phase_ns, "crds/gatewayApi"],
-        );
+        add(&mut releases, &mut needs, "envoy-gateway", &ns["envoyGateway"], &[&phase_ns, "crds/gatewayApi"]);
     }
-    add(
-        &mut releases,
-        &mut needs,
-        "kserve-crd",
-        &ns["kserve"],
-        &[&phase_ns],
-    );
-    let mut kserve_needs = vec!["release/kserve-crd", "release/cert-manager"];
+    add(&mut releases, &mut needs, "kserve-crd", &ns["kserve"], &[&phase_ns]);
+    let mut kserve_needs = vec!["release/kserve-crd", "release/cert-manager", "phase/operators"];
     if knative {
         kserve_needs.push("phase/knative");
     }
     if gateway_api {
         kserve_needs.push("crds/gatewayApi");
     }
-    add(
-        &mut releases,
-        &mut needs,
-        "kserve",
-        &ns["kserve"],
-        &kserve_needs,
-    );
+    add(&mut releases, &mut needs, "kserve", &ns["kserve"], &kserve_needs);
     if r.release.runtime_configs_chart && e.kserve.install_runtimes {
-        add(
-            &mut releases,
-            &mut needs,
-            "kserve-runtime-configs",
-            &ns["kserve"],
-            &["release/kserve"],
-        );
+        add(&mut releases, &mut needs, "kserve-runtime-configs", &ns["kserve"], &["release/kserve"]);
     }
 
     // Objects kgen renders itself.
@@ -264,11 +210,7 @@ pub fn plan(r: &Resolved) -> Plan {
         GatewayImplementation::Envoy => "envoy",
         GatewayImplementation::Istio => "istio",
     };
-    if !knative
-        && e.kserve.ingress == IngressFlavour::Ingress
-        && istio
-        && e.kserve.ingress_class_name == "istio"
-    {
+    if !knative && e.kserve.ingress == IngressFlavour::Ingress && istio && e.kserve.ingress_class_name == "istio" {
         objects.push(Object {
             api_version: "networking.k8s.io/v1",
             kind: "IngressClass",
@@ -301,7 +243,13 @@ pub fn plan(r: &Resolved) -> Plan {
             data: json!({"name": "kserve-ingress-gateway"}),
         });
     }
-    if k8s && knative {
+    if openshift {
+        openshift_objects(r, &ns, &mut objects);
+    }
+    if ossm && knative {
+        ossm_gateways(r, &ns, &mut objects);
+    }
+    if knative {
         objects.push(Object {
             api_version: "operator.knative.dev/v1beta1",
             kind: "KnativeServing",
@@ -320,20 +268,30 @@ pub fn plan(r: &Resolved) -> Plan {
             networking_needs.push("release/envoy-gateway");
         }
     }
-    if objects.iter().any(|o| o.phase == PHASE_NETWORKING) {
-        needs.insert(
-            format!("phase/{PHASE_NETWORKING}"),
-            networking_needs
-                .iter()
-                .map(|s| s.to_string())
-                .chain([phase_ns.clone()])
-                .collect(),
-        );
+    if ossm {
+        // Istio Gateways and gateway Deployments need the mesh's CRDs and control plane.
+        networking_needs.push("phase/mesh");
     }
-    if objects.iter().any(|o| o.phase == PHASE_KNATIVE) {
-        let mut n = vec![phase_ns.clone(), "release/knative-operator".to_string()];
+    let has_phase = |p: &str| objects.iter().any(|o| o.phase == p);
+    if has_phase(PHASE_OPERATORS) {
+        needs.insert(format!("phase/{PHASE_OPERATORS}"), vec![phase_ns.clone()]);
+    }
+    if has_phase(PHASE_MESH) {
+        needs.insert(format!("phase/{PHASE_MESH}"), vec![phase_ns.clone(), format!("phase/{PHASE_OPERATORS}")]);
+    }
+    if has_phase(PHASE_NETWORKING) {
+        let n = networking_needs.iter().map(|s| s.to_string()).chain([phase_ns.clone()]).collect();
+        needs.insert(format!("phase/{PHASE_NETWORKING}"), n);
+    }
+    if has_phase(PHASE_KNATIVE) {
+        // The KnativeServing CRD comes from the Knative operator chart or OpenShift Serverless;
+        // its gateways select the ingress gateway pods.
+        let mut n = vec![phase_ns.clone(), "release/knative-operator".to_string(), format!("phase/{PHASE_OPERATORS}")];
         if istio {
             n.push("release/istio-ingressgateway".into());
+        }
+        if ossm {
+            n.push(format!("phase/{PHASE_NETWORKING}"));
         }
         needs.insert(format!("phase/{PHASE_KNATIVE}"), n);
     }
@@ -343,7 +301,10 @@ pub fn plan(r: &Resolved) -> Plan {
     namespaces.extend(objects.iter().filter_map(|o| o.namespace.clone()));
     namespaces.sort();
     namespaces.dedup();
-    namespaces.retain(|n| !matches!(n.as_str(), "default" | "kube-system"));
+    namespaces.extend(extra_namespaces(r, &ns));
+    namespaces.sort();
+    namespaces.dedup();
+    namespaces.retain(|n| !SYSTEM_NAMESPACES.contains(&n.as_str()));
     for n in namespaces {
         objects.push(Object {
             api_version: "v1",
@@ -363,23 +324,207 @@ pub fn plan(r: &Resolved) -> Plan {
         deps.retain(|d| ids.contains(d));
     }
     let graph = waves(&needs);
-    let order: BTreeMap<&str, (u32, usize)> = graph
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.id.as_str(), (n.wave, i)))
-        .collect();
+    let order: BTreeMap<&str, (u32, usize)> =
+        graph.iter().enumerate().map(|(i, n)| (n.id.as_str(), (n.wave, i))).collect();
     releases.sort_by_key(|rel| order[format!("release/{}", rel.name).as_str()]);
     objects.sort_by(|a, b| {
         let ka = order[format!("phase/{}", a.phase).as_str()];
         let kb = order[format!("phase/{}", b.phase).as_str()];
         ka.cmp(&kb).then_with(|| a.path().cmp(&b.path()))
     });
-    Plan {
-        releases,
-        crd_sources,
-        objects,
-        graph,
-        namespaces: ns,
+    Plan { releases, crd_sources, objects, graph, namespaces: ns }
+}
+
+/// Namespaces every cluster (or every OpenShift cluster) already has: never rendered.
+const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "openshift-operators", "openshift-marketplace"];
+
+/// Namespaces that exist only to hold what kgen renders elsewhere (model namespaces, the
+/// Istio CNI namespace), so they must be created.
+fn extra_namespaces(r: &Resolved, ns: &BTreeMap<&'static str, String>) -> Vec<String> {
+    let mut out: Vec<String> = r.env.kserve.model_namespaces.iter().map(|n| n.0.clone()).collect();
+    if r.env.mesh.provider == MeshProvider::Ossm3 {
+        out.push(catalog::get().openshift.ossm3_cni_namespace.clone());
+        out.push(ns["mesh"].clone());
+    }
+    if r.env.mesh.provider == MeshProvider::Ossm2 {
+        out.push(ns["mesh"].clone());
+    }
+    out
+}
+
+/// The members of the OSSM 2 ServiceMeshMemberRoll: every namespace whose pods need sidecars.
+pub fn mesh_members(r: &Resolved) -> Vec<String> {
+    let mut m = vec![r.env.kserve.namespace.clone()];
+    if r.knative_mode() {
+        m.push(r.env.knative.namespace.clone());
+    }
+    m.extend(r.env.kserve.model_namespaces.iter().map(|n| n.0.clone()));
+    m.sort();
+    m.dedup();
+    m
+}
+
+/// OLM subscriptions and the OpenShift Service Mesh control plane.
+fn openshift_objects(r: &Resolved, ns: &BTreeMap<&'static str, String>, objects: &mut Vec<Object>) {
+    let os = &catalog::get().openshift;
+    let e = &r.env;
+    let approval = match e.olm.install_plan_approval {
+        Some(crate::config::model::InstallPlanApproval::Manual) => "Manual".to_string(),
+        Some(crate::config::model::InstallPlanApproval::Automatic) => "Automatic".to_string(),
+        None => os.install_plan_approval.clone(),
+    };
+    let source = e.olm.source.clone().unwrap_or_else(|| os.catalog_source.clone());
+    let source_ns = e.olm.source_namespace.clone().unwrap_or_else(|| os.catalog_source_namespace.clone());
+    let mut subscribe = |role: &str, channel: Option<&String>| {
+        let op = &os.operators[role];
+        objects.push(Object {
+            api_version: "operators.coreos.com/v1alpha1",
+            kind: "Subscription",
+            name: op.package.clone(),
+            namespace: Some(op.namespace.clone()),
+            template: "manifests/subscription.yaml",
+            phase: PHASE_OPERATORS,
+            data: json!({
+                "name": op.package, "namespace": op.namespace, "package": op.package,
+                "channel": channel.cloned().unwrap_or_else(|| op.channel.clone()),
+                "approval": approval, "source": source, "sourceNamespace": source_ns,
+            }),
+        });
+        if let Some(mode) = &op.operator_group {
+            let targets: Vec<&String> = if mode == "ownNamespace" { vec![&op.namespace] } else { vec![] };
+            objects.push(Object {
+                api_version: "operators.coreos.com/v1",
+                kind: "OperatorGroup",
+                name: op.namespace.clone(),
+                namespace: Some(op.namespace.clone()),
+                template: "manifests/operatorgroup.yaml",
+                phase: PHASE_OPERATORS,
+                data: json!({"name": op.namespace, "namespace": op.namespace, "targetNamespaces": targets}),
+            });
+        }
+    };
+    match e.mesh.provider {
+        MeshProvider::Ossm2 => subscribe("ossm2", e.olm.channels.service_mesh.as_ref()),
+        MeshProvider::Ossm3 => subscribe("ossm3", e.olm.channels.service_mesh.as_ref()),
+        _ => {}
+    }
+    if r.knative_mode() {
+        subscribe("serverless", e.olm.channels.serverless.as_ref());
+    }
+    if e.cert_manager.install {
+        subscribe("certManager", e.olm.channels.cert_manager.as_ref());
+    }
+    match e.mesh.provider {
+        MeshProvider::Ossm2 => {
+            let name = os.ossm2_control_plane_name.clone();
+            objects.push(Object {
+                api_version: "maistra.io/v2",
+                kind: "ServiceMeshControlPlane",
+                name: name.clone(),
+                namespace: Some(ns["mesh"].clone()),
+                template: "manifests/servicemeshcontrolplane.yaml",
+                phase: PHASE_MESH,
+                data: json!({"name": name}),
+            });
+            objects.push(Object {
+                api_version: "maistra.io/v1",
+                kind: "ServiceMeshMemberRoll",
+                name: "default".into(),
+                namespace: Some(ns["mesh"].clone()),
+                template: "manifests/servicemeshmemberroll.yaml",
+                phase: PHASE_MESH,
+                data: json!({"members": mesh_members(r)}),
+            });
+        }
+        MeshProvider::Ossm3 => {
+            // Sail versions carry a leading `v`; the pin is the Istio chart version.
+            let version = format!("v{}", r.pin("istio").unwrap_or_default());
+            objects.push(Object {
+                api_version: "sailoperator.io/v1",
+                kind: "Istio",
+                name: "default".into(),
+                namespace: None,
+                template: "manifests/istio.yaml",
+                phase: PHASE_MESH,
+                data: json!({"version": version}),
+            });
+            objects.push(Object {
+                api_version: "sailoperator.io/v1",
+                kind: "IstioCNI",
+                name: "default".into(),
+                namespace: None,
+                template: "manifests/istiocni.yaml",
+                phase: PHASE_MESH,
+                data: json!({"version": version, "cniNamespace": os.ossm3_cni_namespace}),
+            });
+        }
+        _ => {}
+    }
+}
+
+/// Knative's gateways on OpenShift Service Mesh, which kgen renders itself (net-istio does not
+/// create them there): the ingress and local Gateways, the local gateway Service, and on OSSM 3
+/// (which deploys no gateway) the ingress gateway Deployment and Service.
+fn ossm_gateways(r: &Resolved, ns: &BTreeMap<&'static str, String>, objects: &mut Vec<Object>) {
+    let mesh_ns = ns["mesh"].clone();
+    let ingress_servers = match &r.env.kserve.tls_secret_name {
+        Some(secret) => {
+            json!([{"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": ["*"], "tls": {"mode": "SIMPLE", "credentialName": secret}}])
+        }
+        None => json!([{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}]),
+    };
+    for (name, servers) in [
+        ("knative-ingress-gateway", ingress_servers),
+        (
+            "knative-local-gateway",
+            json!([{"port": {"number": 8081, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}]),
+        ),
+    ] {
+        objects.push(Object {
+            api_version: "networking.istio.io/v1beta1",
+            kind: "Gateway",
+            name: name.into(),
+            namespace: Some(ns["knative"].clone()),
+            template: "manifests/istio-gateway.yaml",
+            phase: PHASE_NETWORKING,
+            data: json!({"name": name, "servers": servers}),
+        });
+    }
+    objects.push(Object {
+        api_version: "v1",
+        kind: "Service",
+        name: "knative-local-gateway".into(),
+        namespace: Some(mesh_ns.clone()),
+        template: "manifests/service.yaml",
+        phase: PHASE_NETWORKING,
+        data: json!({
+            "name": "knative-local-gateway", "namespace": mesh_ns, "type": "ClusterIP",
+            "labels": {"experimental.istio.io/disable-gateway-port-translation": "true"},
+            "ports": [{"name": "http2", "port": 80, "targetPort": 8081}],
+        }),
+    });
+    if r.env.mesh.provider == MeshProvider::Ossm3 {
+        objects.push(Object {
+            api_version: "apps/v1",
+            kind: "Deployment",
+            name: "istio-ingressgateway".into(),
+            namespace: Some(mesh_ns.clone()),
+            template: "manifests/deployment-gateway.yaml",
+            phase: PHASE_NETWORKING,
+            data: json!({"name": "istio-ingressgateway"}),
+        });
+        objects.push(Object {
+            api_version: "v1",
+            kind: "Service",
+            name: "istio-ingressgateway".into(),
+            namespace: Some(mesh_ns.clone()),
+            template: "manifests/service.yaml",
+            phase: PHASE_NETWORKING,
+            data: json!({
+                "name": "istio-ingressgateway", "namespace": mesh_ns, "type": "ClusterIP", "labels": {},
+                "ports": [{"name": "http2", "port": 80, "targetPort": 8080}, {"name": "https", "port": 443, "targetPort": 8443}],
+            }),
+        });
     }
 }
 
@@ -395,16 +540,9 @@ fn waves(needs: &BTreeMap<String, Vec<String>>) -> Vec<Node> {
         if let Some(&d) = memo.get(id) {
             return d;
         }
-        assert!(
-            !stack.iter().any(|s| s == id),
-            "dependency cycle through {id}: {stack:?}"
-        );
+        assert!(!stack.iter().any(|s| s == id), "dependency cycle through {id}: {stack:?}");
         stack.push(id.to_string());
-        let d = needs[id]
-            .iter()
-            .map(|n| depth(n, needs, memo, stack) + 1)
-            .max()
-            .unwrap_or(0);
+        let d = needs[id].iter().map(|n| depth(n, needs, memo, stack) + 1).max().unwrap_or(0);
         stack.pop();
         memo.insert(id.to_string(), d);
         d
@@ -412,11 +550,7 @@ fn waves(needs: &BTreeMap<String, Vec<String>>) -> Vec<Node> {
     let mut memo = BTreeMap::new();
     let mut nodes: Vec<Node> = needs
         .keys()
-        .map(|id| Node {
-            id: id.clone(),
-            needs: needs[id].clone(),
-            wave: depth(id, needs, &mut memo, &mut Vec::new()),
-        })
+        .map(|id| Node { id: id.clone(), needs: needs[id].clone(), wave: depth(id, needs, &mut memo, &mut Vec::new()) })
         .collect();
     nodes.sort_by(|a, b| a.wave.cmp(&b.wave).then_with(|| a.id.cmp(&b.id)));
     nodes

@@ -46,8 +46,7 @@ pub fn engine() -> &'static Environment<'static> {
         env.add_filter("merge", merge);
         for (name, text) in TEMPLATES {
             let name = name.trim_end_matches(".j2");
-            env.add_template(name, text)
-                .unwrap_or_else(|e| panic!("embedded template {name} is invalid: {e:#}"));
+            env.add_template(name, text).unwrap_or_else(|e| panic!("embedded template {name} is invalid: {e:#}"));
         }
         env
     })
@@ -59,24 +58,16 @@ pub fn engine() -> &'static Environment<'static> {
 fn toyaml(value: &JValue, kwargs: Kwargs) -> Result<JValue, JError> {
     let indent: usize = kwargs.get::<Option<usize>>("indent")?.unwrap_or(2);
     kwargs.assert_all_used()?;
-    let json: serde_json::Value = serde_json::to_value(value).map_err(|e| {
-        JError::new(ErrorKind::InvalidOperation, "value cannot be serialised").with_source(e)
-    })?;
-    let text = crate::yaml::to_string(&json).map_err(|e| {
-        JError::new(
-            ErrorKind::InvalidOperation,
-            format!("cannot serialise to YAML: {e}"),
-        )
-    })?;
+    let json: serde_json::Value = serde_json::to_value(value)
+        .map_err(|e| JError::new(ErrorKind::InvalidOperation, "value cannot be serialised").with_source(e))?;
+    let text = crate::yaml::to_string(&json)
+        .map_err(|e| JError::new(ErrorKind::InvalidOperation, format!("cannot serialise to YAML: {e}")))?;
     let text = text.trim_end_matches('\n');
     let is_block = matches!(&json, serde_json::Value::Object(m) if !m.is_empty())
         || matches!(&json, serde_json::Value::Array(a) if !a.is_empty());
     if !is_block {
         if text.contains('\n') && !(text.starts_with('|') || text.starts_with('>')) {
-            return Err(JError::new(
-                ErrorKind::InvalidOperation,
-                "scalar serialised over several lines",
-            ));
+            return Err(JError::new(ErrorKind::InvalidOperation, "scalar serialised over several lines"));
         }
         // A block scalar (`|`) keeps its header on the key's line; its body is indented.
         let mut lines = text.lines();
@@ -104,12 +95,10 @@ fn toyaml(value: &JValue, kwargs: Kwargs) -> Result<JValue, JError> {
 
 /// Deep merge (maps merge, the rest replaces), as for layering.
 fn merge(base: &JValue, over: &JValue) -> Result<JValue, JError> {
-    let mut a: serde_json::Value = serde_json::to_value(base).map_err(|e| {
-        JError::new(ErrorKind::InvalidOperation, "merge: bad left side").with_source(e)
-    })?;
-    let b: serde_json::Value = serde_json::to_value(over).map_err(|e| {
-        JError::new(ErrorKind::InvalidOperation, "merge: bad right side").with_source(e)
-    })?;
+    let mut a: serde_json::Value = serde_json::to_value(base)
+        .map_err(|e| JError::new(ErrorKind::InvalidOperation, "merge: bad left side").with_source(e))?;
+    let b: serde_json::Value = serde_json::to_value(over)
+        .map_err(|e| JError::new(ErrorKind::InvalidOperation, "merge: bad right side").with_source(e))?;
     crate::config::merge::deep_merge(&mut a, &b);
     Ok(JValue::from(minijinja::value::Serde(&a)))
 }
@@ -122,31 +111,19 @@ mod tests {
     fn every_embedded_template_loads() {
         let env = engine();
         for (name, _) in sources() {
-            assert!(
-                env.get_template(name.trim_end_matches(".j2")).is_ok(),
-                "{name}"
-            );
+            assert!(env.get_template(name.trim_end_matches(".j2")).is_ok(), "{name}");
         }
     }
 
     #[test]
     fn no_auto_escaping_of_yaml() {
-        let out = engine()
-            .render_str(
-                "x: {{ a }}/{{ b }}",
-                minijinja::context! { a => "a", b => "b" },
-            )
-            .unwrap();
+        let out = engine().render_str("x: {{ a }}/{{ b }}", minijinja::context! { a => "a", b => "b" }).unwrap();
         assert_eq!(out, "x: a/b");
     }
 
     #[test]
     fn strict_undefined_fails() {
-        assert!(
-            engine()
-                .render_str("{{ missing }}", minijinja::context! {})
-                .is_err()
-        );
+        assert!(engine().render_str("{{ missing }}", minijinja::context! {}).is_err());
     }
 
     #[test]
@@ -159,21 +136,14 @@ mod tests {
             .unwrap();
         let out = finish(&out).unwrap();
         assert_eq!(out, "a: \"true\"\nm:\n  \"on\": \"1.20\"");
-        let v: serde_json::Value =
-            crate::yaml::from_str(&out, crate::yaml::Budget::Render).unwrap();
+        let v: serde_json::Value = crate::yaml::from_str(&out, crate::yaml::Budget::Render).unwrap();
         assert_eq!(v, serde_json::json!({"a": "true", "m": {"on": "1.20"}}));
     }
 
     #[test]
     fn injection_is_impossible() {
-        let out = engine()
-            .render_str(
-                "k: {{ v | toyaml }}\n",
-                minijinja::context! { v => "x\nkind: Secret" },
-            )
-            .unwrap();
-        let v: serde_json::Value =
-            crate::yaml::from_str(&out, crate::yaml::Budget::Render).unwrap();
+        let out = engine().render_str("k: {{ v | toyaml }}\n", minijinja::context! { v => "x\nkind: Secret" }).unwrap();
+        let v: serde_json::Value = crate::yaml::from_str(&out, crate::yaml::Budget::Render).unwrap();
         assert_eq!(v, serde_json::json!({"k": "x\nkind: Secret"}));
     }
 }

@@ -1,0 +1,328 @@
+//! The command line (SPEC §6): every inspect command on the repository's examples, exit codes,
+//! colour, broken pipes, and the committed JSON Schema (drift test).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The example environment names (file stems under `environments/`, layers excluded).
+fn examples() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("environments"))
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            let stem = p.file_stem()?.to_str()?.to_string();
+            (p.extension()? == "yaml" && !stem.starts_with('_')).then_some(stem)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// `kgen -C <dir> <args>` with a clean environment plus `extra_env`.
+fn kgen_env(dir: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kgen"));
+    cmd.env_clear().arg("-C").arg(dir).args(args);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("kgen runs")
+}
+
+/// `kgen -C <repo> --color never <args>` with `NO_COLOR=1`.
+fn kgen(args: &[&str]) -> Output {
+    let mut all = vec!["--color", "never"];
+    all.extend_from_slice(args);
+    kgen_env(&root(), &all, &[("NO_COLOR", "1")])
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited, not killed")
+}
+
+#[track_caller]
+fn assert_exit(o: &Output, expected: i32) {
+    assert_eq!(code(o), expected, "exit code\n--- stdout ---\n{}\n--- stderr ---\n{}", stdout(o), stderr(o));
+    assert!(!stderr(o).contains("panicked"), "{}", stderr(o));
+}
+
+#[test]
+fn validate_strict_passes_on_the_examples() {
+    let o = kgen(&["validate", "--strict"]);
+    assert_exit(&o, 0);
+    assert!(o.stdout.is_empty(), "validate prints data on stdout only: {}", stdout(&o));
+    let n = examples().len();
+    assert!(stderr(&o).contains(&format!("{n} environments valid (0 errors, 0 warnings)")), "{}", stderr(&o));
+    // Every example by name, too.
+    let names = examples();
+    let mut args = vec!["validate", "--strict"];
+    args.extend(names.iter().map(String::as_str));
+    assert_exit(&kgen(&args), 0);
+}
+
+#[test]
+fn validate_quiet_prints_nothing_on_success() {
+    let o = kgen(&["-q", "validate"]);
+    assert_exit(&o, 0);
+    assert!(o.stdout.is_empty() && o.stderr.is_empty(), "{}", stderr(&o));
+}
+
+#[test]
+fn unknown_environment_is_kg115_with_a_suggestion() {
+    let o = kgen(&["validate", "nosuch"]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains("error[KG115]: unknown environment `nosuch`"), "{err}");
+    // Nothing close: the hint lists the environments.
+    for name in examples() {
+        assert!(err.contains(&name), "`{name}` not listed in: {err}");
+    }
+
+    let o = kgen(&["validate", "prd"]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    assert!(err.contains("error[KG115]: unknown environment `prd`"), "{err}");
+    assert!(err.contains("did you mean `prod`?"), "{err}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn a_path_is_not_an_environment_name() {
+    for name in ["../x", "../../etc/passwd", "/etc/passwd", "Prod", "prod.yaml", "_base"] {
+        let o = kgen(&["validate", name]);
+        assert_exit(&o, 2);
+        assert!(stderr(&o).contains("error[KG111]"), "{name}: {}", stderr(&o));
+    }
+    // `show` and `explain` refuse the same way.
+    for args in [&["show", "../x"][..], &["explain", "../x"][..]] {
+        let o = kgen(args);
+        assert_exit(&o, 2);
+        assert!(stderr(&o).contains("error[KG111]"), "{args:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty());
+    }
+}
+
+#[test]
+fn list_prints_every_example() {
+    let o = kgen(&["list"]);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    let rows: Vec<&str> = out.lines().collect();
+    assert!(rows[0].starts_with("NAME"), "header: {out}");
+    let listed: Vec<&str> = rows[1..].iter().map(|r| r.split_whitespace().next().unwrap()).collect();
+    assert_eq!(listed, examples(), "{out}");
+    assert!(!out.contains("invalid"), "{out}");
+    assert!(!listed.iter().any(|n| n.starts_with('_')), "layers are not environments: {out}");
+}
+
+#[test]
+fn show_prints_the_merged_environment_as_yaml() {
+    let o = kgen(&["show", "prod"]);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    let v: Value = kgen::yaml::from_str(&out, kgen::yaml::Budget::Render).expect("`kgen show` prints YAML");
+    // Inherited from `_base`, which prod.yaml does not repeat.
+    assert!(out.contains("ingressDomain: models.example.com"), "{out}");
+    assert_eq!(v["kserve"]["ingressDomain"], "models.example.com");
+    assert_eq!(v["gitops"]["repoUrl"], "https://github.com/example-corp/ml-platform-gitops.git");
+    // Set by prod.yaml itself, defaults and the resolved release.
+    assert_eq!(v["cluster"]["name"], "prod-eu-1");
+    assert_eq!(v["kserve"]["version"], "v0.20.0");
+    assert_eq!(v["mesh"]["sidecarAutoInject"], false);
+    assert!(v.get("extends").is_none(), "`extends` is consumed by layering: {out}");
+    // A YAML 1.1 reader would take 1.33 for a number: it must stay quoted.
+    assert!(out.contains("kubernetesVersion: \"1.33\""), "{out}");
+}
+
+#[test]
+fn show_of_every_example_parses() {
+    for name in examples() {
+        let o = kgen(&["show", &name]);
+        assert_exit(&o, 0);
+        let v: Value = kgen::yaml::from_str(&stdout(&o), kgen::yaml::Budget::Render).unwrap();
+        assert_eq!(v["apiVersion"], "kgen/v1", "{name}");
+    }
+}
+
+#[test]
+fn explain_names_the_file_that_set_a_value() {
+    let o = kgen(&["explain", "prod", "kserve.ingressDomain"]);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(out.contains("environments/_base.yaml"), "{out}");
+    assert!(out.contains("models.example.com"), "{out}");
+    let o = kgen(&["explain", "prod", "cluster.name"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("environments/prod.yaml"), "{}", stdout(&o));
+    let o = kgen(&["explain", "prod"]);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(out.contains("default") && out.contains("catalog: KServe v0.20.0"), "{out}");
+    let o = kgen(&["explain", "prod", "kserve.nosuch"]);
+    assert_exit(&o, 2);
+}
+
+#[test]
+fn schema_matches_the_committed_file() {
+    let o = kgen(&["schema"]);
+    assert_exit(&o, 0);
+    let path = root().join("schemas/environment.schema.json");
+    let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        o.stdout == committed,
+        "schemas/environment.schema.json is stale: run `cargo run -- schema > schemas/environment.schema.json`"
+    );
+    let schema: Value = serde_json::from_slice(&o.stdout).expect("the schema is JSON");
+    assert!(schema.get("$schema").is_some(), "declares its dialect");
+    assert!(schema["properties"]["kserve"].is_object(), "{schema}");
+}
+
+#[test]
+fn versions_lists_all_nine_releases() {
+    let o = kgen(&["versions"]);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    for v in ["v0.14.1", "v0.15.2", "v0.16.0", "v0.17.0", "v0.17.1", "v0.18.0", "v0.18.1", "v0.19.0", "v0.20.0"] {
+        assert!(out.lines().any(|l| l.starts_with(v)), "{v} missing from:\n{out}");
+    }
+}
+
+#[test]
+fn completions_and_rules() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = kgen(&["completions", shell]);
+        assert_exit(&o, 0);
+        assert!(stdout(&o).contains("kgen"), "{shell}");
+    }
+    let o = kgen(&["rules", "KG401"]);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(out.starts_with("KG401 (error):") && out.contains("fix:") && out.contains("source:"), "{out}");
+    assert_exit(&kgen(&["rules", "kg401"]), 0);
+    let o = kgen(&["rules"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).lines().any(|l| l.starts_with("KG108")), "{}", stdout(&o));
+    let o = kgen(&["rules", "KG999"]);
+    assert_exit(&o, 2);
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [&["--bogus"][..], &["validate", "--bogus"][..], &["nosuch-command"][..], &[][..], &["show"][..]] {
+        let o = kgen(args);
+        assert_exit(&o, 2);
+        assert!(o.stdout.is_empty(), "{args:?}: usage errors go to stderr");
+    }
+    for args in [&["--help"][..], &["--version"][..], &["validate", "--help"][..]] {
+        assert_exit(&kgen(args), 0);
+    }
+}
+
+#[test]
+fn a_missing_environments_folder_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = kgen_env(tmp.path(), &["--color", "never", "validate"], &[]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("environments"), "{}", stderr(&o));
+}
+
+/// A project with one located error, so that `validate` prints a source frame.
+fn broken_project() -> PathBuf {
+    root().join("tests/fixtures/invalid/unknown-key")
+}
+
+#[test]
+fn color_always_colours_and_never_or_no_color_do_not() {
+    let dir = broken_project();
+    let o = kgen_env(&dir, &["--color", "always", "validate"], &[]);
+    assert_exit(&o, 2);
+    assert!(o.stderr.contains(&0x1b), "--color always: {}", stderr(&o));
+
+    // A pipe is not a terminal; with NO_COLOR as well there is no reason to colour.
+    let o = kgen_env(&dir, &["--color", "auto", "validate"], &[("NO_COLOR", "1")]);
+    assert_exit(&o, 2);
+    assert!(!o.stderr.contains(&0x1b), "--color auto + NO_COLOR: {}", stderr(&o));
+    let o = kgen_env(&dir, &["--color", "never", "validate"], &[("TERM", "xterm-256color")]);
+    assert!(!o.stderr.contains(&0x1b), "--color never: {}", stderr(&o));
+    let o = kgen_env(&dir, &["validate"], &[("KGEN_COLOR", "always")]);
+    assert!(o.stderr.contains(&0x1b), "KGEN_COLOR=always: {}", stderr(&o));
+}
+
+/// `--color auto` on a real terminal: colour, unless `NO_COLOR` is set. Uses util-linux
+/// `script` for a pseudo-terminal; skipped where it is not installed.
+#[test]
+fn color_auto_on_a_terminal_honours_no_color() {
+    let script = Path::new("/usr/bin/script");
+    if !script.exists() || cfg!(not(target_os = "linux")) {
+        eprintln!("skipped: no util-linux `script` for a pseudo-terminal");
+        return;
+    }
+    let command = format!("'{}' -C '{}' --color auto validate", env!("CARGO_BIN_EXE_kgen"), broken_project().display());
+    let run = |no_color: bool| {
+        let mut cmd = Command::new(script);
+        cmd.env_clear().env("PATH", "/usr/bin:/bin").env("TERM", "xterm-256color");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        cmd.args(["-qec", &command, "/dev/null"]).stdin(Stdio::null()).output().expect("script runs")
+    };
+    let tty = run(false);
+    let text = String::from_utf8_lossy(&tty.stdout);
+    if !text.contains("KG103") {
+        eprintln!("skipped: `script` did not run kgen on a terminal: {text}");
+        return;
+    }
+    assert!(text.contains('\x1b'), "a terminal gets colour: {text}");
+    let tty = run(true);
+    let text = String::from_utf8_lossy(&tty.stdout);
+    assert!(text.contains("KG103"), "{text}");
+    assert!(!text.contains('\x1b'), "NO_COLOR=1 turns colour off on a terminal: {text}");
+}
+
+#[test]
+fn a_closed_stdout_exits_quietly() {
+    for args in [
+        &["versions"][..],
+        &["schema"][..],
+        &["list"][..],
+        &["show", "prod"][..],
+        &["explain", "prod"][..],
+        &["rules"][..],
+        &["completions", "bash"][..],
+    ] {
+        // The read end is closed before kgen starts, so its first write fails with EPIPE.
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut all = vec!["--color", "never"];
+        all.extend_from_slice(args);
+        let o = Command::new(env!("CARGO_BIN_EXE_kgen"))
+            .env_clear()
+            .arg("-C")
+            .arg(root())
+            .args(&all)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("kgen runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe") && !err.contains("os error 32"),
+            "{args:?}: {err}"
+        );
+    }
+}
