@@ -22,6 +22,8 @@ pub struct Catalog {
     pub charts: IndexMap<String, Chart>,
     /// CRD bundles referenced from Git at a pinned tag.
     pub crd_sources: IndexMap<String, CrdSource>,
+    /// Chart versions whose values schema rejects valid values.
+    pub broken_values_schemas: Vec<BrokenSchema>,
     /// Deployment-mode names by vocabulary.
     pub mode_vocabularies: BTreeMap<String, ModeNames>,
     /// Istio values layout by Istio minor.
@@ -73,6 +75,8 @@ pub struct Operator {
 pub struct Chart {
     /// Chart name in its repository.
     pub chart: String,
+    /// Short name of its repository (Flux HelmRepository, Argo CD repository Secret).
+    pub repo_name: String,
     /// Helm repository URL (`https://…` or `oci://…`).
     pub repo: String,
     /// Namespace the release is installed into.
@@ -91,6 +95,20 @@ pub struct CrdSource {
     pub path: String,
     /// Name of the pin giving the tag.
     pub version: String,
+    /// URL of the release's single-file install (`{version}` is replaced), for `install.sh`.
+    pub release_url: String,
+}
+
+/// A chart version whose own values schema is broken.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BrokenSchema {
+    /// Release name.
+    pub release: String,
+    /// Chart version.
+    pub version: String,
+    /// Evidence.
+    pub source: String,
 }
 
 /// The names a release uses for the two deployment modes.

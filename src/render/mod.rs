@@ -2,6 +2,7 @@
 //! map. Pure: no I/O, no clock, no environment variables — the same inputs always give the same
 //! bytes.
 
+pub mod gitops;
 pub mod plan;
 pub mod templates;
 
@@ -89,6 +90,30 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
             check_object(&text, obj)?;
         }
         files.insert(obj.path(), format!("{header}{}", text.trim_start_matches('\n')));
+    }
+
+    // The GitOps layer that applies all of the above.
+    let gctx = minijinja::context! { gitops => minijinja::value::Value::from(minijinja::value::Serde(gitops::settings(r))), ..ctx.clone() };
+    let (gitops_files, kustomize_files) = gitops::files(r, &plan);
+    for f in &gitops_files {
+        let keyed: BTreeMap<&str, minijinja::value::Value> =
+            BTreeMap::from([(f.key, minijinja::value::Value::from(minijinja::value::Serde(&f.data)))]);
+        let fctx = minijinja::context! { ..minijinja::value::Value::from(keyed), ..gctx.clone() };
+        let text = render_template(engine, f.template, &fctx)?;
+        let text = text.trim_start_matches('\n');
+        if f.path.ends_with(".yaml") {
+            if cfg!(debug_assertions) {
+                yaml::from_str::<Value>(text, yaml::Budget::Render).map_err(|e| {
+                    Error::Internal(format!("template {} produced invalid YAML: {e}\n{text}", f.template))
+                })?;
+            }
+            files.insert(f.path.clone(), format!("{header}{text}"));
+        } else {
+            files.insert(f.path.clone(), text.to_string());
+        }
+    }
+    for (path, value) in kustomize_files {
+        files.insert(path, format!("{header}{}", yaml::to_string(&value).map_err(Error::Internal)?));
     }
 
     let mut manifest_paths: Vec<String> = plan.objects.iter().map(|o| o.path()).collect();

@@ -1,0 +1,249 @@
+//! The GitOps layer: Argo CD, Flux and `install.sh` apply every release and phase after what it
+//! needs, and apply exactly the rendered values.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use kgen::config::load::Workspace;
+use kgen::config::resolve;
+use kgen::render::Rendered;
+use serde_json::Value;
+
+fn lock(r: &Rendered) -> Value {
+    serde_json::from_str(&r.files["kgen.lock.json"]).unwrap()
+}
+
+/// Graph node id → its needs, from the lock.
+fn graph(r: &Rendered) -> BTreeMap<String, Vec<String>> {
+    lock(r)["order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let needs = n["needs"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+            (n["id"].as_str().unwrap().to_string(), needs)
+        })
+        .collect()
+}
+
+fn kebab(s: &str) -> String {
+    s.chars().flat_map(|c| if c.is_ascii_uppercase() { vec!['-', c.to_ascii_lowercase()] } else { vec![c] }).collect()
+}
+
+fn argo_app_name(env: &str, id: &str) -> String {
+    let (kind, name) = id.split_once('/').unwrap();
+    match kind {
+        "release" => format!("{env}-{name}"),
+        "crds" => format!("{env}-{}-crds", kebab(name)),
+        _ => format!("{env}-{name}-manifests"),
+    }
+}
+
+fn render_with(text: &str) -> Rendered {
+    let project = temp_project();
+    std::fs::write(project.path().join("environments/probe.yaml"), text).unwrap();
+    let ws = Workspace::load(project.path()).unwrap();
+    let c = resolve::check(&ws, "probe");
+    let r = c.resolved.unwrap_or_else(|| panic!("{:?}", c.diagnostics));
+    kgen::render::render(&r, &ws.sources).unwrap()
+}
+
+#[test]
+fn argocd_waves_follow_the_graph() {
+    for env in ["dev", "prod", "openshift", "openshift-ossm3"] {
+        let r = render_example(env);
+        let g = graph(&r);
+        let wave = |id: &str| -> i64 {
+            let path = format!("argocd/application-{}.yaml", argo_app_name(env, id));
+            let app = parse(r.files.get(&path).unwrap_or_else(|| panic!("{env}: {path} missing")));
+            app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"].as_str().unwrap().parse().unwrap()
+        };
+        for (id, needs) in &g {
+            for n in needs {
+                assert!(wave(id) > wave(n), "{env}: {id} (wave {}) must come after {n} (wave {})", wave(id), wave(n));
+            }
+        }
+        // Every Application of the environment is one graph node or the root.
+        let apps = r.files.keys().filter(|p| p.starts_with("argocd/application-")).count();
+        assert_eq!(apps, g.len() + 1, "{env}");
+    }
+}
+
+#[test]
+fn argocd_applications_use_the_rendered_values_and_the_right_options() {
+    let r = render_example("dev");
+    for rel in lock(&r)["releases"].as_array().unwrap() {
+        let name = rel["name"].as_str().unwrap();
+        let app = parse(&r.files[&format!("argocd/application-dev-{name}.yaml")]);
+        let chart = &app["spec"]["sources"][0];
+        let repo = chart["repoURL"].as_str().unwrap();
+        assert!(!repo.starts_with("oci://"), "Argo CD Helm sources take OCI repos without the scheme");
+        assert_eq!(chart["targetRevision"], rel["version"]);
+        assert_eq!(chart["helm"]["releaseName"], name);
+        let vf = chart["helm"]["valueFiles"][0].as_str().unwrap();
+        let file = vf.strip_prefix("$values/rendered/dev/").expect("values from this repository");
+        assert!(r.files.contains_key(file), "{vf} names a rendered file");
+        assert_eq!(file, format!("values/{name}.yaml"));
+        assert_eq!(app["spec"]["sources"][1]["ref"], "values");
+        let opts: Vec<&str> =
+            app["spec"]["syncPolicy"]["syncOptions"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert!(opts.contains(&"CreateNamespace=true"));
+        assert_eq!(opts.contains(&"ServerSideApply=true"), name == "kserve-crd", "{name}: SSA only for the huge CRDs");
+        assert!(chart["helm"].get("skipSchemaValidation").is_none(), "1.27.1's schema is fine");
+    }
+    let ks = parse(&r.files["argocd/application-dev-knative-manifests.yaml"]);
+    let opts = ks["spec"]["syncOptions"].clone();
+    assert!(
+        ks["spec"]["syncPolicy"]["syncOptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == "SkipDryRunOnMissingResource=true"),
+        "{opts}"
+    );
+    let ns = parse(&r.files["argocd/application-dev-namespaces-manifests.yaml"]);
+    assert!(ns["spec"]["syncPolicy"]["syncOptions"].as_array().unwrap().is_empty(), "namespaces need no CRD");
+    let root = parse(&r.files["argocd/application-dev-root.yaml"]);
+    assert_eq!(root["spec"]["source"]["path"], "rendered/dev/argocd");
+    let secret = parse(&r.files["argocd/secret-dev-repo-kserve.yaml"]);
+    assert_eq!(secret["stringData"]["enableOCI"], "true");
+    assert_eq!(secret["stringData"]["url"], "ghcr.io/kserve/charts");
+}
+
+#[test]
+fn prod_deploys_to_its_own_cluster() {
+    let r = render_example("prod");
+    let app = parse(&r.files["argocd/application-prod-kserve.yaml"]);
+    assert_eq!(app["spec"]["destination"]["server"], "https://prod-eu-1.k8s.example.com");
+    assert_eq!(app["spec"]["project"], "ml-platform");
+    let root = parse(&r.files["argocd/application-prod-root.yaml"]);
+    assert_eq!(root["spec"]["destination"]["server"], "https://kubernetes.default.svc", "the root lives with Argo CD");
+}
+
+#[test]
+fn argocd_skips_schema_validation_only_for_broken_chart_schemas() {
+    let text = "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {platform: kubernetes, kubernetesVersion: \"1.30\"}\nkserve: {version: v0.15.2, deploymentMode: Knative}\nmesh: {provider: istio}\nversions: {istio: 1.23.2}\ngitops: {engine: argocd}\n";
+    let r = render_with(text);
+    let gw = parse(&r.files["argocd/application-probe-istio-ingressgateway.yaml"]);
+    assert_eq!(gw["spec"]["sources"][0]["helm"]["skipSchemaValidation"], true);
+    assert!(
+        r.files["argocd/application-probe-istio-ingressgateway.yaml"]
+            .contains("# The chart's own values.schema.json rejects valid values")
+    );
+    let istiod = parse(&r.files["argocd/application-probe-istiod.yaml"]);
+    assert!(istiod["spec"]["sources"][0]["helm"].get("skipSchemaValidation").is_none());
+}
+
+#[test]
+fn flux_kustomizations_follow_the_graph_and_apply_the_rendered_values() {
+    for env in ["staging", "legacy"] {
+        let r = render_example(env);
+        let g = graph(&r);
+        for (id, needs) in &g {
+            let (kind, name) = id.split_once('/').unwrap();
+            let ks_name = format!("kgen-{env}-{kind}-{}", kebab(name));
+            let ks = parse(&r.files[&format!("flux/kustomization-{ks_name}.yaml")]);
+            let deps: Vec<String> = ks["spec"]["dependsOn"]
+                .as_array()
+                .map_or(vec![], |a| a.iter().map(|d| d["name"].as_str().unwrap().to_string()).collect());
+            let expected: Vec<String> = needs
+                .iter()
+                .map(|n| {
+                    let (k, nm) = n.split_once('/').unwrap();
+                    format!("kgen-{env}-{k}-{}", kebab(nm))
+                })
+                .collect();
+            assert_eq!(deps, expected, "{env}: {id}");
+            assert_eq!(ks["spec"]["wait"], true, "dependents wait for health");
+            if kind == "release" {
+                let dir = format!("flux/releases/{name}");
+                let k = parse(&r.files[&format!("{dir}/kustomization.yaml")]);
+                let hr = parse(&r.files[&format!("{dir}/helmrelease-{env}-{name}.yaml")]);
+                assert_eq!(hr["apiVersion"], "helm.toolkit.fluxcd.io/v2");
+                let cm = &k["configMapGenerator"][0];
+                assert_eq!(cm["name"], hr["spec"]["valuesFrom"][0]["name"]);
+                let file = cm["files"][0].as_str().unwrap().strip_prefix("values.yaml=../../../").unwrap();
+                assert_eq!(file, format!("values/{name}.yaml"));
+                assert!(r.files.contains_key(file));
+                let hr_deps: Vec<&str> = hr["spec"]["dependsOn"]
+                    .as_array()
+                    .map_or(vec![], |a| a.iter().map(|d| d["name"].as_str().unwrap()).collect());
+                for n in needs.iter().filter_map(|n| n.strip_prefix("release/")) {
+                    assert!(
+                        hr_deps.contains(&format!("{env}-{n}").as_str()),
+                        "{env}: HelmRelease {name} dependsOn {n}"
+                    );
+                }
+            }
+            if kind == "phase" {
+                let k = parse(&r.files[&format!("flux/phases/{name}/kustomization.yaml")]);
+                for f in k["resources"].as_array().unwrap() {
+                    let p = f.as_str().unwrap().strip_prefix("../../../").unwrap();
+                    assert!(r.files.contains_key(p), "{env}: phase {name} lists {p}");
+                }
+            }
+        }
+        // flux/kustomization.yaml lists exactly the top-level Flux objects.
+        let top = parse(&r.files["flux/kustomization.yaml"]);
+        let listed: Vec<&str> = top["resources"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let mut expected: Vec<String> = r
+            .files
+            .keys()
+            .filter(|p| p.starts_with("flux/") && p.matches('/').count() == 1 && *p != "flux/kustomization.yaml")
+            .map(|p| p.trim_start_matches("flux/").to_string())
+            .collect();
+        let mut listed_sorted: Vec<String> = listed.iter().map(|s| s.to_string()).collect();
+        listed_sorted.sort();
+        expected.sort();
+        assert_eq!(listed_sorted, expected, "{env}");
+        for src in r.files.keys().filter(|p| p.starts_with("flux/helmrepository-")) {
+            let hr = parse(&r.files[src]);
+            let url = hr["spec"]["url"].as_str().unwrap();
+            assert_eq!(
+                hr["spec"].get("type").and_then(Value::as_str) == Some("oci"),
+                url.starts_with("oci://"),
+                "{src}"
+            );
+        }
+    }
+}
+
+#[test]
+fn install_sh_runs_every_step_after_its_needs_and_passes_shellcheck() {
+    let text = "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {platform: kubernetes, kubernetesVersion: \"1.33\"}\nkserve: {deploymentMode: Knative}\nmesh: {provider: istio}\ngitops: {engine: none}\n";
+    let r = render_with(text);
+    let script = &r.files["install.sh"];
+    assert!(script.starts_with("#!/usr/bin/env bash\n") && script.contains("set -euo pipefail"));
+    let g = graph(&r);
+    let line_of = |id: &str| {
+        let (kind, name) = id.split_once('/').unwrap();
+        let needle = match kind {
+            "release" => format!("helm upgrade --install {name} "),
+            "phase" => format!("manifests, phase {name}\n"),
+            _ => format!("# wave 0: {name} CRDs"),
+        };
+        script.find(&needle).unwrap_or_else(|| panic!("{needle} not in install.sh"))
+    };
+    for (id, needs) in &g {
+        for n in needs {
+            assert!(line_of(id) > line_of(n), "{id} after {n}");
+        }
+    }
+    assert!(
+        script.contains("helm upgrade --install kserve oci://ghcr.io/kserve/charts/kserve-resources --version v0.20.0")
+    );
+    assert!(script.contains("--values \"$here/values/kserve.yaml\""));
+    assert!(!r.files.keys().any(|p| p.starts_with("argocd/") || p.starts_with("flux/")));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("install.sh");
+    std::fs::write(&path, script).unwrap();
+    match std::process::Command::new("shellcheck").arg(&path).output() {
+        Ok(o) => assert!(o.status.success(), "shellcheck:\n{}", String::from_utf8_lossy(&o.stdout)),
+        Err(_) if std::env::var_os("KGEN_REQUIRE_SHELLCHECK").is_none() => {
+            eprintln!("shellcheck not installed: skipped here; .ci/run installs it and requires it");
+        }
+        Err(e) => panic!("shellcheck is required (KGEN_REQUIRE_SHELLCHECK): {e}"),
+    }
+}
