@@ -4,21 +4,14 @@
 use std::path::{Path, PathBuf};
 
 fn collect(dir: &Path, base: &Path, out: &mut Vec<(String, PathBuf)>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .expect("templates/ is readable")
-        .flatten()
-        .collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("templates/ is readable").flatten().collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let p = e.path();
         if p.is_dir() {
             collect(&p, base, out);
         } else if p.extension().is_some_and(|x| x == "j2") {
-            let name = p
-                .strip_prefix(base)
-                .expect("under base")
-                .to_string_lossy()
-                .replace('\\', "/");
+            let name = p.strip_prefix(base).expect("under base").to_string_lossy().replace('\\', "/");
             out.push((name, p));
         }
     }
@@ -35,10 +28,7 @@ fn main() {
     );
     for (name, path) in files {
         println!("cargo:rerun-if-changed={}", path.display());
-        code.push_str(&format!(
-            "    ({name:?}, include_str!({:?})),\n",
-            path.display().to_string()
-        ));
+        code.push_str(&format!("    ({name:?}, include_str!({:?})),\n", path.display().to_string()));
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("templates.rs");

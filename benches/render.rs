@@ -28,7 +28,7 @@ fn shape(i: usize) -> String {
         4 => "kserve: {version: v0.17.1, deploymentMode: Knative}\nmesh: {provider: istio}\nknative: {config: {autoscaler: {enable-scale-to-zero: \"false\"}}}\n".to_string(),
         _ => "kserve: {version: v0.20.0, deploymentMode: Standard, ingress: gatewayApi}\ngatewayApi: {implementation: envoy}\ncertManager: {install: false}\n".to_string(),
     };
-    let engine = if i % 2 == 0 { "argocd" } else { "flux" };
+    let engine = if i.is_multiple_of(2) { "argocd" } else { "flux" };
     format!(
         "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {{platform: kubernetes, kubernetesVersion: \"{k8s}\", name: c{i:04}}}\n{body}gitops: {{engine: {engine}}}\n"
     )
@@ -43,11 +43,7 @@ struct Run {
 /// Runs a command and reads its own peak RSS (wait4), so figures are per process.
 fn run(cmd: &mut Command) -> Run {
     let start = Instant::now();
-    let child = cmd
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: rusage is plain data; wait4 fills it for the child we spawned.
@@ -55,11 +51,7 @@ fn run(cmd: &mut Command) -> Run {
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(rc, pid, "wait4 failed");
     std::mem::forget(child);
-    Run {
-        wall: start.elapsed(),
-        max_rss_kb: usage.ru_maxrss,
-        code: libc::WEXITSTATUS(status),
-    }
+    Run { wall: start.elapsed(), max_rss_kb: usage.ru_maxrss, code: libc::WEXITSTATUS(status) }
 }
 
 fn best_of(n: usize, mut f: impl FnMut() -> Run) -> Run {
@@ -86,10 +78,11 @@ fn files_and_bytes(dir: &Path) -> (usize, u64) {
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: keep that run small.
     let bench_mode = std::env::args().any(|a| a == "--bench");
-    let count: usize = std::env::var("KGEN_BENCH_ENVS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if bench_mode { 1000 } else { 20 });
+    let count: usize = std::env::var("KGEN_BENCH_ENVS").ok().and_then(|v| v.parse().ok()).unwrap_or(if bench_mode {
+        1000
+    } else {
+        20
+    });
     let kgen = env!("CARGO_BIN_EXE_kgen");
     let dir = tempfile::tempdir().expect("tempdir");
     let envs = dir.path().join("environments");
@@ -109,19 +102,14 @@ fn main() {
     let warm = best_of(3, || run(&mut render()));
     let check = best_of(3, || {
         let mut c = Command::new(kgen);
-        c.arg("-C")
-            .arg(dir.path())
-            .args(["-q", "render", "--all", "--check"]);
+        c.arg("-C").arg(dir.path()).args(["-q", "render", "--all", "--check"]);
         run(&mut c)
     });
     assert_eq!(check.code, 0, "--check found drift right after a render");
     let cp = best_of(3, || {
         let target = dir.path().join("copy");
         let _ = std::fs::remove_dir_all(&target);
-        run(Command::new("cp")
-            .arg("-r")
-            .arg(dir.path().join("rendered"))
-            .arg(&target))
+        run(Command::new("cp").arg("-r").arg(dir.path().join("rendered")).arg(&target))
     });
     // A render that rewrites everything: fresh output folder each time.
     let full = best_of(3, || {
@@ -139,10 +127,7 @@ fn main() {
         bytes as f64 / 1e6,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    println!(
-        "{:<34} {:>10} {:>10}   {}",
-        "measure", "time", "peak RSS", "target (SPEC §9) / baseline"
-    );
+    println!("{:<34} {:>10} {:>10}   target (SPEC §9) / baseline", "measure", "time", "peak RSS");
     println!(
         "{:<34} {:>8.0}ms {:>8.1}MB   baseline for the render targets",
         "cp -r of the output tree",

@@ -218,19 +218,14 @@ impl Catalog {
         let v = Version::parse(istio)?;
         self.istio_values_layouts
             .iter()
-            .filter(|l| Version::parse(&l.from).is_some_and(|f| f <= v))
-            .next_back()
+            .rfind(|l| Version::parse(&l.from).is_some_and(|f| f <= v))
             .map(|l| l.prefix.as_str())
     }
 
     /// A component's minimum Kubernetes for a component version.
     pub fn component_minimum(&self, component: &str, version: &str) -> Option<&KubeMinimum> {
         let v = Version::parse(version)?;
-        self.kubernetes_minimums
-            .get(component)?
-            .iter()
-            .filter(|m| Version::parse(&m.from).is_some_and(|f| f <= v))
-            .next_back()
+        self.kubernetes_minimums.get(component)?.iter().rfind(|m| Version::parse(&m.from).is_some_and(|f| f <= v))
     }
 
     /// The minimum Kubernetes for a release with the given effective pins: the highest of

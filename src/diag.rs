@@ -165,6 +165,9 @@ pub fn render(d: &Diagnostic, source: Option<&str>, color: bool) -> String {
     out
 }
 
+/// Longest source line drawn in a frame.
+const MAX_FRAMED_LINE: usize = 400;
+
 /// Adapter giving miette what it needs to draw the frame.
 struct Framed<'a> {
     d: &'a Diagnostic,
@@ -180,6 +183,12 @@ impl<'a> Framed<'a> {
         let Some(offset) = byte_offset(text, line, col) else {
             return Framed { d, source: None, span: None };
         };
+        // A frame of a very long line helps nobody (and miette cannot draw columns past
+        // 65,535): such problems get a plain `--> file:line:col`.
+        let line_len = text.lines().nth(line.saturating_sub(1)).map_or(0, str::len);
+        if line_len > MAX_FRAMED_LINE {
+            return Framed { d, source: None, span: None };
+        }
         let len = token_len(&text[offset..]);
         Framed { d, source: Some(miette::NamedSource::new(file, text.to_string())), span: Some((offset, len).into()) }
     }
@@ -239,9 +248,11 @@ impl fmt::Debug for Framed<'_> {
     }
 }
 
+/// The message is printed by [`render`] itself (unwrapped); miette's own first line carries
+/// this one-word stand-in, which `render` drops, so a long message never appears twice.
 impl fmt::Display for Framed<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.d.message)
+        f.write_str(self.d.code)
     }
 }
 

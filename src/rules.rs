@@ -170,12 +170,12 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
 
     // KG306: OSSM 2 injects only into member namespaces.
     if mesh == MeshProvider::Ossm2 && r.knative_mode() && e.kserve.model_namespaces.is_empty() {
-        out.push(r.diag_at(
+        out.push(r.diag_at_any(
             diag(
                 "KG306",
                 "no `kserve.modelNamespaces`: InferenceServices outside the member roll get no sidecar".into(),
             ),
-            "/kserve",
+            &["/mesh/provider", "/kserve/deploymentMode"],
         ));
     }
 
@@ -207,12 +207,12 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
     if r.knative_mode() {
         // KG401: Knative needs a networking layer.
         if mesh == MeshProvider::None {
-            out.push(r.diag_at(
+            out.push(r.diag_at_any(
                 diag(
                     "KG401",
                     "Knative mode needs Knative Serving and a networking layer, but `mesh.provider` is none".into(),
                 ),
-                "/mesh/provider",
+                &["/mesh/provider", "/kserve/deploymentMode"],
             ));
         }
     } else {
@@ -268,9 +268,9 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
 
     // KG601: GitOps engines need the repository.
     if matches!(e.gitops.engine, GitopsEngine::Argocd | GitopsEngine::Flux) && e.gitops.repo_url.is_none() {
-        out.push(r.diag_at(
+        out.push(r.diag_at_any(
             diag("KG601", format!("`gitops.engine: {}` needs `gitops.repoUrl`", engine_name(e.gitops.engine))),
-            "/gitops",
+            &["/gitops/engine", "/gitops"],
         ));
     }
     out

@@ -32,6 +32,7 @@ fn options(budget: Budget) -> serde_saphyr::Options {
             max_nodes: ENV_FILE_MAX_NODES,
             max_events: 4 * ENV_FILE_MAX_NODES,
             max_depth: ENV_FILE_MAX_DEPTH,
+            flow_nesting_limit: ENV_FILE_MAX_DEPTH,
             max_documents: 1,
             // Alias expansion may not produce more than the file's own size class.
             max_aliases: 1_000,

@@ -311,13 +311,10 @@ fn more_than_100_000_nodes_are_rejected_with_kg108() {
     assert!(run.elapsed < MAX_RUN, "took {:?}", run.elapsed);
 }
 
-/// An error located past column 65,535 of a long line. kgen currently panics while drawing the
-/// source frame: miette pads the underline with a `{:width$}` argument, and Rust rejects a
-/// width over `u16::MAX` ("Formatting argument out of range", `miette` 7.6
-/// `graphical.rs:1159`). Un-ignore once `diag::render` falls back to `--> file:line:col` for
-/// positions it cannot frame.
+/// An error located past column 65,535 of a long line: miette cannot draw such a frame (a
+/// `{:width$}` over `u16::MAX` panics), so `diag::render` prints `--> file:line:col` instead.
 #[test]
-#[ignore = "kgen panics in miette for a column > 65535 (reported; fix belongs in src/diag.rs)"]
+
 fn an_error_far_into_a_long_line_does_not_panic() {
     let _serial = serial();
     let tmp = project_with("dev.yaml", |f| {

@@ -90,7 +90,7 @@ fn istio_facts_hold() {
         s["$defs"]["values"]["properties"].as_object().unwrap().keys().cloned().collect()
     };
     for name in ["dev", "prod", "legacy"] {
-        let r = render_example(&name);
+        let r = render_example(name);
         let istiod = values(&r, "istiod");
         assert_eq!(
             istiod["pilot"]["podAnnotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"], "true",

@@ -59,6 +59,16 @@ pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
             diagnostics.push(d.clone());
         }
     }
+    if sel.envs.is_empty() {
+        // Layers no environment reaches are still checked on their own (cycles, missing
+        // parents); the others are checked through the environments.
+        let reached: BTreeSet<String> = names.iter().flat_map(|n| chain_paths(&ws, n)).collect();
+        for (layer, file) in ws.files.iter().filter(|(n, _)| n.starts_with('_')) {
+            if !reached.contains(&file.path) {
+                diagnostics.extend(resolve::check_layer(&ws, layer));
+            }
+        }
+    }
     for name in &names {
         let c = resolve::check(&ws, name);
         diagnostics.extend(c.diagnostics);

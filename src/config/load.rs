@@ -173,6 +173,13 @@ fn read_checked(path: &Path, display: &str) -> Checked {
                 .hint("environment files are small by design; move bulk data out of them"),
         );
     }
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return fail(
+            Diagnostic::error("KG109", "file is UTF-16, not UTF-8")
+                .at(Some((1, 1)))
+                .hint("save the file as UTF-8 (most editors: \"Save with encoding\")"),
+        );
+    }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -233,22 +240,22 @@ fn read_error_diagnostic(e: yaml::ReadError) -> Diagnostic {
         || m.contains("recursion limit")
         || m.contains("nesting")
     {
-        let what = if m.contains("Depth") || m.contains("recursion") || m.contains("nesting") {
-            "nesting deeper than 64 levels".to_string()
-        } else if m.contains("Alias") || m.contains("Anchor") {
-            "too many aliases (alias expansion beyond the file's size class)".to_string()
-        } else if m.contains("Nodes") || m.contains("Events") || m.contains("ScalarBytes") {
-            "more than 100,000 YAML nodes".to_string()
+        let hostile = "environment files are small and shallow; this looks like generated or hostile input";
+        let (what, hint) = if m.contains("Depth") || m.contains("recursion") || m.contains("nesting") {
+            ("nesting deeper than 64 levels".to_string(), hostile)
+        } else if m.contains("Alias") || m.contains("Anchor") || m.contains("ScalarBytes") {
+            ("alias expansion beyond the file's own size (1 MiB, 1,000 aliases)".to_string(), hostile)
+        } else if m.contains("Nodes") || m.contains("Events") {
+            ("more than 100,000 YAML nodes".to_string(), hostile)
         } else if m.contains("Documents") {
-            "more than one YAML document".to_string()
+            (
+                "more than one YAML document".to_string(),
+                "an environment file holds one document: remove the `---` separators and split the file",
+            )
         } else {
-            m.to_string()
+            (m.to_string(), hostile)
         };
-        (
-            "KG108",
-            format!("input exceeds the environment-file limits: {what}"),
-            "environment files are small and shallow; this looks like generated or hostile input",
-        )
+        ("KG108", format!("input exceeds the environment-file limits: {what}"), hint)
     } else if m.contains("tab") {
         ("KG101", format!("YAML syntax error: {m}"), "indent with spaces, never tabs")
     } else {

@@ -81,6 +81,13 @@ impl Resolved {
         self.provenance.lookup(pointer)
     }
 
+    /// A diagnostic located at the first of `pointers` that a file sets explicitly (a default
+    /// has no line of its own), else as [`Resolved::diag_at`] for the first.
+    pub fn diag_at_any(&self, d: Diagnostic, pointers: &[&str]) -> Diagnostic {
+        let chosen = pointers.iter().find(|p| self.provenance.exact(p).is_some()).unwrap_or(&pointers[0]);
+        self.diag_at(d, chosen)
+    }
+
     /// A diagnostic located at the value of `pointer` (or where it would go).
     pub fn diag_at(&self, d: Diagnostic, pointer: &str) -> Diagnostic {
         let (file, loc) = match self.provenance.lookup(pointer) {
@@ -99,6 +106,71 @@ pub struct Checked {
     pub resolved: Option<Resolved>,
     /// Problems of the merged environment (single-file problems are in the workspace).
     pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Follows `extends` from `name`: the chain of files, root layer first, or the diagnostics that
+/// stop it (none when a file of the chain is broken: it carries its own diagnostics).
+pub fn chain<'a>(ws: &'a Workspace, name: &str) -> Result<Vec<&'a SourceFile>, Vec<Diagnostic>> {
+    let mut chain: Vec<&SourceFile> = Vec::new();
+    let mut current = name.to_string();
+    loop {
+        let Some(file) = ws.files.get(&current) else {
+            return Err(vec![]);
+        };
+        if let Some(start) = chain.iter().position(|f| f.name == current) {
+            // Report the loop itself, rotated to its smallest name, so the same cycle found from
+            // different files is one diagnostic.
+            let mut members: Vec<&SourceFile> = chain[start..].to_vec();
+            let first = members.iter().enumerate().min_by_key(|(_, f)| &f.name).map_or(0, |(i, _)| i);
+            members.rotate_left(first);
+            let closing = *members.last().expect("a cycle has members");
+            let mut names: Vec<&str> = members.iter().map(|f| f.name.as_str()).collect();
+            names.push(members[0].name.as_str());
+            let mut message = format!("forms a cycle: {}", names.join(" → "));
+            if start > 0 {
+                message.push_str(&format!(" (reached from `{}`)", chain[0].name));
+            }
+            return Err(vec![
+                Diagnostic::error("KG113", message)
+                    .in_file(&closing.path)
+                    .at(closing.position_of("/extends"))
+                    .key("extends")
+                    .label("closes the cycle")
+                    .hint("a layer cannot extend, directly or indirectly, a file that extends it"),
+            ]);
+        }
+        chain.push(file);
+        let Some(parent) = file.value.get("extends").and_then(Value::as_str) else {
+            break;
+        };
+        if !ws.files.contains_key(parent) {
+            if ws.broken.contains_key(parent) {
+                return Err(vec![]);
+            }
+            let layers: Vec<&str> = ws.all_names().into_iter().filter(|n| n.starts_with('_')).collect();
+            let mut d =
+                Diagnostic::error("KG112", format!("`extends: {parent}` names no file `environments/{parent}.yaml`"))
+                    .in_file(&file.path)
+                    .at(file.position_of("/extends"))
+                    .key("extends")
+                    .label("no such layer");
+            d = match did_you_mean(parent, layers.iter().copied()) {
+                Some(s) => d.hint(format!("did you mean `{s}`?")),
+                None if layers.is_empty() => d.hint("there are no layer files (`_name.yaml`) in environments/"),
+                None => d.hint(format!("layers: {}", layers.join(", "))),
+            };
+            return Err(vec![d]);
+        }
+        current = parent.to_string();
+    }
+    chain.reverse();
+    Ok(chain)
+}
+
+/// Checks a layer's own `extends` chain (cycles, missing parents), for layers that no
+/// environment extends.
+pub fn check_layer(ws: &Workspace, name: &str) -> Vec<Diagnostic> {
+    chain(ws, name).err().unwrap_or_default()
 }
 
 /// Checks one environment by name.
@@ -121,62 +193,31 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
         };
         return fail(vec![d]);
     }
-    // Follow `extends`. Broken files already carry their own diagnostics in the workspace.
-    let mut chain: Vec<&SourceFile> = Vec::new();
-    let mut current = name.to_string();
-    loop {
-        let Some(file) = ws.files.get(&current) else {
-            return fail(vec![]);
-        };
-        if chain.iter().any(|f| f.name == current) {
-            let cycle: Vec<&str> = chain.iter().map(|f| f.name.as_str()).chain([current.as_str()]).collect();
-            let last = chain.last().expect("a cycle needs a previous file");
-            return fail(vec![
-                Diagnostic::error("KG113", format!("`extends` forms a cycle: {}", cycle.join(" → ")))
-                    .in_file(&last.path)
-                    .at(last.position_of("/extends"))
-                    .key("extends")
-                    .label("closes the cycle")
-                    .hint("a layer cannot extend, directly or indirectly, a file that extends it"),
-            ]);
-        }
-        chain.push(file);
-        let Some(parent) = file.value.get("extends").and_then(Value::as_str) else {
-            break;
-        };
-        if !ws.files.contains_key(parent) {
-            if ws.broken.contains_key(parent) {
-                return fail(vec![]);
-            }
-            let layers: Vec<&str> = ws.all_names().into_iter().filter(|n| n.starts_with('_')).collect();
-            let mut d =
-                Diagnostic::error("KG112", format!("`extends: {parent}` names no file `environments/{parent}.yaml`"))
-                    .in_file(&file.path)
-                    .at(file.position_of("/extends"))
-                    .key("extends")
-                    .label("no such layer");
-            d = match did_you_mean(parent, layers.iter().copied()) {
-                Some(s) => d.hint(format!("did you mean `{s}`?")),
-                None if layers.is_empty() => d.hint("there are no layer files (`_name.yaml`) in environments/"),
-                None => d.hint(format!("layers: {}", layers.join(", "))),
-            };
-            return fail(vec![d]);
-        }
-        current = parent.to_string();
-    }
-    chain.reverse();
+    let chain = match chain(ws, name) {
+        Ok(c) => c,
+        Err(d) => return fail(d),
+    };
     let (merged, provenance) = merge_chain(&chain);
     let env_path = chain.last().expect("chain has the environment").path.clone();
     // Pass 1 on the merged document: only what single files could not know (required fields).
     let locate = |p: &str| provenance.lookup(p).map(|o| (o.line, o.col));
     let mut diags = schema_diagnostics(&merged, schema::environment_schema(), &locate, &env_path);
+    let env_file = chain.last().expect("chain has the environment");
+    let layers: Vec<&str> = chain[..chain.len() - 1].iter().map(|f| f.path.as_str()).collect();
     for d in &mut diags {
-        // A missing field may belong in any file of the chain; point at the environment itself.
-        if let Some(o) = d.key_path.as_deref().and_then(|k| provenance.exact(&pointer_of(k)))
-            && o.file != env_path
-        {
-            d.file = Some(o.file.clone());
-        }
+        // A missing field belongs to the environment: point into its own file (at the mapping
+        // that lacks it, or the nearest one the file has) and name where it may be set.
+        let field = d.key_path.clone().unwrap_or_default();
+        let parent = pointer_of(&field);
+        let parent = &parent[..parent.rfind('/').unwrap_or(0)];
+        d.file = Some(env_path.clone());
+        d.location = env_file.position_of(parent);
+        d.message = format!("missing required field (environment `{name}`)");
+        d.hint = Some(if layers.is_empty() {
+            format!("set `{field}` in {env_path}")
+        } else {
+            format!("set `{field}` in {env_path} or in a layer it extends ({})", layers.join(", "))
+        });
     }
     if !diags.is_empty() {
         return fail(diags);
@@ -217,6 +258,9 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
 }
 
 fn pointer_of(key_path: &str) -> String {
+    if key_path.is_empty() {
+        return String::new();
+    }
     key_path.split('.').map(|s| format!("/{s}")).collect()
 }
 

@@ -113,10 +113,11 @@ pub fn schema_diagnostics(
                     .and_then(|s| s.get("description"))
                     .and_then(Value::as_str)
                     .map(first_sentence);
-                let mut d = Diagnostic::error("KG107", format!("missing required field `{}`", key_path(&kp)))
+                let mut d = Diagnostic::error("KG107", "missing required field")
                     .in_file(file)
                     .at(locate(&ptr))
-                    .key(key_path(&ptr));
+                    .key(key_path(&kp))
+                    .label(format!("`{name}` missing here"));
                 d = d.hint(match desc {
                     Some(desc) => {
                         format!("add `{name}` here or in the layer this file extends ({desc})")
@@ -140,6 +141,8 @@ pub fn schema_diagnostics(
                 if expected == "string" && matches!(instance, Value::Number(_) | Value::Bool(_)) {
                     // The loader replaces this with the token as written (`1.30`, not `1.3`).
                     d = d.hint(format!("quote it: `\"{}\"`", short(instance)));
+                } else if expected == "boolean" {
+                    d = d.hint("write `true` or `false` (kgen reads YAML 1.2: `yes`, `on` are strings)");
                 }
                 out.push(d);
             }
