@@ -22,9 +22,7 @@ pub fn upstream() -> PathBuf {
 pub fn resolved_in(dir: &Path, name: &str) -> (Workspace, Resolved) {
     let ws = Workspace::load(dir).expect("workspace loads");
     let c = resolve::check(&ws, name);
-    let r = c
-        .resolved
-        .unwrap_or_else(|| panic!("{name} is invalid: {:#?}", c.diagnostics));
+    let r = c.resolved.unwrap_or_else(|| panic!("{name} is invalid: {:#?}", c.diagnostics));
     (ws, r)
 }
 
@@ -50,12 +48,7 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let e = e.unwrap();
         if e.file_type().is_file() {
-            let rel = e
-                .path()
-                .strip_prefix(dir)
-                .unwrap()
-                .to_string_lossy()
-                .to_string();
+            let rel = e.path().strip_prefix(dir).unwrap().to_string_lossy().to_string();
             out.insert(rel, std::fs::read(e.path()).unwrap());
         }
     }
