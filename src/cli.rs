@@ -63,6 +63,10 @@ pub struct EnvSelection {
 pub enum Command {
     /// Render environments into `rendered/<env>/` and summarise what changed.
     Render(RenderArgs),
+    /// Render in memory and show what changes against the previous render, per object and
+    /// field (nothing is written). Exit 0: no changes, 1: changes, 2: error, 3: risky changes
+    /// under `--fail-on risk`.
+    Diff(DiffArgs),
     /// Check environments: schema, then semantic rules; every problem at once.
     Validate(EnvSelection),
     /// List environments with their release, mode, mesh, platform and GitOps engine.
@@ -116,4 +120,52 @@ pub struct RenderArgs {
     /// Also print the full diff of what changed (on stdout).
     #[arg(long)]
     pub diff: bool,
+}
+
+/// Options of `kgen diff`.
+#[derive(Debug, Args, Clone)]
+pub struct DiffArgs {
+    /// Which environments.
+    #[command(flatten)]
+    pub selection: EnvSelection,
+    /// Compare with the render committed at this git ref (e.g. `origin/main`, `HEAD`) instead of
+    /// the files on disk; read with the `git` command from the repository holding `-C`.
+    #[arg(long, value_name = "REF")]
+    pub git_ref: Option<String>,
+    /// The previous render is under DIR/<env>/ instead of `rendered/<env>/` (relative to `-C`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Output format: `text` for terminals, `markdown` for PR comments, `json` for bots (see
+    /// `schemas/diff.schema.json`).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    pub format: DiffFormat,
+    /// Markdown only: the most bytes in one part; longer output is split into numbered parts,
+    /// each starting with the line `<!-- kgen-diff -->`.
+    #[arg(long, value_name = "N", default_value_t = 65_000, value_parser = clap::value_parser!(u64).range(4_000..))]
+    pub max_bytes: u64,
+    /// Exit 3 (instead of 1) when a change is risky: removed CRDs or Namespaces, mode or mesh
+    /// switches, downgrades, Helm release renames or removals, immutable field changes.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub fail_on: Option<FailOn>,
+    /// Print the JSON Schema of `--format json` output and exit.
+    #[arg(long, conflicts_with_all = ["git_ref", "format", "fail_on"])]
+    pub schema: bool,
+}
+
+/// Output format of `kgen diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// Per-environment blocks with field changes and unified hunks; colour on a terminal.
+    Text,
+    /// GitHub/GitLab Markdown: summary table, risks, collapsible details; split by `--max-bytes`.
+    Markdown,
+    /// The report as JSON (versioned by `schemaVersion`).
+    Json,
+}
+
+/// What makes `kgen diff` exit 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Any risk flag.
+    Risk,
 }

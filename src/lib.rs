@@ -16,6 +16,7 @@ pub mod commands;
 pub mod compare;
 pub mod config;
 pub mod diag;
+pub mod diff;
 pub mod error;
 pub mod exit_codes;
 pub mod printer;
@@ -33,6 +34,7 @@ pub fn run(cli: &Cli) -> u8 {
     let ctx = Context { global: &cli.global, printer: printer::Printer::new(&cli.global) };
     let result = match &cli.command {
         Command::Render(args) => commands::render::run(&ctx, args),
+        Command::Diff(args) => commands::diff::run(&ctx, args),
         Command::Validate(sel) => commands::validate::run(&ctx, sel),
         Command::List => commands::inspect::list(&ctx),
         Command::Show { env } => commands::inspect::show(&ctx, env),

@@ -2,6 +2,7 @@
 //! terminal or the disk.
 
 pub mod catalog_cmds;
+pub mod diff;
 pub mod inspect;
 pub mod render;
 pub mod validate;

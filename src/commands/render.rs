@@ -7,6 +7,7 @@ use super::{Context, check, report, summary};
 use crate::cli::RenderArgs;
 use crate::compare::{self, Changeset, Previous, Status};
 use crate::config::load::is_valid_name;
+use crate::diff::{self, EnvDiff};
 use crate::error::Error;
 use crate::exit_codes;
 use crate::render::{self, LOCK_FILE, Rendered};
@@ -102,20 +103,33 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
     for result in par_map(&jobs, |(r, p)| write::write_env(&out, r, p, FaultInjection::default())) {
         result?;
     }
-    let mut diff = String::new();
-    for ((r, p), c) in renders.iter().zip(&previous).zip(&changes) {
-        if args.diff && !c.is_empty() {
-            diff.push_str(&diff_text(&out_display, r, p, c));
-        }
-        let what = if r.files.is_empty() { " (environment file gone: generated files pruned)" } else { "" };
-        if c.is_empty() {
-            ctx.printer.info(&format!("{}: up to date", r.env));
-        } else {
-            ctx.printer.info(&format!("{}: {}{what}", r.env, c.summary()));
+    // What was just written, compared the way `kgen diff` compares (src/diff): one summary
+    // line per environment and its risk flags on stderr; with --diff the full diff on stdout.
+    let summaries: Vec<Option<EnvDiff>> = par_map(&jobs, |(r, p)| {
+        // A new environment's summary needs no parsing (unless its full diff is wanted).
+        let fresh = p.contents.is_empty() && !r.files.is_empty();
+        (!fresh || args.diff).then(|| diff::diff_env(r, p))
+    });
+    let mut full = String::new();
+    for ((r, c), d) in renders.iter().zip(&changes).zip(&summaries) {
+        match d {
+            None => ctx.printer.info(&format!("{}: new environment: {} files written", r.env, c.files.len())),
+            Some(d) => {
+                ctx.printer.info(&diff::text::env_summary(d));
+                if !d.risks.is_empty() {
+                    ctx.printer.info(diff::text::env_risks(d, ctx.printer.color_err).trim_end());
+                }
+                if args.diff && d.has_changes() {
+                    if !full.is_empty() {
+                        full.push('\n');
+                    }
+                    full.push_str(&diff::text::env_details(d, ctx.printer.color_out));
+                }
+            }
         }
     }
-    if !diff.is_empty() {
-        let _ = ctx.printer.data(&diff);
+    if !full.is_empty() {
+        let _ = ctx.printer.data(&full);
     }
     Ok(exit_codes::SUCCESS)
 }

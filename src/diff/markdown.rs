@@ -5,8 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Change, ChangeOp, DocStatus, EnvDiff, EnvStatus, FileDiff, HunksOmitted, Report};
-use crate::compare::Status;
+use super::{Change, ChangeOp, DocStatus, EnvDiff, EnvStatus, FileDiff, FileStatus, HunksOmitted, Report};
 
 /// The hidden marker every part starts with, so CI jobs can find and update their comments.
 pub const MARKER: &str = "<!-- kgen-diff -->";
@@ -187,10 +186,7 @@ fn env_line(e: &EnvDiff) -> String {
         e.objects_removed
     ));
     if !e.values_changed.is_empty() {
-        parts.push(format!(
-            "Helm values: {}",
-            e.values_changed.iter().map(|r| code(r)).collect::<Vec<_>>().join(", ")
-        ));
+        parts.push(format!("Helm values: {}", e.values_changed.iter().map(|r| code(r)).collect::<Vec<_>>().join(", ")));
     }
     if !e.risks.is_empty() {
         parts.push(format!("⚠️ {}", plural(e.risks.len(), "risk", "risks")));
@@ -213,7 +209,7 @@ fn blocks(report: &Report) -> Vec<Block> {
         } else {
             e.values_changed.iter().map(|r| code(r)).collect::<Vec<_>>().join(", ")
         };
-        let risks = if e.risks.is_empty() { "—".to_string() } else { format!("⚠️ {}", e.risks.len()) };
+        let risks = if e.risks.is_empty() { "—".to_string() } else { format!("⚠️ {}", risk_kinds(e)) };
         out.push(Block {
             kind: Kind::Row,
             text: format!(
@@ -224,10 +220,7 @@ fn blocks(report: &Report) -> Vec<Block> {
     }
     if report.has_changes() && !report.unchanged.is_empty() {
         let names = if report.unchanged.len() <= NAMES_SHOWN {
-            format!(
-                "Unchanged: {}.",
-                report.unchanged.iter().map(|n| code(n)).collect::<Vec<_>>().join(", ")
-            )
+            format!("Unchanged: {}.", report.unchanged.iter().map(|n| code(n)).collect::<Vec<_>>().join(", "))
         } else {
             format!("{} other environments are unchanged.", report.unchanged.len())
         };
@@ -255,6 +248,22 @@ fn blocks(report: &Report) -> Vec<Block> {
         }
     }
     out
+}
+
+/// `namespace-removed ×2, deployment-mode-switch`: the kinds of an environment's risks.
+fn risk_kinds(e: &EnvDiff) -> String {
+    let mut kinds: Vec<(&str, usize)> = Vec::new();
+    for r in &e.risks {
+        match kinds.last_mut() {
+            Some((k, n)) if *k == r.kind.as_str() => *n += 1,
+            _ => kinds.push((r.kind.as_str(), 1)),
+        }
+    }
+    kinds
+        .iter()
+        .map(|(k, n)| if *n > 1 { format!("{k} ×{n}") } else { (*k).to_string() })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Markdown-significant characters in free text (risk messages) made literal.
@@ -306,8 +315,10 @@ fn doc_lines(f: &FileDiff) -> Vec<String> {
                     code(d.moved_from.as_deref().unwrap_or_default())
                 )),
             ),
-            (None, DocStatus::Added) if f.status == Status::Modified => (false, Some("- **added** a document".into())),
-            (None, DocStatus::Removed) if f.status == Status::Modified => {
+            (None, DocStatus::Added) if f.status == FileStatus::Modified => {
+                (false, Some("- **added** a document".into()))
+            }
+            (None, DocStatus::Removed) if f.status == FileStatus::Modified => {
                 (false, Some("- **removed** a document".into()))
             }
             (None, DocStatus::Changed | DocStatus::Moved) => (false, None),
@@ -326,7 +337,9 @@ fn doc_lines(f: &FileDiff) -> Vec<String> {
 
 fn change(c: &Change) -> String {
     let path = if c.path.is_empty() { "(document)".to_string() } else { code(&c.path) };
-    let v = |x: &Option<serde_json::Value>| code(&x.as_ref().map(|v| super::show_value(v, VALUE_WIDTH)).unwrap_or_default());
+    let v = |x: &Option<serde_json::Value>| {
+        code(&x.as_ref().map(|v| super::show_value(v, VALUE_WIDTH)).unwrap_or_default())
+    };
     match (c.op, c.redacted) {
         (ChangeOp::Changed, true) => format!("{path}: secret value changed"),
         (ChangeOp::Added, true) => format!("{path}: secret value added"),
@@ -352,7 +365,7 @@ fn hunk_block(f: &FileDiff) -> (String, usize) {
     }
     let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
-    (format!("{fence}diff\n{body}{fence}\n"), lines)
+    (format!("{fence}diff\n{body}{fence}\n\n"), lines)
 }
 
 /// The `<summary>` line of a file.
@@ -362,14 +375,19 @@ fn summary_line(f: &FileDiff) -> String {
         let _ = write!(s, " · {}", html(&label));
     }
     match f.status {
-        Status::Added => s.push_str(" · <b>added</b>"),
-        Status::Removed => s.push_str(" · <b>removed</b>"),
-        Status::Modified => {}
+        FileStatus::Added => s.push_str(" · <b>added</b>"),
+        FileStatus::Removed => s.push_str(" · <b>removed</b>"),
+        FileStatus::Modified => {}
     }
     let count = |st: DocStatus| f.documents.iter().filter(|d| d.object.is_some() && d.status == st).count();
     let fields: usize = f.documents.iter().map(|d| d.changes.len()).sum();
     let mut what = Vec::new();
-    for (st, word) in [(DocStatus::Added, "added"), (DocStatus::Changed, "changed"), (DocStatus::Removed, "removed"), (DocStatus::Moved, "moved")] {
+    for (st, word) in [
+        (DocStatus::Added, "added"),
+        (DocStatus::Changed, "changed"),
+        (DocStatus::Removed, "removed"),
+        (DocStatus::Moved, "moved"),
+    ] {
         let n = count(st);
         if n > 0 {
             what.push(format!("{} {word}", plural(n, "object", "objects")));
@@ -388,13 +406,15 @@ fn summary_line(f: &FileDiff) -> String {
 /// fit, and the second value says what was cut.
 fn file_block(e: &EnvDiff, f: &FileDiff, limit: Option<usize>) -> (String, Option<String>) {
     let head = format!("<details><summary>{}</summary>\n\n", summary_line(f));
-    let tail = "\n</details>\n\n";
+    let tail = "</details>\n\n";
     let mut notes = String::new();
     if let Some(n) = &f.note {
         let _ = writeln!(notes, "_{}_\n", escape_inline(n));
     }
     match f.hunks_omitted {
-        Some(HunksOmitted::Secret) => notes.push_str("_Holds a Secret: values are never shown, only which keys change._\n\n"),
+        Some(HunksOmitted::Secret) => {
+            notes.push_str("_Holds a Secret: values are never shown, only which keys change._\n\n")
+        }
         Some(HunksOmitted::Size) => notes.push_str("_File too long to show in full._\n\n"),
         _ => {}
     }
@@ -442,7 +462,9 @@ fn file_block(e: &EnvDiff, f: &FileDiff, limit: Option<usize>) -> (String, Optio
 fn title(report: &Report) -> String {
     let s = &report.summary;
     let base = match (&report.base.source, &report.base.git_ref) {
-        (super::BaseSource::Git, Some(r)) => format!("the render committed at {} ({})", code(r), code(&format!("{}/", report.base.path))),
+        (super::BaseSource::Git, Some(r)) => {
+            format!("the render committed at {} ({})", code(r), code(&format!("{}/", report.base.path)))
+        }
         _ => format!("{} on disk", code(&format!("{}/", report.base.path))),
     };
     if !report.has_changes() {
@@ -451,7 +473,8 @@ fn title(report: &Report) -> String {
             plural(s.environments, "environment", "environments")
         );
     }
-    let risk = if s.risks > 0 { format!(" · ⚠️ {}", plural(s.risks, "risk", "risks")) } else { " · no risks".into() };
+    let risk =
+        if s.risks > 0 { format!(" · ⚠️ {}", plural(s.risks, "risk", "risks")) } else { " · no risks".into() };
     format!(
         "## kgen diff: {} of {} change{risk}\n\nThe environments rendered from this change, compared with {base}.\n\n",
         s.changed,
@@ -510,6 +533,8 @@ fn header(report: &Report, p: &Part, n: usize, total: usize, rows: usize, risks:
                 let all = report.environments[*e].files.len();
                 if fs.len() == all {
                     format!("{} ({})", name(*e), plural(all, "file", "files"))
+                } else if fs.len() == 1 {
+                    format!("{} (file {} of {all})", name(*e), fs[0] + 1)
                 } else {
                     format!("{} (files {})", name(*e), range(fs, all))
                 }

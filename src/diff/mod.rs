@@ -16,7 +16,7 @@ pub mod text;
 mod values;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use schemars::JsonSchema;
@@ -32,8 +32,8 @@ pub use risk::{Risk, RiskKind};
 /// Version of the JSON output format (`schemaVersion`); raised on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Added or removed files up to this many lines are shown in full as a hunk.
-const SMALL_FILE_LINES: usize = 80;
+/// Added files up to this many lines are shown in full as a hunk.
+const SMALL_FILE_LINES: usize = 40;
 
 /// Time allowed for the line diff of one file before a valid but not minimal diff is used.
 const HUNK_DEADLINE: Duration = Duration::from_secs(2);
@@ -172,6 +172,28 @@ pub enum FileKind {
     Index,
 }
 
+/// How a file changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    /// New file.
+    Added,
+    /// Content changes.
+    Modified,
+    /// Gone (`kgen render` prunes it).
+    Removed,
+}
+
+impl From<Status> for FileStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Added => FileStatus::Added,
+            Status::Modified => FileStatus::Modified,
+            Status::Removed => FileStatus::Removed,
+        }
+    }
+}
+
 /// Why a file has no hunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -180,8 +202,10 @@ pub enum HunksOmitted {
     Secret,
     /// The index: its field changes say everything.
     Index,
-    /// An added or removed file too long to show in full.
+    /// An added file too long to show in full.
     Size,
+    /// A removed file: what it held is listed, its text is not repeated.
+    Removed,
 }
 
 /// One changed file.
@@ -191,7 +215,7 @@ pub struct FileDiff {
     /// Path relative to `rendered/<env>/`.
     pub path: String,
     /// Added, modified or removed.
-    pub status: Status,
+    pub status: FileStatus,
     /// What the file is.
     pub kind: FileKind,
     /// The Helm release, for values files.
@@ -608,7 +632,7 @@ pub fn diff_env(new: &Rendered, old: &Previous) -> EnvDiff {
         let kind = file_kind(path);
         let mut file = FileDiff {
             path: path.clone(),
-            status: *status,
+            status: (*status).into(),
             kind,
             release: if kind == FileKind::Values { release_of(path) } else { None },
             documents: Vec::new(),
@@ -641,7 +665,9 @@ pub fn diff_env(new: &Rendered, old: &Previous) -> EnvDiff {
             file.hunks_omitted = Some(HunksOmitted::Secret);
         } else if kind == FileKind::Index && !text_only {
             file.hunks_omitted = Some(HunksOmitted::Index);
-        } else if *status != Status::Modified && ot.lines().count() + nt.lines().count() > SMALL_FILE_LINES {
+        } else if *status == Status::Removed {
+            file.hunks_omitted = Some(HunksOmitted::Removed);
+        } else if *status == Status::Added && nt.lines().count() > SMALL_FILE_LINES {
             file.hunks_omitted = Some(HunksOmitted::Size);
         } else {
             file.hunks = hunks(ot, nt);
@@ -674,10 +700,7 @@ pub fn diff_env(new: &Rendered, old: &Previous) -> EnvDiff {
     } else {
         EnvStatus::Changed
     };
-    let lock = |side: &[(&str, Parsed<'_>)]| {
-        side.iter().find(|(p, _)| *p == LOCK_FILE).and_then(|(_, p)| p.docs().first()).map(|d| &d.value)
-    };
-    env.risks = risk::assess(env.status, &env.files, lock(&old_side), lock(&new_side));
+    env.risks = risk::assess(env.status, &env.files, lock_value(&old_side), lock_value(&new_side));
     env
 }
 
@@ -691,6 +714,11 @@ fn locate(index: &ObjIndex<'_>, obj: &ObjectRef, path: &str, doc: usize) -> ObjK
         .take_while(|key| index.contains_key(key))
         .find(|key| index[key] == (path, doc))
         .unwrap_or_else(|| key_of(obj, 0))
+}
+
+/// The parsed index among the parsed files of one side, if it changed and could be read.
+fn lock_value<'a>(side: &'a [(&str, Parsed<'_>)]) -> Option<&'a Value> {
+    side.iter().find(|(p, _)| *p == LOCK_FILE).and_then(|(_, p)| p.docs().first()).map(|d| &d.value)
 }
 
 /// Compares the documents of one file, appending what changes to `out`. Objects are matched
@@ -710,11 +738,11 @@ fn compare_docs(
         moved_from: moved_from.map(str::to_string),
         changes,
     };
-    let old_plain: Vec<&Doc> = o.docs().iter().filter(|d| d.object.is_none()).collect();
-    let mut plain = 0;
+    // Documents that are not objects pair up in order.
+    let mut old_plain = o.docs().iter().filter(|d| d.object.is_none());
     for (di, d) in n.docs().iter().enumerate() {
         let Some(obj) = &d.object else {
-            match old_plain.get(plain) {
+            match old_plain.next() {
                 Some(prev) => {
                     let changes = doc_changes(prev, d);
                     if !changes.is_empty() {
@@ -723,13 +751,11 @@ fn compare_docs(
                 }
                 None => out.push(doc(None, DocStatus::Added, None, vec![])),
             }
-            plain += 1;
             continue;
         };
         let key = locate(new_index, obj, path, di);
-        let prev = old_index
-            .get(&key)
-            .and_then(|&(op, oi)| old_files.get(op).and_then(|p| p.docs().get(oi)).map(|d| (op, d)));
+        let prev =
+            old_index.get(&key).and_then(|&(op, oi)| old_files.get(op).and_then(|p| p.docs().get(oi)).map(|d| (op, d)));
         match prev {
             Some((op, prev)) if op == path => {
                 let changes = doc_changes(prev, d);

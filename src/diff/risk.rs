@@ -269,7 +269,9 @@ fn lock_risks(old: &Value, new: &Value, files: &[FileDiff], risks: &mut Vec<Risk
         match new_rel.get(name) {
             Some((new_chart, _)) if new_chart != chart => risks.push(risk(
                 RiskKind::ReleaseRenamed,
-                format!("Helm release {name} changes chart {chart} → {new_chart}: check the upgrade notes of the new chart"),
+                format!(
+                    "Helm release {name} changes chart {chart} → {new_chart}: check the upgrade notes of the new chart"
+                ),
             )),
             Some(_) => {}
             None => match appeared.iter().position(|n| new_rel[*n].0 == *chart) {
@@ -284,7 +286,9 @@ fn lock_risks(old: &Value, new: &Value, files: &[FileDiff], risks: &mut Vec<Risk
                 }
                 None => risks.push(risk(
                     RiskKind::ReleaseRemoved,
-                    format!("Helm release {name} (chart {chart}) is removed: uninstalling it deletes what it installed"),
+                    format!(
+                        "Helm release {name} (chart {chart}) is removed: uninstalling it deletes what it installed"
+                    ),
                 )),
             },
         }
@@ -301,7 +305,8 @@ fn lock_risks(old: &Value, new: &Value, files: &[FileDiff], risks: &mut Vec<Risk
     if let (Some(o), Some(n)) = (str_at(old, &["kserve", "version"]), str_at(new, &["kserve", "version"])) {
         down("KServe", o, n);
     }
-    if let (Some(o), Some(n)) = (old.get("versions").and_then(Value::as_object), new.get("versions").and_then(Value::as_object))
+    if let (Some(o), Some(n)) =
+        (old.get("versions").and_then(Value::as_object), new.get("versions").and_then(Value::as_object))
     {
         for (k, ov) in o {
             if let (Some(ov), Some(nv)) = (ov.as_str(), n.get(k).and_then(Value::as_str)) {
@@ -314,7 +319,10 @@ fn lock_risks(old: &Value, new: &Value, files: &[FileDiff], risks: &mut Vec<Risk
         if let (Some(a), Some(b)) = (Version::parse(ov), Version::parse(nv))
             && b < a
         {
-            match downgrades.iter_mut().find(|d| Version::parse(&d.1) == Some(a.clone()) && Version::parse(&d.2) == Some(b.clone())) {
+            match downgrades
+                .iter_mut()
+                .find(|d| Version::parse(&d.1) == Some(a.clone()) && Version::parse(&d.2) == Some(b.clone()))
+            {
                 Some(d) => d.3.push(name.clone()),
                 None => downgrades.push((format!("Helm release {name}"), ov.clone(), nv.clone(), Vec::new())),
             }

@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Effects, Style};
 use similar::{ChangeTag, InlineChangeMode, InlineChangeOptions, TextDiff};
 
-use super::{Change, ChangeOp, DocStatus, EnvDiff, EnvStatus, FileDiff, FileKind, Hunk, HunksOmitted, Report};
-use crate::compare::Status;
+use super::{
+    Change, ChangeOp, DocStatus, EnvDiff, EnvStatus, FileDiff, FileKind, FileStatus, Hunk, HunksOmitted, Report,
+};
 
 /// Longest value shown on one line before it is cut with `…`.
 const VALUE_WIDTH: usize = 120;
@@ -29,12 +30,16 @@ const RISK: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::R
 
 impl Paint {
     fn p(self, style: Style, text: &str) -> String {
-        if self.on && !text.is_empty() { format!("{}{text}{}", style.render(), style.render_reset()) } else { text.to_string() }
+        if self.on && !text.is_empty() {
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_string()
+        }
     }
 
     /// Emphasis on top of a line colour: reverse video, the usual way terminals show it.
     fn emph(self, style: Style, text: &str) -> String {
-        self.p(style.effects(Effects::REVERSE | Effects::BOLD), text)
+        self.p(style.effects(Effects::INVERT | Effects::BOLD), text)
     }
 }
 
@@ -68,10 +73,6 @@ pub fn env_summary(env: &EnvDiff) -> String {
     };
     if !env.values_changed.is_empty() {
         parts.push(format!("Helm values: {}", env.values_changed.join(", ")));
-    }
-    let others = env.files.iter().filter(|f| !matches!(f.kind, FileKind::Values | FileKind::Manifest)).count();
-    if env.status == EnvStatus::Changed && others > 0 {
-        parts.push(plural(others, "other file", "other files"));
     }
     if !env.risks.is_empty() {
         parts.push(plural(env.risks.len(), "risk", "risks"));
@@ -166,11 +167,11 @@ pub(crate) fn file_label(f: &FileDiff) -> Option<String> {
 }
 
 /// `(added)`, `(removed)` or nothing.
-pub(crate) fn status_word(s: Status) -> &'static str {
+pub(crate) fn status_word(s: FileStatus) -> &'static str {
     match s {
-        Status::Added => " (added)",
-        Status::Removed => " (removed)",
-        Status::Modified => "",
+        FileStatus::Added => " (added)",
+        FileStatus::Removed => " (removed)",
+        FileStatus::Modified => "",
     }
 }
 
@@ -198,10 +199,10 @@ fn file(out: &mut String, f: &FileDiff, paint: Paint) {
                 changes(out, &d.changes, 8, paint);
             }
             (None, DocStatus::Changed | DocStatus::Moved) => changes(out, &d.changes, 4, paint),
-            (None, DocStatus::Added) if f.status == Status::Modified => {
+            (None, DocStatus::Added) if f.status == FileStatus::Modified => {
                 let _ = writeln!(out, "    {} document", paint.p(GREEN, "+"));
             }
-            (None, DocStatus::Removed) if f.status == Status::Modified => {
+            (None, DocStatus::Removed) if f.status == FileStatus::Modified => {
                 let _ = writeln!(out, "    {} document", paint.p(RED, "-"));
             }
             (None, _) => {}
@@ -214,7 +215,7 @@ fn file(out: &mut String, f: &FileDiff, paint: Paint) {
         Some(HunksOmitted::Size) => {
             let _ = writeln!(out, "    {}", paint.p(DIM, "(file not shown: too long)"));
         }
-        Some(HunksOmitted::Index) | None => {}
+        Some(HunksOmitted::Index | HunksOmitted::Removed) | None => {}
     }
     for h in &f.hunks {
         hunk(out, h, paint);
@@ -259,17 +260,29 @@ fn inline_pair(old: &str, new: &str, paint: Paint) -> (String, String) {
         .timeout(std::time::Duration::from_millis(50))
         .diff_chars(old, new);
     let (mut a, mut b) = (String::new(), String::new());
-    for c in diff.iter_all_changes() {
-        let v = c.value();
-        match c.tag() {
-            ChangeTag::Equal => {
-                a.push_str(&paint.p(RED, v));
-                b.push_str(&paint.p(GREEN, v));
+    // Runs of characters with the same tag, painted once each.
+    let mut run = String::new();
+    let mut tag = None;
+    let mut flush = |tag: Option<ChangeTag>, run: &mut String| {
+        match tag {
+            Some(ChangeTag::Equal) => {
+                a.push_str(&paint.p(RED, run));
+                b.push_str(&paint.p(GREEN, run));
             }
-            ChangeTag::Delete => a.push_str(&paint.emph(RED, v)),
-            ChangeTag::Insert => b.push_str(&paint.emph(GREEN, v)),
+            Some(ChangeTag::Delete) => a.push_str(&paint.emph(RED, run)),
+            Some(ChangeTag::Insert) => b.push_str(&paint.emph(GREEN, run)),
+            None => {}
         }
+        run.clear();
+    };
+    for c in diff.iter_all_changes() {
+        if tag != Some(c.tag()) {
+            flush(tag, &mut run);
+            tag = Some(c.tag());
+        }
+        run.push_str(c.value());
     }
+    flush(tag, &mut run);
     (a, b)
 }
 

@@ -237,7 +237,10 @@ mod tests {
             {"name": "a", "image": "x:2", "env": [{"name": "L", "value": "2"}, {"name": "K", "value": "9"}]}]});
         assert_eq!(
             paths(old, new),
-            vec!["Changed containers[name=a].image: \"x:1\" → \"x:2\"", "Changed containers[name=a].env[name=K].value: \"1\" → \"9\""]
+            vec![
+                "Changed containers[name=a].image: \"x:1\" → \"x:2\"",
+                "Changed containers[name=a].env[name=K].value: \"1\" → \"9\""
+            ]
         );
     }
 

@@ -1,0 +1,344 @@
+//! `kgen diff`: before/after fixture pairs in the three formats (snapshots), exit codes, a
+//! temporary git repository for `--git-ref`, the Markdown byte budget, layer changes, the JSON
+//! schema (drift and validity), and `kgen render`'s summary and `--diff`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use kgen::compare::Previous;
+use kgen::diff::{self, Base, BaseSource};
+use kgen::render::Rendered;
+use serde_json::Value;
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// A project rendered from `tests/fixtures/diff/<case>/before`, whose environments are then
+/// replaced by `after`.
+fn fixture(case: &str) -> tempfile::TempDir {
+    let src = root().join("tests/fixtures/diff").join(case);
+    let t = tempfile::tempdir().unwrap();
+    copy_dir(&src.join("before"), t.path());
+    let o = kgen(t.path(), &["render"]);
+    assert!(o.status.success(), "{case}: render of `before` failed: {}", stderr(&o));
+    std::fs::remove_dir_all(t.path().join("environments")).unwrap();
+    copy_dir(&src.join("after"), t.path());
+    t
+}
+
+fn json(dir: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["diff", "--format", "json"];
+    all.extend_from_slice(args);
+    let o = kgen(dir, &all);
+    assert!(matches!(o.status.code(), Some(0 | 1 | 3)), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("JSON output")
+}
+
+/// The same change in the three formats, snapshotted; the formats agree on the counts.
+#[test]
+fn fixture_pairs_in_three_formats() {
+    let cases = [("mode-switch", true), ("downgrade", true), ("mesh-switch", true), ("base-layer", false)];
+    for (case, risky) in cases {
+        let project = fixture(case);
+        let dir = project.path();
+        let text = kgen(dir, &["diff"]);
+        let markdown = kgen(dir, &["diff", "--format", "markdown"]);
+        let json_out = kgen(dir, &["diff", "--format", "json"]);
+        for o in [&text, &markdown, &json_out] {
+            assert_eq!(o.status.code(), Some(1), "{case}: {}", stderr(o));
+        }
+        let risk = kgen(dir, &["diff", "--fail-on", "risk"]);
+        assert_eq!(risk.status.code(), Some(if risky { 3 } else { 1 }), "{case}");
+        insta::with_settings!({filters => vec![(r#""kgenVersion": "[^"]+""#, r#""kgenVersion": "[version]""#)]}, {
+            insta::assert_snapshot!(format!("{case}.text"), stdout(&text));
+            insta::assert_snapshot!(format!("{case}.md"), stdout(&markdown));
+            insta::assert_snapshot!(format!("{case}.json"), stdout(&json_out));
+        });
+        // The three formats tell the same story.
+        let report: Value = serde_json::from_slice(&json_out.stdout).unwrap();
+        let s = &report["summary"];
+        let (text, markdown) = (stdout(&text), stdout(&markdown));
+        let a = s["objectsAdded"].as_u64().unwrap();
+        let totals = format!(
+            "{a} {} added, {} changed, {} removed",
+            if a == 1 { "object" } else { "objects" },
+            s["objectsChanged"],
+            s["objectsRemoved"]
+        );
+        assert!(text.lines().last().unwrap().contains(&totals), "{case}: {totals}\n{text}");
+        for env in report["environments"].as_array().unwrap() {
+            let row = format!(
+                "| `{}` | {} | {} | {} |",
+                env["name"].as_str().unwrap(),
+                env["objectsAdded"],
+                env["objectsChanged"],
+                env["objectsRemoved"]
+            );
+            assert!(markdown.contains(&row), "{case}: {row} not in the Markdown table");
+            for r in env["risks"].as_array().unwrap() {
+                let msg = r["message"].as_str().unwrap();
+                assert!(text.contains(msg), "{case}: risk `{msg}` missing from text");
+                assert!(markdown.contains(r["kind"].as_str().unwrap()), "{case}: risk kind missing from Markdown");
+            }
+        }
+    }
+}
+
+#[test]
+fn exit_codes() {
+    let project = temp_project();
+    let dir = project.path();
+    assert!(kgen(dir, &["render"]).status.success());
+    // 0: nothing changes.
+    let o = kgen(dir, &["diff"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("no changes in "), "{}", stdout(&o));
+    assert_eq!(kgen(dir, &["diff", "--fail-on", "risk"]).status.code(), Some(0));
+    // 1: a change without risk (also under --fail-on risk).
+    let env = dir.join("environments/prod.yaml");
+    let text = std::fs::read_to_string(&env).unwrap();
+    std::fs::write(&env, text.replace("replicaCount: 2", "replicaCount: 3")).unwrap();
+    assert_eq!(kgen(dir, &["diff"]).status.code(), Some(1));
+    assert_eq!(kgen(dir, &["diff", "--fail-on", "risk"]).status.code(), Some(1));
+    // 3: a risky change under --fail-on risk; 1 without the flag.
+    std::fs::write(&env, text.replace("deploymentMode: Knative", "deploymentMode: Standard")).unwrap();
+    assert_eq!(kgen(dir, &["diff", "prod"]).status.code(), Some(1));
+    let o = kgen(dir, &["diff", "prod", "--fail-on", "risk"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stdout(&o).contains("risk deployment-mode-switch: KServe deployment mode Knative → Standard"),
+        "{}",
+        stdout(&o)
+    );
+    // 2: an invalid environment, an unknown environment, a bad budget.
+    std::fs::write(&env, text.replace("deploymentMode: Knative", "deploymentMode: Sideways")).unwrap();
+    assert_eq!(kgen(dir, &["diff"]).status.code(), Some(2));
+    std::fs::write(&env, &text).unwrap();
+    assert_eq!(kgen(dir, &["diff", "nosuch"]).status.code(), Some(2));
+    assert_eq!(kgen(dir, &["diff", "--format", "markdown", "--max-bytes", "10"]).status.code(), Some(2));
+    // Nothing was written by any of these.
+    assert_eq!(kgen(dir, &["render", "--check"]).status.code(), Some(0));
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let o = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=kgen test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git runs");
+    assert!(o.status.success(), "git {args:?}: {}", stderr(&o));
+}
+
+#[test]
+fn git_ref_reads_the_committed_render() {
+    // The kgen project lives in a subfolder of the repository.
+    let repo = tempfile::tempdir().unwrap();
+    let project = repo.path().join("platform");
+    copy_dir(&root().join("environments"), &project.join("environments"));
+    git(repo.path(), &["init", "-q", "-b", "main"]);
+    assert!(kgen(&project, &["render"]).status.success());
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-q", "-m", "render"]);
+    // Change an environment; the working tree's render is deleted, HEAD still has it.
+    let env = project.join("environments/staging.yaml");
+    let text = std::fs::read_to_string(&env).unwrap();
+    std::fs::write(&env, text.replace("staging.models.example.com", "stg.models.example.com")).unwrap();
+    let from_disk = kgen(&project, &["diff", "--format", "json"]);
+    std::fs::remove_dir_all(project.join("rendered")).unwrap();
+    let o = kgen(&project, &["diff", "--git-ref", "HEAD", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let from_git: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut from_disk: Value = serde_json::from_slice(&from_disk.stdout).unwrap();
+    assert_eq!(from_git["base"], serde_json::json!({"source": "git", "ref": "HEAD", "path": "rendered"}));
+    from_disk["base"] = from_git["base"].clone();
+    assert_eq!(from_git, from_disk, "the same comparison from git and from disk");
+    let names: Vec<&str> =
+        from_git["environments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["staging"]);
+    // An environment deleted since the commit shows as removed, with its risks.
+    std::fs::remove_file(project.join("environments/legacy.yaml")).unwrap();
+    let v = json(&project, &["--git-ref", "HEAD"]);
+    let legacy = v["environments"].as_array().unwrap().iter().find(|e| e["name"] == "legacy").expect("legacy listed");
+    assert_eq!(legacy["status"], "removed");
+    assert_eq!(legacy["risks"][0]["kind"], "environment-removed");
+    // Errors: an unknown ref, a ref that looks like an option, no repository.
+    let o = kgen(&project, &["diff", "--git-ref", "no-such-branch"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown git ref `no-such-branch`"), "{}", stderr(&o));
+    assert_eq!(kgen(&project, &["diff", "--git-ref=--output=/tmp/x"]).status.code(), Some(2));
+    let outside = temp_project();
+    let o = kgen(outside.path(), &["diff", "--git-ref", "HEAD"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("needs a git repository"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_base_layer_change_shows_in_every_environment_that_extends_it_and_no_other() {
+    let project = temp_project();
+    let dir = project.path();
+    assert!(kgen(dir, &["render"]).status.success());
+    let base = dir.join("environments/_base.yaml");
+    let text = std::fs::read_to_string(&base).unwrap();
+    std::fs::write(&base, text.replace("ml-platform-gitops.git", "ml-platform-fleet.git")).unwrap();
+    let extending: Vec<String> = examples()
+        .into_iter()
+        .filter(|n| {
+            std::fs::read_to_string(dir.join(format!("environments/{n}.yaml"))).unwrap().contains("extends: _base")
+        })
+        .collect();
+    assert!(extending.len() >= 3 && !extending.contains(&"legacy".to_string()), "{extending:?}");
+    let v = json(dir, &[]);
+    let changed: Vec<String> =
+        v["environments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(changed, extending);
+    assert!(v["unchanged"].as_array().unwrap().iter().any(|n| n == "legacy"));
+}
+
+/// The Markdown under a small budget: several parts, each within it, each saying what it
+/// holds; a file too big for a part is cut and the cut is named.
+#[test]
+fn markdown_is_split_under_a_small_budget() {
+    let project = fixture("mesh-switch");
+    let budget = 4_000;
+    let o = kgen(project.path(), &["diff", "--format", "markdown", "--max-bytes", &budget.to_string()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let parts: Vec<&str> = out.split("<!-- kgen-diff -->\n").skip(1).collect();
+    assert!(parts.len() > 2, "expected several parts:\n{out}");
+    for (i, p) in parts.iter().enumerate() {
+        let part = format!("<!-- kgen-diff -->\n{}", p.trim_end());
+        assert!(part.len() <= budget, "part {} is {} bytes", i + 1, part.len());
+        assert!(part.contains(&format!("**Part {} of {}.** Holds ", i + 1, parts.len())), "{part}");
+        assert_eq!(part.matches("<details>").count(), part.matches("</details>").count(), "{part}");
+        assert_eq!(part.matches("```").count() % 2, 0, "fences closed:\n{part}");
+    }
+    assert!(parts[0].contains("| Environment |"), "summary table first");
+    assert!(parts[1].contains("(continued)"), "{}", parts[1]);
+    insta::assert_snapshot!("mesh-switch.md.4000", out);
+
+    // One file larger than a whole part: its hunks, then its lines, are cut, and it says so.
+    let big = |n: usize, v: &str| -> String {
+        let mut s = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big, namespace: n}\ndata:\n");
+        for i in 0..n {
+            s.push_str(&format!("  key-{i:04}: {v}-{i}\n"));
+        }
+        s
+    };
+    let old = Previous {
+        generated: ["manifests/n/configmap-big.yaml".to_string()].into(),
+        contents: [("manifests/n/configmap-big.yaml".to_string(), big(400, "old").into_bytes())].into(),
+    };
+    let new =
+        Rendered { env: "e".into(), files: [("manifests/n/configmap-big.yaml".to_string(), big(400, "new"))].into() };
+    let report = diff::report(
+        Base { source: BaseSource::Disk, git_ref: None, path: "rendered".into() },
+        vec![diff::diff_env(&new, &old)],
+    );
+    let parts = diff::markdown::render(&report, 5_000);
+    assert!(parts.iter().all(|p| p.len() <= 5_000));
+    let all = parts.join("\n");
+    assert!(all.contains("Cut: hunks and "), "{all}");
+    assert!(all.contains("more lines cut; run `kgen diff e` locally"), "{all}");
+}
+
+#[test]
+fn json_schema_is_committed_and_outputs_follow_it() {
+    let o = kgen(&root(), &["diff", "--schema"]);
+    assert_eq!(o.status.code(), Some(0));
+    let path = root().join("schemas/diff.schema.json");
+    let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        o.stdout == committed,
+        "schemas/diff.schema.json is stale: run `cargo run -- diff --schema > schemas/diff.schema.json`"
+    );
+    let schema: Value = serde_json::from_slice(&committed).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    for case in ["mode-switch", "downgrade", "mesh-switch", "base-layer"] {
+        let project = fixture(case);
+        let report = json(project.path(), &[]);
+        let errors: Vec<String> =
+            validator.iter_errors(&report).map(|e| format!("{e} at {}", e.instance_path())).collect();
+        assert!(errors.is_empty(), "{case}: {errors:#?}");
+        let mut other = report.clone();
+        other["schemaVersion"] = 2.into();
+        assert!(!validator.is_valid(&other), "another schema version does not validate");
+    }
+}
+
+#[test]
+fn render_summarises_and_diff_prints_what_it_wrote() {
+    let project = fixture("mode-switch");
+    let o = kgen(project.path(), &["render", "--diff"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("dev: 2 objects added, 3 changed, 5 removed · Helm values: knative-operator, kserve · 4 risks"),
+        "{err}"
+    );
+    assert!(err.contains("risk deployment-mode-switch: KServe deployment mode Knative → Standard"), "{err}");
+    let out = stdout(&o);
+    assert!(out.contains("~ kserve.controller.deploymentMode: Knative → Standard"), "{out}");
+    // What it printed is what `kgen diff` would have printed before the render.
+    let project2 = fixture("mode-switch");
+    let diff = kgen(project2.path(), &["diff"]);
+    let diff = stdout(&diff);
+    let (body, _) = diff.rsplit_once("\n\n").unwrap();
+    assert_eq!(out.trim_end(), body.trim_end());
+    // Nothing left to do afterwards.
+    let o = kgen(project.path(), &["render"]);
+    assert!(stderr(&o).contains("dev: up to date"), "{}", stderr(&o));
+    assert_eq!(kgen(project.path(), &["diff"]).status.code(), Some(0));
+}
+
+#[test]
+fn colour_only_when_asked() {
+    let project = fixture("downgrade");
+    let plain = kgen(project.path(), &["diff"]);
+    assert!(!stdout(&plain).contains('\x1b'));
+    let o = Command::new(env!("CARGO_BIN_EXE_kgen"))
+        .arg("-C")
+        .arg(project.path())
+        .args(["--color", "always", "diff"])
+        .output()
+        .unwrap();
+    let coloured = stdout(&o);
+    assert!(coloured.contains("\x1b["), "colour with --color always");
+    // Character-level emphasis inside a changed version: the shared prefix is plain red/green,
+    // only the differing characters are inverted.
+    assert!(coloured.contains("  version: v0.1\x1b[0m"), "{coloured}");
+    assert!(coloured.contains("\x1b[7m"), "{coloured}");
+    let o = Command::new(env!("CARGO_BIN_EXE_kgen"))
+        .arg("-C")
+        .arg(project.path())
+        .args(["diff"])
+        .env("NO_COLOR", "1")
+        .env_remove("KGEN_COLOR")
+        .output()
+        .unwrap();
+    assert!(!stdout(&o).contains('\x1b'), "NO_COLOR");
+}
