@@ -13,9 +13,12 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/upstream`.
+/// `../shared/upstream` (or `$KGEN_SHARED/upstream`, which `.ci/run` sets).
 pub fn upstream() -> PathBuf {
-    root().join("../shared/upstream")
+    match std::env::var_os("KGEN_SHARED") {
+        Some(shared) => PathBuf::from(shared).join("upstream"),
+        None => root().join("../shared/upstream"),
+    }
 }
 
 /// Loads and resolves one example environment.
