@@ -2,7 +2,7 @@
 
 use clap::CommandFactory;
 
-use super::Context;
+use super::{Context, table};
 use crate::catalog;
 use crate::cli::Cli;
 use crate::config::schema;
@@ -83,16 +83,6 @@ pub fn versions_text() -> String {
     out
 }
 
-fn table(rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> =
-        (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
-    rows.iter()
-        .map(|row| {
-            let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-            format!("{}\n", cells.join("  ").trim_end())
-        })
-        .collect()
-}
 
 /// `kgen rules [CODE]`.
 pub fn rules(ctx: &Context<'_>, code: Option<&str>) -> Result<u8, Error> {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Context, check, report, summary};
+use super::{Context, check, report, summary, table};
 use crate::cli::EnvSelection;
 use crate::config::model::GitopsEngine;
 use crate::config::resolve::{PinSource, Resolved};
@@ -12,17 +12,6 @@ use crate::exit_codes;
 use crate::printer::BrokenPipe;
 use crate::yaml;
 
-fn table(rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> =
-        (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
-    for row in rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
-}
 
 fn engine(e: GitopsEngine) -> &'static str {
     match e {

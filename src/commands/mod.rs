@@ -130,3 +130,15 @@ pub fn summary(diags: &[Diagnostic]) -> String {
     };
     format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
 }
+
+/// Left-aligned columns separated by two spaces, without trailing blanks.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> =
+        (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    rows.iter()
+        .map(|row| {
+            let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            format!("{}\n", cells.join("  ").trim_end())
+        })
+        .collect()
+}
