@@ -216,6 +216,25 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
     })
 }
 
+/// The pins this environment actually renders (a pin of a component it does not install
+/// would only be noise in the index and in diffs).
+fn used_pins<'a>(r: &'a Resolved, plan: &plan::Plan) -> BTreeMap<&'a str, &'a str> {
+    let cat = crate::catalog::get();
+    let mut used: Vec<&str> = plan.releases.iter().map(|rel| cat.charts[&rel.name].version.as_str()).collect();
+    used.extend(plan.crd_sources.iter().map(|s| cat.crd_sources[&s.name].version.as_str()));
+    for o in &plan.objects {
+        match o.kind {
+            // The upstream KnativeServing pins Knative Serving; on OpenShift the channel does.
+            "KnativeServing" if r.env.cluster.platform == crate::config::model::Platform::Kubernetes => {
+                used.push("knativeServing")
+            }
+            "Istio" | "IstioCNI" => used.push("istio"),
+            _ => {}
+        }
+    }
+    r.pins.iter().filter(|(k, _)| used.contains(&k.as_str())).map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
 /// The index: what was rendered from what, and the digest of every file (SPEC §5).
 fn lock(
     r: &Resolved,
@@ -230,7 +249,7 @@ fn lock(
         environment: &'a str,
         inputs: Inputs<'a>,
         kserve: Value,
-        versions: &'a BTreeMap<String, String>,
+        versions: BTreeMap<&'a str, &'a str>,
         releases: &'a [plan::ChartRelease],
         crd_sources: &'a [plan::CrdSource],
         order: &'a [plan::Node],
@@ -260,7 +279,7 @@ fn lock(
         environment: &r.name,
         inputs: Inputs { digest, files: &r.files },
         kserve: json!({"version": r.release.version, "deploymentMode": r.mode_name()}),
-        versions: &r.pins,
+        versions: used_pins(r, plan),
         releases: &plan.releases,
         crd_sources: &plan.crd_sources,
         order: &plan.graph,
