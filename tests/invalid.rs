@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Upper bound asserted for one run. SPEC §3 asks for "within a second" (release build); this
-/// bound only guards against a hang on a slow, shared CI machine running a debug build. The
-/// real figure is printed (`cargo test --test invalid -- --nocapture`).
-const MAX_RUN: Duration = Duration::from_secs(5);
+/// A hang guard only, not a performance test: SPEC §3's "within a second" is for release builds
+/// and is measured by `cargo bench --bench render` (hostile inputs included); debug builds on a
+/// loaded 2-core CI machine are far slower. The real figure is printed with `--nocapture`.
+const MAX_RUN: Duration = Duration::from_secs(60);
 
 /// Codes whose diagnostics have no place in a file to point at: a file that cannot be read
 /// (KG100), an empty file (KG110), a file or environment name (KG111, KG115). Every other
