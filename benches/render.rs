@@ -82,7 +82,10 @@ fn hostile_inputs(kgen: &str) {
     let mut bomb = String::from(header);
     bomb.push_str("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..10 {
-        bomb.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n", p = i - 1));
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n",
+            p = i - 1
+        ));
     }
     let deep = format!("{header}values:\n  kserve: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
     let mut nodes = format!("{header}values:\n  kserve:\n    items:\n");
@@ -199,4 +202,5 @@ fn main() {
         ms(check.wall),
         mb(check.max_rss_kb)
     );
+    hostile_inputs(kgen);
 }
