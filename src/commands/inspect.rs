@@ -12,7 +12,6 @@ use crate::exit_codes;
 use crate::printer::BrokenPipe;
 use crate::yaml;
 
-
 fn engine(e: GitopsEngine) -> &'static str {
     match e {
         GitopsEngine::Argocd => "argocd",
@@ -140,6 +139,8 @@ fn collect_leaves(v: &Value, ptr: String, out: &mut Vec<(String, String)>) {
                 collect_leaves(c, format!("{ptr}/{i}"), out);
             }
         }
+        // An empty map (`versions: {}`) has no value of its own to explain.
+        Value::Object(_) => {}
         Value::String(s) => out.push((ptr, s.clone())),
         other => out.push((ptr, other.to_string())),
     }
