@@ -83,7 +83,6 @@ pub fn versions_text() -> String {
     out
 }
 
-
 /// `kgen rules [CODE]`.
 pub fn rules(ctx: &Context<'_>, code: Option<&str>) -> Result<u8, Error> {
     let sev = |s: Severity| {
