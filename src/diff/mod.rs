@@ -444,22 +444,96 @@ fn parse<'a>(path: &str, text: Option<Cow<'a, str>>) -> Parsed<'a> {
             Err(e) => Parsed::Text(text, Some(format!("not valid JSON ({e})"))),
         };
     }
-    if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
+    if !is_yaml(path) {
         return Parsed::Text(text, None);
     }
     match yaml::from_str_multi::<Value>(&text, yaml::Budget::Render) {
-        Ok(values) => {
-            let docs = values
-                .into_iter()
-                .filter(|v| !v.is_null())
-                .map(|value| {
-                    let object = if file_kind(path) == FileKind::Values { None } else { object_ref(&value) };
-                    Doc { object, value }
-                })
-                .collect();
-            Parsed::Docs(docs, text)
-        }
+        Ok(values) => Parsed::Docs(docs(path, values), text),
         Err(e) => Parsed::Text(text, Some(format!("not valid YAML ({e})"))),
+    }
+}
+
+fn docs(path: &str, values: Vec<Value>) -> Vec<Doc> {
+    values
+        .into_iter()
+        .filter(|v| !v.is_null())
+        .map(|value| {
+            let object = if file_kind(path) == FileKind::Values { None } else { object_ref(&value) };
+            Doc { object, value }
+        })
+        .collect()
+}
+
+fn is_yaml(path: &str) -> bool {
+    path.ends_with(".yaml") || path.ends_with(".yml")
+}
+
+/// A YAML stream cut into its documents' texts at `---` lines; `None` when the text uses
+/// anything that makes that unsafe (content after `---`, `...`, directives).
+fn split_docs(text: &str) -> Option<Vec<&str>> {
+    let mut out = Vec::new();
+    let (mut start, mut pos) = (0, 0);
+    for line in text.split_inclusive('\n') {
+        let l = line.trim_end_matches(['\n', '\r']);
+        if l == "---" {
+            out.push(&text[start..pos]);
+            start = pos + line.len();
+        } else if l.starts_with("--- ") || l.starts_with("...") || l.starts_with('%') {
+            return None;
+        }
+        pos += line.len();
+    }
+    out.push(&text[start..]);
+    Some(out)
+}
+
+/// Both versions of a modified YAML file. Documents whose text is the same on both sides
+/// (wherever they sit in the file) cannot differ and are not parsed: a large file with a few
+/// changed documents costs only those documents.
+fn parse_pair<'a>(path: &str, old: Cow<'a, str>, new: &'a str) -> (Parsed<'a>, Parsed<'a>) {
+    let full = |old: Cow<'a, str>| (parse(path, Some(old)), parse(path, Some(Cow::Borrowed(new))));
+    if !is_yaml(path) {
+        return full(old);
+    }
+    let (Some(a), Some(b)) = (split_docs(&old), split_docs(new)) else { return full(old) };
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for d in &b {
+        *counts.entry(d).or_default() += 1;
+    }
+    let mut common: HashMap<&str, usize> = HashMap::new();
+    for d in &a {
+        if let Some(n) = counts.get_mut(d)
+            && *n > 0
+        {
+            *n -= 1;
+            *common.entry(d).or_default() += 1;
+        }
+    }
+    let only = |chunks: &[&str]| -> Option<Vec<Doc>> {
+        let mut left = common.clone();
+        let mut out = Vec::new();
+        for c in chunks {
+            match left.get_mut(c) {
+                Some(n) if *n > 0 => *n -= 1,
+                _ => out.extend(docs(path, yaml::from_str_multi::<Value>(c, yaml::Budget::Render).ok()?)),
+            }
+        }
+        Some(out)
+    };
+    // A large file: both sides at once.
+    let (da, db) = if old.len() + new.len() >= PARALLEL_PARSE_BYTES {
+        std::thread::scope(|s| {
+            let h = s.spawn(|| only(&a));
+            let db = only(&b);
+            (h.join().expect("diff worker panicked"), db)
+        })
+    } else {
+        (only(&a), only(&b))
+    };
+    match (da, db) {
+        (Some(da), Some(db)) => (Parsed::Docs(da, old), Parsed::Docs(db, Cow::Borrowed(new))),
+        // A document that does not parse on its own: read the whole file, which reports why.
+        _ => full(old),
     }
 }
 
@@ -540,6 +614,25 @@ fn doc_changes(old: &Doc, new: &Doc) -> Vec<Change> {
     }
 }
 
+/// One changed file to parse: path, previous bytes, new text.
+type ParseJob<'a> = (&'a str, Option<&'a [u8]>, Option<&'a str>);
+
+/// Above this many bytes to parse, one environment's files are parsed on every core.
+const PARALLEL_PARSE_BYTES: usize = 256 * 1024;
+
+/// `items` through `f`, on every core when `parallel`; results keep the input order.
+fn par_map<T: Sync, R: Send>(items: &[T], parallel: bool, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
+    if !parallel || threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("diff worker panicked")).collect()
+    })
+}
+
 /// Unified hunks of two texts (Patience, with a deadline).
 fn hunks(old: &str, new: &str) -> Vec<Hunk> {
     let diff = similar::TextDiff::configure()
@@ -614,14 +707,25 @@ pub fn diff_env(new: &Rendered, old: &Previous) -> EnvDiff {
     if changeset.is_empty() {
         return env;
     }
-    // Parse both sides of every file whose bytes differ.
-    let mut old_side: Vec<(&str, Parsed<'_>)> = Vec::new();
-    let mut new_side: Vec<(&str, Parsed<'_>)> = Vec::new();
-    for path in changeset.files.keys() {
-        let old_text = old.contents.get(path).filter(|_| changeset.files[path] != Status::Added);
-        let new_text = new.files.get(path);
-        old_side.push((path, parse(path, old_text.map(|b| String::from_utf8_lossy(b)))));
-        new_side.push((path, parse(path, new_text.map(|s| Cow::Borrowed(s.as_str())))));
+    // Parse both sides of every file whose bytes differ (in parallel when there is a lot).
+    let jobs: Vec<ParseJob<'_>> = changeset
+        .files
+        .iter()
+        .map(|(path, status)| {
+            let old_bytes = old.contents.get(path).filter(|_| *status != Status::Added).map(Vec::as_slice);
+            (path.as_str(), old_bytes, new.files.get(path).map(String::as_str))
+        })
+        .collect();
+    let bytes: usize = jobs.iter().map(|(_, o, n)| o.map_or(0, <[u8]>::len) + n.map_or(0, str::len)).sum();
+    let parsed = par_map(&jobs, bytes >= PARALLEL_PARSE_BYTES, |&(path, o, n)| match (o, n) {
+        (Some(o), Some(n)) => parse_pair(path, String::from_utf8_lossy(o), n),
+        (o, n) => (parse(path, o.map(String::from_utf8_lossy)), parse(path, n.map(Cow::Borrowed))),
+    });
+    let mut old_side: Vec<(&str, Parsed<'_>)> = Vec::with_capacity(parsed.len());
+    let mut new_side: Vec<(&str, Parsed<'_>)> = Vec::with_capacity(parsed.len());
+    for ((path, _, _), (o, n)) in jobs.iter().zip(parsed) {
+        old_side.push((path, o));
+        new_side.push((path, n));
     }
     let old_index = index_objects(&old_side);
     let new_index = index_objects(&new_side);
@@ -640,8 +744,13 @@ pub fn diff_env(new: &Rendered, old: &Previous) -> EnvDiff {
             hunks_omitted: None,
             note: None,
         };
+        // Documents equal on both sides are not parsed: look for Secrets in the text as well.
         let secret = o.docs().iter().chain(n.docs()).any(is_secret)
-            || [o, n].iter().any(|p| matches!(p, Parsed::Text(t, _) if text_mentions_secret(t)));
+            || [o, n].iter().any(|p| match p {
+                Parsed::Text(t, _) => text_mentions_secret(t),
+                Parsed::Docs(_, t) => t.lines().any(|l| l.strip_prefix("kind:").is_some_and(|k| k.trim() == "Secret")),
+                Parsed::Absent => false,
+            });
         let text_only = matches!(o, Parsed::Text(..)) || matches!(n, Parsed::Text(..));
         if text_only {
             file.note = [o, n]

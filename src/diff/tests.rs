@@ -234,3 +234,23 @@ fn show_value_quotes_what_would_be_misread() {
     assert_eq!(show_value(&serde_json::json!({"a": [1]}), 50), "{\"a\":[1]}");
     assert_eq!(show_value(&Value::String("x".repeat(10)), 5), "xxxx…");
 }
+
+#[test]
+fn only_documents_that_differ_are_parsed_and_secrets_next_to_them_stay_hidden() {
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: n}\nstringData: {token: hunter2}\n";
+    let cm =
+        |v: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: n}}\ndata: {{k: {v}}}\n");
+    let old = previous(&[("manifests/n/all.yaml", &format!("{secret}---\n{}", cm("a")))]);
+    let new = rendered("e", &[("manifests/n/all.yaml", &format!("{secret}---\n{}", cm("b")))]);
+    let d = diff_env(&new, &old);
+    assert_eq!(d.objects_changed, 1);
+    assert_eq!(d.files[0].documents.len(), 1);
+    assert_eq!(d.files[0].hunks_omitted, Some(HunksOmitted::Secret), "no hunk next to an unchanged Secret");
+    assert!(
+        !json::render(&report(Base { source: BaseSource::Disk, git_ref: None, path: "r".into() }, vec![d]))
+            .contains("hunter2")
+    );
+    // A document that only parses with its neighbours falls back to reading the whole file.
+    assert_eq!(split_docs("a: 1\n--- |\n  x\n"), None);
+    assert_eq!(split_docs("a: 1\n---\nb: 2\n"), Some(vec!["a: 1\n", "b: 2\n"]));
+}
