@@ -419,6 +419,9 @@ fn file_block(e: &EnvDiff, f: &FileDiff, limit: Option<usize>) -> (String, Optio
         _ => {}
     }
     let lines = doc_lines(f);
+    if lines.is_empty() && f.status == FileStatus::Removed && notes.is_empty() {
+        notes.push_str("_Removed: `kgen render` prunes this file._\n\n");
+    }
     let list = if lines.is_empty() { String::new() } else { format!("{}\n\n", lines.join("\n")) };
     let (hunks, hunk_lines) = if f.hunks.is_empty() { (String::new(), 0) } else { hunk_block(f) };
     let full = format!("{head}{notes}{list}{hunks}{tail}");
@@ -468,10 +471,12 @@ fn title(report: &Report) -> String {
         _ => format!("{} on disk", code(&format!("{}/", report.base.path))),
     };
     if !report.has_changes() {
-        return format!(
-            "## kgen diff: no changes\n\nEvery one of the {} renders as {base} holds it.\n\n",
-            plural(s.environments, "environment", "environments")
-        );
+        let all = if s.environments == 1 {
+            "The environment renders".to_string()
+        } else {
+            format!("All {} environments render", s.environments)
+        };
+        return format!("## kgen diff: no changes\n\n{all} exactly as in {base}.\n\n");
     }
     let risk =
         if s.risks > 0 { format!(" · ⚠️ {}", plural(s.risks, "risk", "risks")) } else { " · no risks".into() };
