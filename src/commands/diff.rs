@@ -189,11 +189,12 @@ impl GitTree {
         let top_c = top.canonicalize().unwrap_or_else(|_| top.clone());
         let root_c =
             root.canonicalize().map_err(|e| Error::Io { path: root.to_path_buf(), action: "read", source: e })?;
-        let out_abs = normalize(&if out.is_absolute() {
-            out.to_path_buf()
-        } else {
-            root_c.join(out.strip_prefix(root).unwrap_or(out))
-        });
+        let out_abs = match out.canonicalize() {
+            Ok(p) => p,
+            // Gone from the working tree (the ref still has it): resolve it lexically.
+            Err(_) if out.is_absolute() => normalize(out),
+            Err(_) => normalize(&root_c.join(out.strip_prefix(root).unwrap_or(out))),
+        };
         let rel = out_abs.strip_prefix(&top_c).map_err(|_| {
             git_error(format!("the output folder `{}` is outside the repository `{}`", out.display(), top.display()))
         })?;
