@@ -78,32 +78,48 @@ fn files_and_bytes(dir: &Path) -> (usize, u64) {
 /// Hostile environment files, each alone in a project, and how `kgen validate` copes (SPEC §3:
 /// rejected within a second, bounded memory).
 fn hostile_inputs(kgen: &str) {
-    let header = "apiVersion: kgen/v1\nkind: Environment\n";
-    let mut bomb = String::from(header);
-    bomb.push_str("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-    for i in 1..10 {
-        bomb.push_str(&format!(
-            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n",
-            p = i - 1
-        ));
+    // Each file is written and its text dropped before kgen starts: a child's peak RSS counts
+    // the parent's memory at fork time, so the generator must not hold 50 MB then.
+    type Gen = fn() -> String;
+    fn bomb() -> String {
+        let mut s = String::from("apiVersion: kgen/v1\nkind: Environment\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            s.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        s
     }
-    let deep = format!("{header}values:\n  kserve: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
-    let mut nodes = format!("{header}values:\n  kserve:\n    items:\n");
-    for i in 0..150_000 {
-        nodes.push_str(&format!("      - {i}\n"));
+    fn deep() -> String {
+        format!(
+            "apiVersion: kgen/v1\nkind: Environment\nvalues:\n  kserve: {}{}\n",
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        )
     }
-    let huge = format!("{header}description: \"{}\"\n", "x".repeat(50 * 1024 * 1024));
+    fn nodes() -> String {
+        let mut s = String::from("apiVersion: kgen/v1\nkind: Environment\nvalues:\n  kserve:\n    items:\n");
+        for i in 0..150_000 {
+            s.push_str(&format!("      - {i}\n"));
+        }
+        s
+    }
+    fn huge() -> String {
+        format!("apiVersion: kgen/v1\nkind: Environment\ndescription: \"{}\"\n", "x".repeat(50 * 1024 * 1024))
+    }
     println!("\nhostile environment files (`kgen validate`, release build):");
     println!("{:<34} {:>10} {:>10}   target (SPEC §3)", "input", "time", "peak RSS");
-    for (name, text) in [
+    let cases: [(&str, Gen); 4] = [
         ("billion laughs (10^10 leaves)", bomb),
         ("10,000-level flow nesting", deep),
         ("150,000 nodes (1.1 MB)", nodes),
         ("50 MB file", huge),
-    ] {
+    ];
+    for (name, generate) in cases {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("environments")).unwrap();
-        std::fs::write(dir.path().join("environments/bad.yaml"), text).unwrap();
+        std::fs::write(dir.path().join("environments/bad.yaml"), generate()).unwrap();
         let mut c = Command::new(kgen);
         c.arg("-C").arg(dir.path()).args(["-q", "validate"]);
         let r = run(&mut c);

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::render::{out_dir, par_map};
+use super::render::out_dir;
 use super::{Context, check, report, summary};
 use crate::cli::{DiffArgs, DiffFormat, FailOn};
 use crate::compare::Previous;
@@ -15,6 +15,7 @@ use crate::config::load::is_valid_name;
 use crate::diff::{self, Base, BaseSource, EnvDiff};
 use crate::error::Error;
 use crate::exit_codes;
+use crate::par_map;
 use crate::render::{self, LOCK_FILE, Rendered};
 use crate::write;
 

@@ -10,21 +10,9 @@ use crate::config::load::is_valid_name;
 use crate::diff::{self, EnvDiff};
 use crate::error::Error;
 use crate::exit_codes;
+use crate::par_map;
 use crate::render::{self, LOCK_FILE, Rendered};
 use crate::write::{self, FaultInjection};
-
-/// Runs `items` through `f` on every core; results keep the input order.
-pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
-    if threads <= 1 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("render worker panicked")).collect()
-    })
-}
 
 /// The output folder: `--out`, else `rendered/`, relative to `-C`.
 pub fn out_dir(root: &Path, out: Option<&PathBuf>) -> PathBuf {

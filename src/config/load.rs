@@ -99,8 +99,10 @@ impl Workspace {
         }
         paths.sort();
         let mut ws = Workspace { root: root.to_path_buf(), ..Default::default() };
-        for path in paths {
-            ws.load_file(&path);
+        // Files are independent: read and check them on every core, then record in name order.
+        let loaded = crate::par_map(&paths, |p| load_one(p));
+        for one in loaded {
+            ws.record(one);
         }
         Ok(ws)
     }
@@ -122,31 +124,44 @@ impl Workspace {
         self.files.keys().chain(self.broken.keys()).map(String::as_str).collect()
     }
 
-    fn load_file(&mut self, path: &Path) {
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        let display = format!("{ENV_DIR}/{}", path.file_name().and_then(|s| s.to_str()).unwrap_or(""));
-        if !is_valid_stem(&stem) {
-            self.diagnostics.push(
-                Diagnostic::error("KG111", format!("invalid environment file name `{stem}`")).in_file(&display).hint(
-                    "names are lower-case letters, digits and `-` (`prod-eu-1`); layers start with `_` (`_base`)",
-                ),
-            );
-            return;
-        }
-        match read_checked(path, &display) {
-            Ok((text, file)) => {
+    fn record(&mut self, one: Loaded) {
+        match one {
+            Loaded::BadName(d) => self.diagnostics.push(d),
+            Loaded::Ok { stem, display, text, file } => {
                 self.sources.insert(display, text);
-                let file = SourceFile { name: stem.clone(), ..file };
                 self.files.insert(stem, file);
             }
-            Err((text, diags)) => {
+            Loaded::Broken { stem, display, text, diagnostics } => {
                 if let Some(text) = text {
                     self.sources.insert(display.clone(), text);
                 }
-                self.diagnostics.extend(diags);
+                self.diagnostics.extend(diagnostics);
                 self.broken.insert(stem, display);
             }
         }
+    }
+}
+
+/// One file, read and checked on its own.
+enum Loaded {
+    BadName(Diagnostic),
+    Ok { stem: String, display: String, text: String, file: SourceFile },
+    Broken { stem: String, display: String, text: Option<String>, diagnostics: Vec<Diagnostic> },
+}
+
+fn load_one(path: &Path) -> Loaded {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    let display = format!("{ENV_DIR}/{}", path.file_name().and_then(|s| s.to_str()).unwrap_or(""));
+    if !is_valid_stem(&stem) {
+        return Loaded::BadName(
+            Diagnostic::error("KG111", format!("invalid environment file name `{stem}`"))
+                .in_file(&display)
+                .hint("names are lower-case letters, digits and `-` (`prod-eu-1`); layers start with `_` (`_base`)"),
+        );
+    }
+    match read_checked(path, &display) {
+        Ok((text, file)) => Loaded::Ok { file: SourceFile { name: stem.clone(), ..file }, stem, display, text },
+        Err((text, diagnostics)) => Loaded::Broken { stem, display, text, diagnostics },
     }
 }
 

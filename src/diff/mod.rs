@@ -622,15 +622,7 @@ const PARALLEL_PARSE_BYTES: usize = 256 * 1024;
 
 /// `items` through `f`, on every core when `parallel`; results keep the input order.
 fn par_map<T: Sync, R: Send>(items: &[T], parallel: bool, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
-    if !parallel || threads <= 1 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("diff worker panicked")).collect()
-    })
+    if parallel { crate::par_map(items, f) } else { items.iter().map(f).collect() }
 }
 
 /// Unified hunks of two texts (Patience, with a deadline).

