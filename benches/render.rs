@@ -106,7 +106,8 @@ fn hostile_inputs(kgen: &str) {
         s
     }
     fn huge() -> String {
-        format!("apiVersion: kgen/v1\nkind: Environment\ndescription: \"{}\"\n", "x".repeat(50 * 1024 * 1024))
+        // Written in chunks by `write_case`: never held whole in this process.
+        String::from("apiVersion: kgen/v1\nkind: Environment\ndescription: \"")
     }
     println!("\nhostile environment files (`kgen validate`, release build):");
     println!("{:<34} {:>10} {:>10}   target (SPEC §3)", "input", "time", "peak RSS");
@@ -119,7 +120,17 @@ fn hostile_inputs(kgen: &str) {
     for (name, generate) in cases {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("environments")).unwrap();
-        std::fs::write(dir.path().join("environments/bad.yaml"), generate()).unwrap();
+        let path = dir.path().join("environments/bad.yaml");
+        std::fs::write(&path, generate()).unwrap();
+        if name == "50 MB file" {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+            let chunk = vec![b'x'; 1024 * 1024];
+            for _ in 0..50 {
+                f.write_all(&chunk).unwrap();
+            }
+            f.write_all(b"\"\n").unwrap();
+        }
         let mut c = Command::new(kgen);
         c.arg("-C").arg(dir.path()).args(["-q", "validate"]);
         let r = run(&mut c);
