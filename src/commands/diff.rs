@@ -7,8 +7,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::render::out_dir;
-use super::{Context, check, report, summary};
+use super::Context;
+use super::render::{check_and_render, orphans, out_dir};
 use crate::cli::{DiffArgs, DiffFormat, FailOn};
 use crate::compare::Previous;
 use crate::config::load::is_valid_name;
@@ -16,7 +16,7 @@ use crate::diff::{self, Base, BaseSource, EnvDiff};
 use crate::error::Error;
 use crate::exit_codes;
 use crate::par_map;
-use crate::render::{self, LOCK_FILE, Rendered};
+use crate::render::{LOCK_FILE, Rendered};
 use crate::write;
 
 /// Runs `kgen diff`.
@@ -25,15 +25,9 @@ pub fn run(ctx: &Context<'_>, args: &DiffArgs) -> Result<u8, Error> {
         let _ = ctx.printer.data(&diff::json::schema_text());
         return Ok(exit_codes::SUCCESS);
     }
-    let checked = check(ctx, &args.selection)?;
-    report(ctx, &checked);
-    if checked.has_errors() {
-        ctx.printer.info(&format!("nothing compared: {}", summary(&checked.diagnostics)));
+    let Some((_, mut renders)) = check_and_render(ctx, &args.selection, "nothing compared")? else {
         return Ok(exit_codes::ERROR);
-    }
-    let sources = &checked.workspace.sources;
-    let mut renders: Vec<Rendered> =
-        par_map(&checked.resolved, |r| render::render(r, sources)).into_iter().collect::<Result<_, _>>()?;
+    };
     let root = &ctx.global.dir;
     let out = out_dir(root, args.out.as_ref());
     let display = display_path(root, &out);
@@ -43,7 +37,7 @@ pub fn run(ctx: &Context<'_>, args: &DiffArgs) -> Result<u8, Error> {
     let (base, previous) = match &args.git_ref {
         None => {
             if all {
-                for name in disk_orphans(&out, &names) {
+                for name in orphans(&out, &names) {
                     renders.push(Rendered { env: name, files: BTreeMap::new() });
                 }
             }
@@ -109,19 +103,6 @@ fn display_path(root: &Path, out: &Path) -> String {
     let rel = out.strip_prefix(root).unwrap_or(out);
     let s = rel.to_string_lossy().replace('\\', "/");
     s.trim_start_matches("./").trim_end_matches('/').to_string()
-}
-
-/// Environment folders under `out` holding a kgen render whose environment file is gone.
-fn disk_orphans(out: &Path, names: &[String]) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(out) else { return vec![] };
-    let mut found: Vec<String> = entries
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter(|n| is_valid_name(n) && !names.contains(n) && out.join(n).join(LOCK_FILE).is_file())
-        .collect();
-    found.sort();
-    found
 }
 
 /// The output folder as committed at a git ref.

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Context, check, report, summary};
+use super::{Checked, Context, check, report, summary};
+use crate::cli::EnvSelection;
 use crate::cli::RenderArgs;
 use crate::compare::{self, Changeset, Previous, Status};
 use crate::config::load::is_valid_name;
@@ -25,7 +26,7 @@ pub fn out_dir(root: &Path, out: Option<&PathBuf>) -> PathBuf {
 
 /// Environment folders under `out` that hold a kgen render but have no environment file any
 /// more. Only considered when acting on every environment.
-fn orphans(out: &Path, names: &[String]) -> Vec<String> {
+pub(crate) fn orphans(out: &Path, names: &[String]) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(out) else {
         return vec![];
     };
@@ -39,17 +40,30 @@ fn orphans(out: &Path, names: &[String]) -> Vec<String> {
     found
 }
 
-/// Renders and writes (or checks) the selected environments.
-pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
-    let checked = check(ctx, &args.selection)?;
+/// Checks the selected environments, prints their diagnostics and renders them in memory;
+/// `None` (after saying `what_failed`) when any has an error.
+pub(crate) fn check_and_render(
+    ctx: &Context<'_>,
+    selection: &EnvSelection,
+    what_failed: &str,
+) -> Result<Option<(Checked, Vec<Rendered>)>, Error> {
+    let checked = check(ctx, selection)?;
     report(ctx, &checked);
     if checked.has_errors() {
-        ctx.printer.info(&format!("nothing rendered: {}", summary(&checked.diagnostics)));
-        return Ok(exit_codes::ERROR);
+        ctx.printer.info(&format!("{what_failed}: {}", summary(&checked.diagnostics)));
+        return Ok(None);
     }
     let sources = &checked.workspace.sources;
-    let mut renders: Vec<Rendered> =
-        par_map(&checked.resolved, |r| render::render(r, sources)).into_iter().collect::<Result<_, _>>()?;
+    let renders =
+        par_map(&checked.resolved, |r| render::render(r, sources)).into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(Some((checked, renders)))
+}
+
+/// Renders and writes (or checks) the selected environments.
+pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
+    let Some((checked, mut renders)) = check_and_render(ctx, &args.selection, "nothing rendered")? else {
+        return Ok(exit_codes::ERROR);
+    };
     let out = out_dir(&ctx.global.dir, args.out.as_ref());
     if args.selection.envs.is_empty() {
         let names: Vec<String> = checked.resolved.iter().map(|r| r.name.clone()).collect();
