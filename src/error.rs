@@ -1,17 +1,14 @@
-//! Errors that stop a command. Problems in environment files are [`Diagnostic`]s; this type
-//! carries them (and I/O or usage failures) to `main`, which exits once.
+//! Errors that stop a command: I/O, usage and internal failures, carried to `main`, which exits
+//! once. Problems in environment files are `Diagnostic`s, printed by the command that found
+//! them (with exit code 2).
 
 use std::path::PathBuf;
 
-use crate::diag::Diagnostic;
 use crate::exit_codes;
 
 /// A failure that ends a command.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Environment files (or the command's environment selection) have errors.
-    #[error("{} error(s) in environment files", .0.len())]
-    Invalid(Vec<Diagnostic>),
     /// Reading or writing a file failed.
     #[error("cannot {action} `{}`: {source}", path.display())]
     Io {
