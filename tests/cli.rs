@@ -326,3 +326,17 @@ fn a_closed_stdout_exits_quietly() {
         );
     }
 }
+
+#[test]
+fn verbose_says_what_it_read_and_quiet_says_nothing() {
+    let v = kgen(&["-v", "validate"]);
+    assert_exit(&v, 0);
+    let err = stderr(&v);
+    assert!(err.contains("read 7 environment file(s)"), "{err}");
+    assert!(err.contains("legacy: KServe v0.15.2 (Serverless mode), from environments/legacy.yaml"), "{err}");
+    let q = kgen(&["-q", "validate"]);
+    assert_exit(&q, 0);
+    assert_eq!(stderr(&q), "", "-q prints nothing on success");
+    let plain = kgen(&["validate"]);
+    assert!(!stderr(&plain).contains("read 7 environment file(s)"), "no debug lines without -v");
+}

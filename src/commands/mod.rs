@@ -43,7 +43,14 @@ impl Checked {
 
 /// Loads the workspace and checks the selected environments (all when none is named).
 pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
+    let started = std::time::Instant::now();
     let ws = Workspace::load(&ctx.global.dir)?;
+    ctx.printer.debug(&format!(
+        "read {} environment file(s) from {}/environments in {} ms",
+        ws.files.len() + ws.broken.len(),
+        ctx.global.dir.display(),
+        started.elapsed().as_millis()
+    ));
     let names: Vec<String> = if sel.envs.is_empty() { ws.environment_names() } else { sel.envs.clone() };
     let mut diagnostics = Vec::new();
     let mut resolved = Vec::new();
@@ -86,6 +93,16 @@ pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
         let failing: BTreeSet<&str> = diagnostics.iter().filter_map(|d| d.file.as_deref()).collect();
         resolved.retain(|r| !r.files.iter().any(|f| failing.contains(f.as_str())));
     }
+    for r in &resolved {
+        ctx.printer.debug(&format!(
+            "{}: KServe {} ({} mode), from {}",
+            r.name,
+            r.release.version,
+            r.mode_name(),
+            r.files.join(" + ")
+        ));
+    }
+    ctx.printer.debug(&format!("checked {} environment(s) in {} ms", names.len(), started.elapsed().as_millis()));
     Ok(Checked { workspace: ws, resolved, diagnostics })
 }
 

@@ -54,8 +54,15 @@ pub(crate) fn check_and_render(
         return Ok(None);
     }
     let sources = &checked.workspace.sources;
+    let started = std::time::Instant::now();
     let renders =
         par_map(&checked.resolved, |r| render::render(r, sources)).into_iter().collect::<Result<Vec<_>, _>>()?;
+    let files: usize = renders.iter().map(|r| r.files.len()).sum();
+    ctx.printer.debug(&format!(
+        "rendered {} environment(s), {files} files, in {} ms",
+        renders.len(),
+        started.elapsed().as_millis()
+    ));
     Ok(Some((checked, renders)))
 }
 
