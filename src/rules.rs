@@ -57,7 +57,7 @@ fn diag(code: &'static str, message: String) -> Diagnostic {
 pub fn needed_pins(r: &Resolved) -> Vec<&'static str> {
     let e = &r.env;
     let k8s = e.cluster.platform == Platform::Kubernetes;
-    let standard_gw = !r.knative_mode() && e.kserve.ingress == IngressFlavour::GatewayApi;
+    let standard_gw = r.gateway_api_ingress();
     let mut pins = Vec::new();
     if k8s && e.cert_manager.install {
         pins.push("certManager");
@@ -216,9 +216,10 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
             ));
         }
     } else {
-        let istio_ingress_class = e.kserve.ingress == IngressFlavour::Ingress && e.kserve.ingress_class_name == "istio";
-        let istio_gateway_class = e.kserve.ingress == IngressFlavour::GatewayApi
-            && e.gateway_api.implementation == GatewayImplementation::Istio;
+        // Standard mode uses the mesh only through the `istio` IngressClass or GatewayClass.
+        let through_istio = r.ingress_class() == "istio";
+        let istio_ingress_class = through_istio && !r.gateway_api_ingress();
+        let istio_gateway_class = through_istio && r.gateway_api_ingress();
         // KG301: a mesh nothing uses.
         if mesh.is_istio_family() && !istio_ingress_class && !istio_gateway_class {
             out.push(r.diag_at(

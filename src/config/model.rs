@@ -224,6 +224,11 @@ impl DeploymentMode {
         matches!(self, DeploymentMode::Knative | DeploymentMode::Serverless)
     }
 
+    /// The canonical name of this mode.
+    pub fn canonical(self) -> DeploymentMode {
+        if self.is_knative() { DeploymentMode::Knative } else { DeploymentMode::Standard }
+    }
+
     /// Whether this is one of the legacy names.
     pub fn is_legacy_name(self) -> bool {
         matches!(self, DeploymentMode::Serverless | DeploymentMode::RawDeployment)

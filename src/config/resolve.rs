@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::load::{SourceFile, Workspace, is_valid_stem};
 use super::merge::{Origin, Provenance, merge_chain};
-use super::model::{DeploymentMode, Environment};
+use super::model::{Environment, GatewayImplementation, IngressFlavour};
 use super::schema;
 use super::validate::{did_you_mean, key_path, schema_diagnostics};
 use crate::catalog::{self, Release};
@@ -49,6 +49,24 @@ impl Resolved {
     /// Whether InferenceServices default to Knative mode.
     pub fn knative_mode(&self) -> bool {
         self.env.kserve.deployment_mode.is_knative()
+    }
+
+    /// Whether Standard mode routes through Gateway API (`HTTPRoute`s on the
+    /// `kserve-ingress-gateway` Gateway) rather than Ingress objects.
+    pub fn gateway_api_ingress(&self) -> bool {
+        !self.knative_mode() && self.env.kserve.ingress == IngressFlavour::GatewayApi
+    }
+
+    /// The class KServe's ingress objects use: the GatewayClass of the implementation with
+    /// Gateway API, else the IngressClass.
+    pub fn ingress_class(&self) -> &str {
+        if !self.gateway_api_ingress() {
+            return &self.env.kserve.ingress_class_name;
+        }
+        match self.env.gateway_api.implementation {
+            GatewayImplementation::Envoy => "envoy",
+            GatewayImplementation::Istio => "istio",
+        }
     }
 
     /// The deployment-mode name the pinned release understands.
@@ -262,11 +280,4 @@ fn pointer_of(key_path: &str) -> String {
         return String::new();
     }
     key_path.split('.').map(|s| format!("/{s}")).collect()
-}
-
-impl DeploymentMode {
-    /// The canonical name of this mode.
-    pub fn canonical(self) -> DeploymentMode {
-        if self.is_knative() { DeploymentMode::Knative } else { DeploymentMode::Standard }
-    }
 }

@@ -180,15 +180,6 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
     // The gateway chart derives the `istio:` selector label from the release name.
     let gateway_release = "istio-ingressgateway";
     let selector_label = gateway_release.trim_start_matches("istio-");
-    let gateway_api = !r.knative_mode() && r.env.kserve.ingress == crate::config::model::IngressFlavour::GatewayApi;
-    let class_name = if gateway_api {
-        match r.env.gateway_api.implementation {
-            crate::config::model::GatewayImplementation::Envoy => "envoy".to_string(),
-            crate::config::model::GatewayImplementation::Istio => "istio".to_string(),
-        }
-    } else {
-        r.env.kserve.ingress_class_name.clone()
-    };
     json!({
         "name": r.name,
         "env": r.effective_value(),
@@ -209,8 +200,8 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
             "selector": {"istio": selector_label},
             "ingressService": format!("{gateway_release}.{mesh_ns}.svc.cluster.local"),
             "localService": format!("knative-local-gateway.{mesh_ns}.svc.cluster.local"),
-            "className": class_name,
-            "enableGatewayApi": gateway_api,
+            "className": r.ingress_class(),
+            "enableGatewayApi": r.gateway_api_ingress(),
             "kserveGatewayName": "kserve-ingress-gateway",
         },
     })

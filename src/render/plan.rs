@@ -120,7 +120,7 @@ pub fn plan(r: &Resolved) -> Plan {
     let k8s = e.cluster.platform == Platform::Kubernetes;
     let knative = r.knative_mode();
     let istio = e.mesh.provider == MeshProvider::Istio;
-    let gateway_api = !knative && e.kserve.ingress == IngressFlavour::GatewayApi;
+    let gateway_api = r.gateway_api_ingress();
     let envoy = gateway_api && e.gateway_api.implementation == GatewayImplementation::Envoy;
 
     let mut ns: BTreeMap<&'static str, String> = BTreeMap::new();
@@ -206,10 +206,7 @@ pub fn plan(r: &Resolved) -> Plan {
 
     // Objects kgen renders itself.
     let mut objects = Vec::new();
-    let gateway_class = match e.gateway_api.implementation {
-        GatewayImplementation::Envoy => "envoy",
-        GatewayImplementation::Istio => "istio",
-    };
+    let gateway_class = r.ingress_class();
     if !knative && e.kserve.ingress == IngressFlavour::Ingress && istio && e.kserve.ingress_class_name == "istio" {
         objects.push(Object {
             api_version: "networking.k8s.io/v1",
