@@ -10,14 +10,17 @@
 //! Run: `cargo bench --bench diff` (`KGEN_BENCH_ENVS` changes the environment count; 0 runs
 //! only the in-process part).
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kgen::compare::Previous;
 use kgen::diff::{self, Base, BaseSource};
 use kgen::render::Rendered;
+
+use common::{BASE, best_of, files_and_bytes, run, write_fleet};
 
 /// One Deployment of about 100 lines; `edit` changes its image and one env value.
 fn deployment(i: usize, edit: bool) -> String {
@@ -117,73 +120,12 @@ fn in_process(runs: usize) {
     }
 }
 
-const BASE: &str = "apiVersion: kgen/v1
-kind: Environment
-kserve:
-  ingressDomain: models.example.com
-gitops:
-  repoUrl: https://github.com/example/fleet.git
-";
-
-/// Environment shapes cycled through the fleet (as in `benches/render.rs`).
-fn shape(i: usize) -> String {
-    let k8s = ["1.33", "1.32", "1.34"][i % 3];
-    let body = match i % 6 {
-        0 => "kserve: {version: v0.20.0, deploymentMode: Knative}\nmesh: {provider: istio}\n",
-        1 => {
-            "kserve: {version: v0.20.0, deploymentMode: Standard, ingress: gatewayApi}\ngatewayApi: {implementation: envoy}\n"
-        }
-        2 => "kserve: {version: v0.19.0, deploymentMode: Standard, ingress: ingress}\nmesh: {provider: istio}\n",
-        3 => {
-            "kserve: {version: v0.18.1, deploymentMode: Knative}\nmesh: {provider: istio}\nvalues: {istiod: {replicaCount: 2}}\n"
-        }
-        4 => {
-            "kserve: {version: v0.17.1, deploymentMode: Knative}\nmesh: {provider: istio}\nknative: {config: {autoscaler: {enable-scale-to-zero: \"false\"}}}\n"
-        }
-        _ => {
-            "kserve: {version: v0.20.0, deploymentMode: Standard, ingress: gatewayApi}\ngatewayApi: {implementation: envoy}\ncertManager: {install: false}\n"
-        }
-    };
-    let engine = if i.is_multiple_of(2) { "argocd" } else { "flux" };
-    format!(
-        "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {{platform: kubernetes, kubernetesVersion: \"{k8s}\", name: c{i:04}}}\n{body}gitops: {{engine: {engine}}}\n"
-    )
-}
-
-struct Run {
-    wall: Duration,
-    max_rss_kb: i64,
-    code: i32,
-}
-
-/// Runs a command (output discarded) and reads its own peak RSS with wait4.
-fn run(cmd: &mut Command) -> Run {
-    let start = Instant::now();
-    let child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for the child we spawned.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(rc, pid, "wait4 failed");
-    std::mem::forget(child);
-    Run { wall: start.elapsed(), max_rss_kb: usage.ru_maxrss, code: libc::WEXITSTATUS(status) }
-}
-
-fn best_run(n: usize, mut f: impl FnMut() -> Run) -> Run {
-    (0..n).map(|_| f()).min_by_key(|r| r.wall).expect("n > 0")
-}
-
 fn fleet(count: usize, runs: usize) {
     let kgen = env!("CARGO_BIN_EXE_kgen");
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
+    write_fleet(root, count);
     let envs = root.join("environments");
-    std::fs::create_dir_all(&envs).unwrap();
-    std::fs::write(envs.join("_base.yaml"), BASE).unwrap();
-    for i in 0..count {
-        std::fs::write(envs.join(format!("env-{i:04}.yaml")), shape(i)).unwrap();
-    }
     let kg = |args: &[&str]| {
         let mut c = Command::new(kgen);
         c.arg("-C").arg(root).arg("-q").args(args);
@@ -197,9 +139,9 @@ fn fleet(count: usize, runs: usize) {
     )
     .unwrap();
     assert_eq!(run(&mut kg(&["render", "--all", "--out", "after"])).code, 0, "render --out failed");
-    let (files, bytes) = tree_size(&root.join("rendered"));
+    let (files, bytes) = files_and_bytes(&root.join("rendered"));
     let diff_ru =
-        best_run(runs, || run(Command::new("diff").arg("-ru").arg(root.join("rendered")).arg(root.join("after"))));
+        best_of(runs, || run(Command::new("diff").arg("-ru").arg(root.join("rendered")).arg(root.join("after"))));
     assert_eq!(diff_ru.code, 1, "diff -ru found no difference");
     let mb = |kb: i64| kb as f64 / 1024.0;
     println!(
@@ -217,7 +159,7 @@ fn fleet(count: usize, runs: usize) {
         mb(diff_ru.max_rss_kb)
     );
     for format in ["text", "markdown", "json"] {
-        let r = best_run(runs, || run(&mut kg(&["diff", "--format", format])));
+        let r = best_of(runs, || run(&mut kg(&["diff", "--format", format])));
         assert_eq!(r.code, 1, "kgen diff found no change");
         println!(
             "{:<52} {:>7.0}ms {:>7.1}MB   {:.2}× diff -ru (includes rendering all {count})",
@@ -227,30 +169,13 @@ fn fleet(count: usize, runs: usize) {
             ms(r.wall) / ms(diff_ru.wall)
         );
     }
-    let check = best_run(runs, || run(&mut kg(&["render", "--all", "--check"])));
+    let check = best_of(runs, || run(&mut kg(&["render", "--all", "--check"])));
     println!(
         "{:<52} {:>7.0}ms {:>7.1}MB   (render + byte comparison only, for scale)",
         "kgen render --all --check",
         ms(check.wall),
         mb(check.max_rss_kb)
     );
-}
-
-fn tree_size(dir: &Path) -> (usize, u64) {
-    let (mut n, mut b) = (0, 0);
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let m = e.metadata().unwrap();
-            if m.is_dir() {
-                stack.push(e.path());
-            } else {
-                n += 1;
-                b += m.len();
-            }
-        }
-    }
-    (n, b)
 }
 
 fn main() {

@@ -5,75 +5,12 @@
 //!
 //! Run: `cargo bench --bench render` (set `KGEN_BENCH_ENVS` to change the count).
 
-use std::path::Path;
+mod common;
+
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const BASE: &str = "apiVersion: kgen/v1
-kind: Environment
-kserve:
-  ingressDomain: models.example.com
-gitops:
-  repoUrl: https://github.com/example/fleet.git
-";
-
-/// Environment shapes cycled through the fleet.
-fn shape(i: usize) -> String {
-    let k8s = ["1.33", "1.32", "1.34"][i % 3];
-    let body = match i % 6 {
-        0 => "kserve: {version: v0.20.0, deploymentMode: Knative}\nmesh: {provider: istio}\n".to_string(),
-        1 => "kserve: {version: v0.20.0, deploymentMode: Standard, ingress: gatewayApi}\ngatewayApi: {implementation: envoy}\n".to_string(),
-        2 => "kserve: {version: v0.19.0, deploymentMode: Standard, ingress: ingress}\nmesh: {provider: istio}\n".to_string(),
-        3 => "kserve: {version: v0.18.1, deploymentMode: Knative}\nmesh: {provider: istio}\nvalues: {istiod: {replicaCount: 2}}\n".to_string(),
-        4 => "kserve: {version: v0.17.1, deploymentMode: Knative}\nmesh: {provider: istio}\nknative: {config: {autoscaler: {enable-scale-to-zero: \"false\"}}}\n".to_string(),
-        _ => "kserve: {version: v0.20.0, deploymentMode: Standard, ingress: gatewayApi}\ngatewayApi: {implementation: envoy}\ncertManager: {install: false}\n".to_string(),
-    };
-    let engine = if i.is_multiple_of(2) { "argocd" } else { "flux" };
-    format!(
-        "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {{platform: kubernetes, kubernetesVersion: \"{k8s}\", name: c{i:04}}}\n{body}gitops: {{engine: {engine}}}\n"
-    )
-}
-
-struct Run {
-    wall: Duration,
-    max_rss_kb: i64,
-    code: i32,
-}
-
-/// Runs a command and reads its own peak RSS (wait4), so figures are per process.
-fn run(cmd: &mut Command) -> Run {
-    let start = Instant::now();
-    let child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for the child we spawned.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(rc, pid, "wait4 failed");
-    std::mem::forget(child);
-    Run { wall: start.elapsed(), max_rss_kb: usage.ru_maxrss, code: libc::WEXITSTATUS(status) }
-}
-
-fn best_of(n: usize, mut f: impl FnMut() -> Run) -> Run {
-    (0..n).map(|_| f()).min_by_key(|r| r.wall).expect("n > 0")
-}
-
-fn files_and_bytes(dir: &Path) -> (usize, u64) {
-    let (mut n, mut b) = (0, 0);
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let m = e.metadata().unwrap();
-            if m.is_dir() {
-                stack.push(e.path());
-            } else {
-                n += 1;
-                b += m.len();
-            }
-        }
-    }
-    (n, b)
-}
+use common::{best_of, files_and_bytes, run, write_fleet};
 
 /// Hostile environment files, each alone in a project, and how `kgen validate` copes (SPEC §3:
 /// rejected within a second, bounded memory).
@@ -154,12 +91,7 @@ fn main() {
     });
     let kgen = env!("CARGO_BIN_EXE_kgen");
     let dir = tempfile::tempdir().expect("tempdir");
-    let envs = dir.path().join("environments");
-    std::fs::create_dir_all(&envs).unwrap();
-    std::fs::write(envs.join("_base.yaml"), BASE).unwrap();
-    for i in 0..count {
-        std::fs::write(envs.join(format!("env-{i:04}.yaml")), shape(i)).unwrap();
-    }
+    write_fleet(dir.path(), count);
     let render = || {
         let mut c = Command::new(kgen);
         c.arg("-C").arg(dir.path()).args(["-q", "render", "--all"]);

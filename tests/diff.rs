@@ -21,29 +21,16 @@ fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
 /// A project rendered from `tests/fixtures/diff/<case>/before`, whose environments are then
 /// replaced by `after`.
 fn fixture(case: &str) -> tempfile::TempDir {
     let src = root().join("tests/fixtures/diff").join(case);
     let t = tempfile::tempdir().unwrap();
-    copy_dir(&src.join("before"), t.path());
+    copy_tree(&src.join("before"), t.path());
     let o = kgen(t.path(), &["render"]);
     assert!(o.status.success(), "{case}: render of `before` failed: {}", stderr(&o));
     std::fs::remove_dir_all(t.path().join("environments")).unwrap();
-    copy_dir(&src.join("after"), t.path());
+    copy_tree(&src.join("after"), t.path());
     t
 }
 
@@ -159,7 +146,7 @@ fn git_ref_reads_the_committed_render() {
     // The kgen project lives in a subfolder of the repository.
     let repo = tempfile::tempdir().unwrap();
     let project = repo.path().join("platform");
-    copy_dir(&root().join("environments"), &project.join("environments"));
+    copy_tree(&root().join("environments"), &project.join("environments"));
     git(repo.path(), &["init", "-q", "-b", "main"]);
     assert!(kgen(&project, &["render"]).status.success());
     git(repo.path(), &["add", "."]);

@@ -6,6 +6,8 @@
 //! A case directory holds a tiny project (`environments/*.yaml`) and optionally an `args` file
 //! with the command line (one line; default `validate`).
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,19 +52,6 @@ fn case_args(dir: &Path) -> Vec<String> {
     match std::fs::read_to_string(dir.join("args")) {
         Ok(s) => s.split_whitespace().map(str::to_string).collect(),
         Err(_) => vec!["validate".to_string()],
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
     }
 }
 
@@ -152,7 +141,7 @@ fn every_invalid_case_fails_cleanly_with_a_located_message() {
     for (name, dir) in &cases {
         let args = case_args(dir);
         let tmp = tempfile::tempdir().unwrap();
-        copy_tree(dir, tmp.path());
+        common::copy_tree(dir, tmp.path());
         let _ = std::fs::remove_file(tmp.path().join("args"));
         let before = snapshot_tree(tmp.path());
         let run = kgen(tmp.path(), &args);
@@ -203,7 +192,7 @@ fn render_of_an_invalid_case_writes_nothing() {
         assert_eq!(args[0], "validate", "{name}: cases are validate command lines");
         args[0] = "render".to_string();
         let tmp = tempfile::tempdir().unwrap();
-        copy_tree(&dir, tmp.path());
+        common::copy_tree(&dir, tmp.path());
         let _ = std::fs::remove_file(tmp.path().join("args"));
         let before = snapshot_tree(tmp.path());
         let run = kgen(tmp.path(), &args);
@@ -219,7 +208,7 @@ fn warnings_pass_without_strict_and_fail_with_it() {
     let _serial = serial();
     let dir = fixtures().join("kg301-mesh-unused");
     let tmp = tempfile::tempdir().unwrap();
-    copy_tree(&dir, tmp.path());
+    common::copy_tree(&dir, tmp.path());
     let run = kgen(tmp.path(), &["validate".to_string()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("warning[KG301]"), "{}", run.stderr);

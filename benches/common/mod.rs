@@ -1,0 +1,90 @@
+//! What both benchmarks share: the synthetic fleet and timing a child process with its own
+//! peak memory.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The shared layer of the synthetic fleet.
+pub const BASE: &str = "apiVersion: kgen/v1
+kind: Environment
+kserve:
+  ingressDomain: models.example.com
+gitops:
+  repoUrl: https://github.com/example/fleet.git
+";
+
+/// Environment shapes cycled through the fleet.
+pub fn shape(i: usize) -> String {
+    let k8s = ["1.33", "1.32", "1.34"][i % 3];
+    let body = match i % 6 {
+        0 => "kserve: {version: v0.20.0, deploymentMode: Knative}\nmesh: {provider: istio}\n".to_string(),
+        1 => "kserve: {version: v0.20.0, deploymentMode: Standard, ingress: gatewayApi}\ngatewayApi: {implementation: envoy}\n".to_string(),
+        2 => "kserve: {version: v0.19.0, deploymentMode: Standard, ingress: ingress}\nmesh: {provider: istio}\n".to_string(),
+        3 => "kserve: {version: v0.18.1, deploymentMode: Knative}\nmesh: {provider: istio}\nvalues: {istiod: {replicaCount: 2}}\n".to_string(),
+        4 => "kserve: {version: v0.17.1, deploymentMode: Knative}\nmesh: {provider: istio}\nknative: {config: {autoscaler: {enable-scale-to-zero: \"false\"}}}\n".to_string(),
+        _ => "kserve: {version: v0.20.0, deploymentMode: Standard, ingress: gatewayApi}\ngatewayApi: {implementation: envoy}\ncertManager: {install: false}\n".to_string(),
+    };
+    let engine = if i.is_multiple_of(2) { "argocd" } else { "flux" };
+    format!(
+        "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {{platform: kubernetes, kubernetesVersion: \"{k8s}\", name: c{i:04}}}\n{body}gitops: {{engine: {engine}}}\n"
+    )
+}
+
+/// One finished child process.
+pub struct Run {
+    /// Wall time.
+    pub wall: Duration,
+    /// Its own peak RSS.
+    pub max_rss_kb: i64,
+    /// Exit code.
+    pub code: i32,
+}
+
+/// Runs a command and reads its own peak RSS (wait4), so figures are per process.
+pub fn run(cmd: &mut Command) -> Run {
+    let start = Instant::now();
+    let child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for the child we spawned.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid, "wait4 failed");
+    std::mem::forget(child);
+    Run { wall: start.elapsed(), max_rss_kb: usage.ru_maxrss, code: libc::WEXITSTATUS(status) }
+}
+
+/// The fastest of `n` runs.
+pub fn best_of(n: usize, mut f: impl FnMut() -> Run) -> Run {
+    (0..n).map(|_| f()).min_by_key(|r| r.wall).expect("n > 0")
+}
+
+/// Files and bytes under a folder.
+pub fn files_and_bytes(dir: &Path) -> (usize, u64) {
+    let (mut n, mut b) = (0, 0);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                n += 1;
+                b += m.len();
+            }
+        }
+    }
+    (n, b)
+}
+
+/// Writes `environments/` of a synthetic fleet of `count` environments under `root`.
+pub fn write_fleet(root: &Path, count: usize) {
+    let envs = root.join("environments");
+    std::fs::create_dir_all(&envs).unwrap();
+    std::fs::write(envs.join("_base.yaml"), BASE).unwrap();
+    for i in 0..count {
+        std::fs::write(envs.join(format!("env-{i:04}.yaml")), shape(i)).unwrap();
+    }
+}
