@@ -80,18 +80,18 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
     }
     let previous: Vec<Result<Previous, Error>> = par_map(&renders, |r| write::read_previous(&out.join(&r.env), r));
     let previous: Vec<Previous> = previous.into_iter().collect::<Result<_, _>>()?;
-    let changes: Vec<Changeset> = renders.iter().zip(&previous).map(|(r, p)| compare::compare(r, p)).collect();
     let out_display = display_path(&ctx.global.dir, &out);
 
     if args.check {
         let mut stale = Vec::new();
         let mut text = String::new();
-        for ((r, p), c) in renders.iter().zip(&previous).zip(&changes) {
+        for (r, p) in renders.iter().zip(&previous) {
+            let c = compare::compare(r, p);
             if c.is_empty() {
                 continue;
             }
             stale.push(r.env.clone());
-            text.push_str(&diff_text(&out_display, r, p, c));
+            text.push_str(&diff_text(&out_display, r, p, &c));
         }
         if stale.is_empty() {
             ctx.printer.info(&format!("{} environment render(s) in {out_display}/ are up to date", renders.len()));
@@ -109,9 +109,10 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
 
     // Environments are independent: write them in parallel, each atomically.
     let jobs: Vec<(&Rendered, &Previous)> = renders.iter().zip(&previous).collect();
-    for result in par_map(&jobs, |(r, p)| write::write_env(&out, r, p, FaultInjection::default())) {
-        result?;
-    }
+    let changes: Vec<Changeset> = par_map(&jobs, |(r, p)| write::write_env(&out, r, p, FaultInjection::default()))
+        .into_iter()
+        .map(|w| w.map(|w| w.changes))
+        .collect::<Result<_, _>>()?;
     // What was just written, compared the way `kgen diff` compares (src/diff): one summary
     // line per environment and its risk flags on stderr; with --diff the full diff on stdout.
     let summaries: Vec<Option<EnvDiff>> = par_map(&jobs, |(r, p)| {
