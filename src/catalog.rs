@@ -32,8 +32,70 @@ pub struct Catalog {
     pub kubernetes_minimums: BTreeMap<String, Vec<KubeMinimum>>,
     /// OpenShift operators from OLM.
     pub openshift: OpenShift,
+    /// Facts the rules check.
+    pub rule_facts: RuleFacts,
     /// KServe releases, oldest first.
     pub releases: Vec<Release>,
+}
+
+/// Facts the rules of `catalog/rules.yaml` check (each sourced in the catalog file).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RuleFacts {
+    /// Top-level keys the Istio gateway chart's closed values schema allows.
+    pub istio_gateway_values_keys: Vec<String>,
+    /// How many Knative Serving minors a Knative operator ships (its own and the ones before).
+    pub knative_operator_serving_minors: u64,
+    /// First Gateway API release whose install denies older CRDs afterwards.
+    pub gateway_api_safe_upgrades_from: String,
+    /// Leading `v` of versions where they are written.
+    pub version_prefixes: VersionPrefixes,
+    /// API version of each GitOps kind.
+    pub gitops_api_versions: BTreeMap<String, String>,
+    /// What net-istio creates.
+    pub net_istio: NetIstio,
+    /// The ingress gateway OSSM 2 deploys.
+    pub ossm2_ingress_gateway: GatewayPods,
+    /// Providers of each CRD API group.
+    pub crd_providers: BTreeMap<String, Vec<String>>,
+    /// API groups each chart release needs before it is installed.
+    pub chart_needs: BTreeMap<String, Vec<String>>,
+    /// Keys of maps whose values must be strings.
+    pub string_maps: Vec<String>,
+}
+
+/// Leading `v` of versions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VersionPrefixes {
+    /// By chart release name.
+    pub charts: BTreeMap<String, String>,
+    /// Sail `Istio` / `IstioCNI` versions.
+    pub sail: String,
+    /// `KnativeServing.spec.version`.
+    pub knative_serving: String,
+}
+
+/// What net-istio creates for Knative with upstream Istio.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NetIstio {
+    /// Name of the local gateway Service.
+    pub local_gateway_service: String,
+    /// Its namespace (fixed in net-istio's manifests).
+    pub service_namespace: String,
+    /// Labels its Gateways and Service select.
+    pub selector: BTreeMap<String, String>,
+}
+
+/// A gateway Deployment by name and pod labels.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GatewayPods {
+    /// Deployment (and Service) name.
+    pub name: String,
+    /// Pod labels.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// OLM defaults for OpenShift.
@@ -170,6 +232,10 @@ pub struct Release {
     /// Whether the release ships the `kserve-runtime-configs` chart.
     #[serde(default)]
     pub runtime_configs_chart: bool,
+    /// Whether the `kserve` chart has `kserve.createSharedResources` (v0.17.0+), which overrides
+    /// the `enabled` switches of the shared objects (facts §3.2).
+    #[serde(default)]
+    pub create_shared_resources: bool,
     /// Whether Standard mode can use Gateway API (`enableGatewayApi`).
     pub gateway_api_ingress: bool,
     /// Namespace KServe's own install puts the Knative operator in.

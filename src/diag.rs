@@ -12,6 +12,19 @@ pub enum Severity {
     Error,
     /// Reported; an error under `--strict`.
     Warning,
+    /// Worth knowing; never fails a run, not even under `--strict`.
+    Info,
+}
+
+impl Severity {
+    /// The lower-case name (`error`, `warning`, `info`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
 }
 
 /// One problem, located.
@@ -33,6 +46,8 @@ pub struct Diagnostic {
     pub label: Option<String>,
     /// What to do about it.
     pub hint: Option<String>,
+    /// Where the fact behind the rule comes from (a URL or an upstream file), printed as `see:`.
+    pub see: Option<String>,
 }
 
 impl Diagnostic {
@@ -47,12 +62,24 @@ impl Diagnostic {
             key_path: None,
             label: None,
             hint: None,
+            see: None,
         }
     }
 
     /// A new warning.
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
         Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+    }
+
+    /// A new informational note.
+    pub fn info(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Info, ..Diagnostic::error(code, message) }
+    }
+
+    /// Sets the source of the fact behind it.
+    pub fn see(mut self, see: impl Into<String>) -> Self {
+        self.see = Some(see.into());
+        self
     }
 
     /// Sets the file.
@@ -127,10 +154,7 @@ pub fn render(d: &Diagnostic, source: Option<&str>, color: bool) -> String {
     let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false).with_context_lines(1);
     let mut out = String::new();
-    let sev = match d.severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-    };
+    let sev = d.severity.as_str();
     out.push_str(&format!("{sev}[{}]: ", d.code));
     if let Some(k) = &d.key_path {
         out.push_str(&format!("`{k}`: "));
@@ -161,6 +185,9 @@ pub fn render(d: &Diagnostic, source: Option<&str>, color: bool) -> String {
                 out.push_str(&format!("  help: {h}\n"));
             }
         }
+    }
+    if let Some(see) = &d.see {
+        out.push_str(&format!("  see: {see}\n"));
     }
     out
 }
@@ -263,6 +290,7 @@ impl miette::Diagnostic for Framed<'_> {
         Some(match self.d.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
+            Severity::Info => miette::Severity::Advice,
         })
     }
 

@@ -69,9 +69,9 @@ impl Printer {
         self.err(&format!("{head}: {text}"));
     }
 
-    /// A diagnostic with its source frame. Warnings are suppressed by `-q`.
+    /// A diagnostic with its source frame. Warnings and notes are suppressed by `-q`.
     pub fn diagnostic(&self, d: &Diagnostic, source: Option<&str>) {
-        if self.quiet && d.severity == Severity::Warning {
+        if self.quiet && d.severity != Severity::Error {
             return;
         }
         let mut text = diag::render(d, source, self.color_err);

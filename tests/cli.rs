@@ -51,7 +51,10 @@ fn validate_strict_passes_on_the_examples() {
     assert_exit(&o, 0);
     assert!(o.stdout.is_empty(), "validate prints data on stdout only: {}", stdout(&o));
     let n = examples().len();
-    assert!(stderr(&o).contains(&format!("{n} environments valid (0 errors, 0 warnings)")), "{}", stderr(&o));
+    // The one note is openshift-ossm3's deliberate `ignore:` of KG405, shown with its reason.
+    let err = stderr(&o);
+    assert!(err.contains(&format!("{n} environments valid (0 errors, 0 warnings, 1 note)")), "{err}");
+    assert!(err.contains("info[KG405]") && err.contains("manages them itself"), "{err}");
     // Every example by name, too.
     let names = examples();
     let mut args = vec!["validate", "--strict"];
@@ -196,7 +199,10 @@ fn completions_and_rules() {
     let o = kgen(&["rules", "KG401"]);
     assert_exit(&o, 0);
     let out = stdout(&o);
-    assert!(out.starts_with("KG401 (error):") && out.contains("fix:") && out.contains("source:"), "{out}");
+    assert!(out.starts_with("KG401 (error, checked on the environment):"), "{out}");
+    for part in ["why:", "fix:", "source:", "fact: L2", "ignore:", "example:", "mesh: {provider: none}"] {
+        assert!(out.contains(part), "{part}: {out}");
+    }
     assert_exit(&kgen(&["rules", "kg401"]), 0);
     let o = kgen(&["rules"]);
     assert_exit(&o, 0);

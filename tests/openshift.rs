@@ -96,7 +96,12 @@ fn check_env(text: &str) -> (Vec<String>, Option<kgen::render::Rendered>) {
     let c = resolve::check(&ws, "probe");
     let mut codes: Vec<String> = c.diagnostics.iter().map(|d| d.code.to_string()).collect();
     codes.extend(ws.diagnostics.iter().map(|d| d.code.to_string()));
-    let rendered = c.resolved.map(|r| kgen::render::render(&r, &ws.sources).unwrap());
+    // Render-stage rules too (KG404 and others check what is rendered).
+    let rendered = c.resolved.map(|r| {
+        let out = kgen::render::render(&r, &ws.sources).unwrap();
+        codes.extend(kgen::rules::check_rendered(&r, &out).iter().map(|d| d.code.to_string()));
+        out
+    });
     (codes, rendered)
 }
 
@@ -166,8 +171,9 @@ fn rule_kg404_gateway_relabelled_in_knative_mode() {
     let k8s = "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {platform: kubernetes, kubernetesVersion: \"1.33\"}\ngitops: {engine: argocd}\nkserve: {deploymentMode: Knative}\nmesh: {provider: istio}\n";
     let (codes, _) = check_env(&format!("{k8s}values: {{istio-ingressgateway: {{labels: {{istio: edge}}}}}}\n"));
     assert_eq!(codes, ["KG404"]);
+    // Renaming also renames the gateway's Service, which Knative's `config-istio` names (KG406).
     let (codes, _) = check_env(&format!("{k8s}values: {{istio-ingressgateway: {{name: edge-gateway}}}}\n"));
-    assert_eq!(codes, ["KG404"]);
+    assert_eq!(codes, ["KG404", "KG406"]);
     let (codes, _) = check_env(&format!("{k8s}values: {{istio-ingressgateway: {{labels: {{team: ml}}}}}}\n"));
     assert!(codes.is_empty(), "{codes:?}");
 }

@@ -6,7 +6,6 @@ use super::{Context, table};
 use crate::catalog;
 use crate::cli::Cli;
 use crate::config::schema;
-use crate::diag::Severity;
 use crate::error::Error;
 use crate::exit_codes;
 use crate::rules;
@@ -85,36 +84,56 @@ pub fn versions_text() -> String {
 
 /// `kgen rules [CODE]`.
 pub fn rules(ctx: &Context<'_>, code: Option<&str>) -> Result<u8, Error> {
-    let sev = |s: Severity| {
-        if s == Severity::Error { "error" } else { "warning" }
-    };
     match code {
-        None => {
-            let mut rows = vec![["CODE", "SEVERITY", "RULE"].map(String::from).to_vec()];
-            for r in rules::rules() {
-                rows.push(vec![r.code.clone(), sev(r.severity).into(), r.title.clone()]);
-            }
-            emit(ctx, &table(&rows))
-        }
+        None => emit(ctx, &rules_table()),
         Some(code) => {
             let code = code.to_ascii_uppercase();
             let Some(r) = rules::rule(&code) else {
-                return Err(Error::Usage(format!("no rule `{code}`; `kgen rules` lists them")));
+                let codes: Vec<&str> = rules::rules().iter().map(|r| r.code.as_str()).collect();
+                let hint = crate::config::validate::did_you_mean(&code, codes)
+                    .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+                return Err(Error::Usage(format!("no rule `{code}`{hint}; `kgen rules` lists them")));
             };
-            emit(
-                ctx,
-                &format!(
-                    "{} ({}): {}\n\nwhy: {}\nfix: {}\nsource: {}\n",
-                    r.code,
-                    sev(r.severity),
-                    r.title,
-                    r.rationale,
-                    r.fix,
-                    r.source
-                ),
-            )
+            emit(ctx, &rule_text(r))
         }
     }
+}
+
+/// The catalog as a table: code, severity, stage, fact, title.
+pub fn rules_table() -> String {
+    let mut rows = vec![["CODE", "SEVERITY", "STAGE", "FACT", "RULE"].map(String::from).to_vec()];
+    for r in rules::rules() {
+        rows.push(vec![
+            r.code.clone(),
+            r.severity.as_str().into(),
+            r.stage.as_str().into(),
+            r.fact.clone().unwrap_or_else(|| "-".into()),
+            r.title.clone(),
+        ]);
+    }
+    table(&rows)
+}
+
+/// One rule in full: rationale, fix, source and example.
+fn rule_text(r: &rules::Rule) -> String {
+    let mut out = format!("{} ({}, checked on the {}): {}\n\n", r.code, r.severity.as_str(), r.stage.as_str(), r.title);
+    out.push_str(&format!("why: {}\nfix: {}\nsource: {}\n", r.rationale, r.fix, r.source));
+    if let Some(f) = &r.fact {
+        out.push_str(&format!("fact: {f} in docs/kserve-facts.md §8\n"));
+    }
+    if r.stage != rules::Stage::Input {
+        out.push_str(&format!(
+            "ignore: add `{{rule: {}, reason: \"…\"}}` to the environment's `ignore:` list\n",
+            r.code
+        ));
+    }
+    if let Some(ex) = &r.example {
+        out.push_str("\nexample:\n");
+        for line in ex.lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    out
 }
 
 /// `kgen completions SHELL`.

@@ -83,14 +83,15 @@ pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
         resolved.extend(c.resolved);
     }
     if ctx.global.strict {
-        for d in &mut diagnostics {
+        for d in diagnostics.iter_mut().filter(|d| d.severity == Severity::Warning) {
             d.severity = Severity::Error;
         }
     }
     diag::normalize(&mut diagnostics);
     // An environment that is fine by itself but whose warnings are errors under --strict.
     if ctx.global.strict {
-        let failing: BTreeSet<&str> = diagnostics.iter().filter_map(|d| d.file.as_deref()).collect();
+        let failing: BTreeSet<&str> =
+            diagnostics.iter().filter(|d| d.severity == Severity::Error).filter_map(|d| d.file.as_deref()).collect();
         resolved.retain(|r| !r.files.iter().any(|f| failing.contains(f.as_str())));
     }
     for r in &resolved {
@@ -104,6 +105,44 @@ pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
     }
     ctx.printer.debug(&format!("checked {} environment(s) in {} ms", names.len(), started.elapsed().as_millis()));
     Ok(Checked { workspace: ws, resolved, diagnostics })
+}
+
+/// Adds diagnostics found after checking (render and history rules) to `checked`: escalated
+/// under `--strict`, printed, and the environments they make fail dropped from `resolved` (and
+/// from `renders`, kept in step). Returns whether any is an error.
+pub fn add_late_diagnostics(
+    ctx: &Context<'_>,
+    checked: &mut Checked,
+    renders: Option<&mut Vec<crate::render::Rendered>>,
+    found: Vec<(String, Vec<Diagnostic>)>,
+) -> bool {
+    let mut failed = BTreeSet::new();
+    let mut all = Vec::new();
+    for (env, mut diags) in found {
+        if ctx.global.strict {
+            for d in diags.iter_mut().filter(|d| d.severity == Severity::Warning) {
+                d.severity = Severity::Error;
+            }
+        }
+        if diags.iter().any(|d| d.severity == Severity::Error) {
+            failed.insert(env);
+        }
+        all.extend(diags);
+    }
+    diag::normalize(&mut all);
+    for d in &all {
+        let source = d.file.as_deref().and_then(|f| checked.workspace.sources.get(f));
+        ctx.printer.diagnostic(d, source.map(String::as_str));
+    }
+    checked.diagnostics.extend(all);
+    diag::normalize(&mut checked.diagnostics);
+    let keep: Vec<bool> = checked.resolved.iter().map(|r| !failed.contains(&r.name)).collect();
+    let mut it = keep.iter();
+    checked.resolved.retain(|_| *it.next().expect("same length"));
+    if let Some(renders) = renders {
+        renders.retain(|r| !failed.contains(&r.env));
+    }
+    !failed.is_empty()
 }
 
 /// Display paths of the files an environment is built from, as far as they can be followed.
@@ -141,11 +180,16 @@ pub fn report(ctx: &Context<'_>, checked: &Checked) {
 /// A one-line count of problems, for the end of a run.
 pub fn summary(diags: &[Diagnostic]) -> String {
     let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
-    let warnings = diags.len() - errors;
+    let warnings = diags.iter().filter(|d| d.severity == Severity::Warning).count();
     let plural = |n: usize, w: &str| {
         if n == 1 { format!("{n} {w}") } else { format!("{n} {w}s") }
     };
-    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
+    let notes = diags.iter().filter(|d| d.severity == Severity::Info).count();
+    let mut s = format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"));
+    if notes > 0 {
+        s.push_str(&format!(", {}", plural(notes, "note")));
+    }
+    s
 }
 
 /// Left-aligned columns separated by two spaces, without trailing blanks.

@@ -3,16 +3,19 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Checked, Context, check, report, summary};
+use super::{Checked, Context, add_late_diagnostics, check, report, summary};
 use crate::cli::EnvSelection;
 use crate::cli::RenderArgs;
 use crate::compare::{self, Changeset, Previous, Status};
 use crate::config::load::is_valid_name;
+use crate::config::resolve::Resolved;
+use crate::diag::Diagnostic;
 use crate::diff::{self, EnvDiff};
 use crate::error::Error;
 use crate::exit_codes;
 use crate::par_map;
 use crate::render::{self, LOCK_FILE, Rendered};
+use crate::rules;
 use crate::write::{self, FaultInjection};
 
 /// The output folder: `--out`, else `rendered/`, relative to `-C`.
@@ -55,7 +58,7 @@ pub(crate) fn check_and_render(
     }
     let sources = &checked.workspace.sources;
     let started = std::time::Instant::now();
-    let renders =
+    let mut renders =
         par_map(&checked.resolved, |r| render::render(r, sources)).into_iter().collect::<Result<Vec<_>, _>>()?;
     let files: usize = renders.iter().map(|r| r.files.len()).sum();
     ctx.printer.debug(&format!(
@@ -63,7 +66,46 @@ pub(crate) fn check_and_render(
         renders.len(),
         started.elapsed().as_millis()
     ));
+    // Rules on what was rendered: the output as the cluster would get it.
+    let started = std::time::Instant::now();
+    let jobs: Vec<(&Resolved, &Rendered)> = checked.resolved.iter().zip(&renders).collect();
+    let found: Vec<(String, Vec<Diagnostic>)> =
+        par_map(&jobs, |(r, out)| (r.name.clone(), rules::check_rendered(r, out)));
+    ctx.printer.debug(&format!("checked the renders in {} ms", started.elapsed().as_millis()));
+    let mut checked = checked;
+    if add_late_diagnostics(ctx, &mut checked, Some(&mut renders), found) {
+        ctx.printer.info(&format!("{what_failed}: {}", summary(&checked.diagnostics)));
+        return Ok(None);
+    }
     Ok(Some((checked, renders)))
+}
+
+/// Runs the history rules of each environment against its previous render's index (from disk
+/// or a git ref, as `previous` holds it); prints what they find. `true` when one is an error.
+pub(crate) fn history_failed(
+    ctx: &Context<'_>,
+    checked: &mut Checked,
+    renders: &[Rendered],
+    previous: &[Previous],
+    what_failed: &str,
+) -> bool {
+    let mut found = Vec::new();
+    for (rendered, prev) in renders.iter().zip(previous) {
+        let Some(r) = checked.resolved.iter().find(|r| r.name == rendered.env) else { continue };
+        let Some(lock) = prev.contents.get(LOCK_FILE).and_then(|b| serde_json::from_slice(b).ok()) else { continue };
+        let diags = rules::check_history(r, &lock);
+        if !diags.is_empty() {
+            found.push((r.name.clone(), diags));
+        }
+    }
+    if found.is_empty() {
+        return false;
+    }
+    let failed = add_late_diagnostics(ctx, checked, None, found);
+    if failed {
+        ctx.printer.info(&format!("{what_failed}: {}", summary(&checked.diagnostics)));
+    }
+    failed
 }
 
 /// Renders and writes (or checks) the selected environments.
@@ -80,6 +122,10 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
     }
     let previous: Vec<Result<Previous, Error>> = par_map(&renders, |r| write::read_previous(&out.join(&r.env), r));
     let previous: Vec<Previous> = previous.into_iter().collect::<Result<_, _>>()?;
+    let mut checked = checked;
+    if history_failed(ctx, &mut checked, &renders, &previous, "nothing rendered") {
+        return Ok(exit_codes::ERROR);
+    }
     let out_display = display_path(&ctx.global.dir, &out);
 
     if args.check {

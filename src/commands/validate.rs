@@ -1,20 +1,38 @@
 //! `kgen validate [ENV…]`.
 
-use super::{Context, check, report, summary};
+use super::Context;
+use super::render::{check_and_render, history_failed, out_dir};
+use super::summary;
 use crate::cli::EnvSelection;
+use crate::compare::Previous;
 use crate::error::Error;
 use crate::exit_codes;
+use crate::render::LOCK_FILE;
 
-/// Checks the selected environments and prints every problem.
+/// Checks the selected environments and prints every problem: the environment rules, the rules
+/// on their render (made in memory, nothing is written) and, where `rendered/<env>/` holds a
+/// previous render, the history rules against it.
 pub fn run(ctx: &Context<'_>, sel: &EnvSelection) -> Result<u8, Error> {
-    let checked = check(ctx, sel)?;
-    report(ctx, &checked);
-    let n = checked.resolved.len();
-    if checked.has_errors() {
-        ctx.printer.info(&format!("validation failed: {}", summary(&checked.diagnostics)));
+    let Some((mut checked, renders)) = check_and_render(ctx, sel, "validation failed")? else {
+        return Ok(exit_codes::ERROR);
+    };
+    let out = out_dir(&ctx.global.dir, None);
+    // Only the previous index matters to the history rules; a missing one is a first render.
+    let previous: Vec<Previous> = renders
+        .iter()
+        .map(|r| {
+            let mut p = Previous::default();
+            if let Ok(bytes) = std::fs::read(out.join(&r.env).join(LOCK_FILE)) {
+                p.contents.insert(LOCK_FILE.to_string(), bytes);
+            }
+            p
+        })
+        .collect();
+    if history_failed(ctx, &mut checked, &renders, &previous, "validation failed") {
         return Ok(exit_codes::ERROR);
     }
-    let envs = if n == 1 { "environment".to_string() } else { "environments".to_string() };
+    let n = checked.resolved.len();
+    let envs = if n == 1 { "environment" } else { "environments" };
     ctx.printer.info(&format!("{n} {envs} valid ({})", summary(&checked.diagnostics)));
     Ok(exit_codes::SUCCESS)
 }

@@ -58,6 +58,23 @@ pub struct Environment {
     /// hatch for settings kgen does not model; shown in provenance (`kgen explain`).
     #[serde(default)]
     pub values: ValuesOverrides,
+    /// Rules this environment deliberately does not follow, each with the reason (`kgen validate`
+    /// prints both). Rules about files (KG1xx) cannot be ignored. A list, so an environment that
+    /// sets it replaces the list of the layer it extends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<IgnoredRule>,
+}
+
+/// One rule an environment opts out of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IgnoredRule {
+    /// The rule's code (`KG303`); `kgen rules` lists them.
+    #[schemars(regex(pattern = r"^KG[0-9]{3}$"))]
+    pub rule: String,
+    /// Why this environment may break the rule, for reviewers (required).
+    #[schemars(length(min = 1))]
+    pub reason: String,
 }
 
 /// A Kubernetes namespace name (DNS-1123 label).

@@ -270,7 +270,7 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
     }
     let files = chain.iter().map(|f| f.path.clone()).collect();
     let resolved = Resolved { name: name.to_string(), env, merged, provenance, files, release, pins, pin_sources };
-    let diags = rules::check(&resolved);
+    let diags = rules::apply_ignores(&resolved, rules::check(&resolved));
     let has_error = diags.iter().any(|d| d.severity == Severity::Error);
     Checked { resolved: (!has_error).then_some(resolved), diagnostics: diags }
 }

@@ -243,8 +243,11 @@ pub fn plan(r: &Resolved) -> Plan {
     if openshift {
         openshift_objects(r, &ns, &mut objects);
     }
-    if ossm && knative {
-        ossm_gateways(r, &ns, &mut objects);
+    // OpenShift Serverless creates no Knative gateways (KServe's OpenShift guide applies them
+    // itself), whichever Istio serves them.
+    let own_gateways = openshift && knative && r.env.mesh.provider.is_istio_family();
+    if own_gateways {
+        openshift_gateways(r, &ns, &mut objects);
     }
     if knative {
         objects.push(Object {
@@ -268,6 +271,9 @@ pub fn plan(r: &Resolved) -> Plan {
     if ossm {
         // Istio Gateways and gateway Deployments need the mesh's CRDs and control plane.
         networking_needs.push("phase/mesh");
+    } else if own_gateways {
+        // Upstream Istio on OpenShift: the Gateway CRD comes with istio-base.
+        networking_needs.push("release/istio-base");
     }
     let has_phase = |p: &str| objects.iter().any(|o| o.phase == p);
     if has_phase(PHASE_OPERATORS) {
@@ -287,7 +293,7 @@ pub fn plan(r: &Resolved) -> Plan {
         if istio {
             n.push("release/istio-ingressgateway".into());
         }
-        if ossm {
+        if own_gateways {
             n.push(format!("phase/{PHASE_NETWORKING}"));
         }
         needs.insert(format!("phase/{PHASE_KNATIVE}"), n);
@@ -459,10 +465,10 @@ fn openshift_objects(r: &Resolved, ns: &BTreeMap<&'static str, String>, objects:
     }
 }
 
-/// Knative's gateways on OpenShift Service Mesh, which kgen renders itself (net-istio does not
-/// create them there): the ingress and local Gateways, the local gateway Service, and on OSSM 3
+/// Knative's gateways on OpenShift, which kgen renders itself (OpenShift Serverless does not
+/// create them): the ingress and local Gateways, the local gateway Service, and on OSSM 3
 /// (which deploys no gateway) the ingress gateway Deployment and Service.
-fn ossm_gateways(r: &Resolved, ns: &BTreeMap<&'static str, String>, objects: &mut Vec<Object>) {
+fn openshift_gateways(r: &Resolved, ns: &BTreeMap<&'static str, String>, objects: &mut Vec<Object>) {
     let mesh_ns = ns["mesh"].clone();
     let ingress_servers = match &r.env.kserve.tls_secret_name {
         Some(secret) => {

@@ -1,0 +1,407 @@
+//! Rules on the merged, typed environment (stage `environment`): they run before rendering and
+//! their errors stop it.
+
+use crate::catalog;
+use crate::config::model::{GatewayImplementation, GitopsEngine, IngressFlavour, MeshProvider, Platform};
+use crate::config::resolve::Resolved;
+use crate::diag::Diagnostic;
+use crate::version::Version;
+
+use super::{Stage, diag, rule};
+
+/// Catalog pins the environment needs (components kgen installs from charts or Git).
+pub fn needed_pins(r: &Resolved) -> Vec<&'static str> {
+    let e = &r.env;
+    let k8s = e.cluster.platform == Platform::Kubernetes;
+    let standard_gw = r.gateway_api_ingress();
+    let mut pins = Vec::new();
+    if k8s && e.cert_manager.install {
+        pins.push("certManager");
+    }
+    if e.mesh.provider == MeshProvider::Istio {
+        pins.push("istio");
+    }
+    if k8s && r.knative_mode() {
+        pins.extend(["knativeOperator", "knativeServing"]);
+    }
+    if standard_gw && e.gateway_api.install_crds {
+        pins.push("gatewayApi");
+    }
+    if standard_gw && e.gateway_api.implementation == GatewayImplementation::Envoy {
+        pins.push("envoyGateway");
+    }
+    pins
+}
+
+/// Runs every semantic rule.
+pub fn check(r: &Resolved) -> Vec<Diagnostic> {
+    let e = &r.env;
+    let mut out = Vec::new();
+    let mesh = e.mesh.provider;
+    let openshift = e.cluster.platform == Platform::Openshift;
+
+    // KG203: legacy mode name on a release that has the new names.
+    let cat = crate::catalog::get();
+    if e.kserve.deployment_mode.is_legacy_name() && cat.has_canonical_modes(r.release) {
+        let canonical = e.kserve.deployment_mode.canonical().as_str();
+        out.push(
+            r.diag_at(
+                diag(
+                    "KG203",
+                    format!(
+                        "`{}` is the legacy name of `{canonical}` since KServe v0.16.0 (this environment pins {})",
+                        e.kserve.deployment_mode.as_str(),
+                        r.release.version
+                    ),
+                )
+                .label(format!("write `{canonical}`")),
+                "/kserve/deploymentMode",
+            ),
+        );
+    }
+
+    // KG204: a needed component has no version.
+    let needed = needed_pins(r);
+    for pin in &needed {
+        if r.pin(pin).is_none() {
+            out.push(
+                r.diag_at(
+                    diag("KG204", format!("KServe {} has no tested `{pin}` version", r.release.version))
+                        .hint(format!("set `versions.{pin}`")),
+                    "/kserve/version",
+                ),
+            );
+        }
+    }
+
+    // KG202: Kubernetes minimum over KServe and the components actually installed.
+    let used: std::collections::BTreeMap<String, String> =
+        r.pins.iter().filter(|(k, _)| needed.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let (min, why) = cat.kubernetes_minimum(r.release, &used);
+    if let Some(have) = Version::parse(&e.cluster.kubernetes_version)
+        && have.minor() < min.minor()
+    {
+        out.push(
+            r.diag_at(
+                diag(
+                    "KG202",
+                    format!(
+                        "Kubernetes {} is older than {min}, the minimum for this environment (set by {why})",
+                        e.cluster.kubernetes_version
+                    ),
+                )
+                .label(format!("needs ≥ {min}")),
+                "/cluster/kubernetesVersion",
+            ),
+        );
+    }
+
+    // KG304 / KG302: the mesh must fit the platform.
+    if !openshift && matches!(mesh, MeshProvider::Ossm2 | MeshProvider::Ossm3) {
+        out.push(r.diag_at(
+            diag("KG304", format!("`{}` is OpenShift Service Mesh, but the platform is kubernetes", mesh.as_str())),
+            "/mesh/provider",
+        ));
+    }
+    if openshift && mesh == MeshProvider::Istio && !e.mesh.allow_upstream_istio_on_openshift {
+        out.push(r.diag_at(
+            diag("KG302", "OpenShift uses OpenShift Service Mesh, not upstream Istio charts"),
+            "/mesh/provider",
+        ));
+    }
+
+    // KG305: upstream Istio on OpenShift keeps the OpenShift profile.
+    if openshift && mesh == MeshProvider::Istio {
+        for rel in ["istio-base", "istio-cni", "istiod", "istio-ingressgateway"] {
+            if let Some(p) = e.values.get(rel).and_then(|v| v.get("profile")).and_then(|p| p.as_str())
+                && p != "openshift"
+            {
+                out.push(r.diag_at(
+                    diag("KG305", format!("`values.{rel}.profile: {p}` replaces the OpenShift profile")),
+                    &format!("/values/{rel}/profile"),
+                ));
+            }
+        }
+    }
+
+    // KG306: OSSM 2 injects only into member namespaces.
+    if mesh == MeshProvider::Ossm2 && r.knative_mode() && e.kserve.model_namespaces.is_empty() {
+        out.push(r.diag_at_any(
+            diag("KG306", "no `kserve.modelNamespaces`: InferenceServices outside the member roll get no sidecar"),
+            &["/mesh/provider", "/kserve/deploymentMode"],
+        ));
+    }
+
+    // KG303: sidecar injection.
+    if mesh.is_istio_family() && e.mesh.sidecar_auto_inject {
+        out.push(r.diag_at(diag("KG303", "sidecar auto-injection is enabled"), "/mesh/sidecarAutoInject"));
+    }
+
+    if r.knative_mode() {
+        // KG401: Knative needs a networking layer.
+        if mesh == MeshProvider::None {
+            out.push(r.diag_at_any(
+                diag("KG401", "Knative mode needs Knative Serving and a networking layer, but `mesh.provider` is none"),
+                &["/mesh/provider", "/kserve/deploymentMode"],
+            ));
+        }
+    } else {
+        // Standard mode uses the mesh only through the `istio` IngressClass or GatewayClass.
+        let through_istio = r.ingress_class() == "istio";
+        let istio_ingress_class = through_istio && !r.gateway_api_ingress();
+        let istio_gateway_class = through_istio && r.gateway_api_ingress();
+        // KG301: a mesh nothing uses.
+        if mesh.is_istio_family() && !istio_ingress_class && !istio_gateway_class {
+            out.push(r.diag_at(
+                diag("KG301", format!("Standard mode uses neither an Istio IngressClass nor an Istio GatewayClass, so the `{}` mesh is unused", mesh.as_str())),
+                "/mesh/provider",
+            ));
+        }
+        // KG402: `istio` IngressClass without Istio.
+        if istio_ingress_class && !mesh.is_istio_family() {
+            out.push(r.diag_at(
+                diag(
+                    "KG402",
+                    "Standard mode with `ingress: ingress` uses the `istio` IngressClass, but no Istio is installed",
+                ),
+                "/kserve/ingress",
+            ));
+        }
+        // KG403: Istio GatewayClass without Istio.
+        if istio_gateway_class && !mesh.is_istio_family() {
+            out.push(r.diag_at(
+                diag("KG403", "`gatewayApi.implementation: istio` needs an Istio mesh, but `mesh.provider` is none"),
+                "/gatewayApi/implementation",
+            ));
+        }
+        // KG501: Gateway API ingress needs a release that supports it.
+        if e.kserve.ingress == IngressFlavour::GatewayApi && !r.release.gateway_api_ingress {
+            out.push(r.diag_at(
+                diag(
+                    "KG501",
+                    format!(
+                        "KServe {} cannot route through Gateway API (`enableGatewayApi` arrived in v0.15)",
+                        r.release.version
+                    ),
+                ),
+                "/kserve/ingress",
+            ));
+        }
+    }
+
+    // KG502: runtimes are part of the main chart before v0.17.0.
+    if !e.kserve.install_runtimes && !r.release.runtime_configs_chart {
+        out.push(r.diag_at(
+            diag("KG502", format!("KServe {} always installs its serving runtimes", r.release.version)),
+            "/kserve/installRuntimes",
+        ));
+    }
+
+    // KG601: GitOps engines need the repository.
+    if matches!(e.gitops.engine, GitopsEngine::Argocd | GitopsEngine::Flux) && e.gitops.repo_url.is_none() {
+        out.push(r.diag_at_any(
+            diag("KG601", format!("`gitops.engine: {}` needs `gitops.repoUrl`", engine_name(e.gitops.engine))),
+            &["/gitops/engine", "/gitops"],
+        ));
+    }
+
+    out.extend(ignore_entries(r));
+    out.extend(versions(r));
+    out.extend(istio_values(r));
+    out.extend(networking(r));
+    out.extend(kserve_values(r));
+    if e.gitops.engine == GitopsEngine::None {
+        // KG605: what install.sh was written against.
+        out.push(r.diag_at(
+            diag("KG605", "install.sh runs `helm` 3 commands (KServe's scripts pin Helm v3.16.3; Helm 4 is untested)"),
+            "/gitops/engine",
+        ));
+    }
+    out
+}
+
+/// KG116: `ignore:` must name rules that exist and can be ignored.
+fn ignore_entries(r: &Resolved) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (i, x) in r.env.ignore.iter().enumerate() {
+        let problem = match rule(&x.rule) {
+            None => format!("`{}` is not a rule (`kgen rules` lists them)", x.rule),
+            Some(k) if k.stage == Stage::Input => {
+                format!("`{}` is about reading the input and cannot be ignored", x.rule)
+            }
+            Some(_) => continue,
+        };
+        let mut d = diag("KG116", problem);
+        let codes: Vec<&str> = super::rules().iter().map(|k| k.code.as_str()).collect();
+        if let Some(s) = crate::config::validate::did_you_mean(&x.rule, codes) {
+            d = d.hint(format!("did you mean `{s}`?"));
+        }
+        out.push(r.diag_at(d, &format!("/ignore/{i}/rule")));
+    }
+    out
+}
+
+/// Version rules: Knative Serving within what the operator ships (KG205).
+fn versions(r: &Resolved) -> Vec<Diagnostic> {
+    let facts = &catalog::get().rule_facts;
+    let mut out = Vec::new();
+    let kubernetes = r.env.cluster.platform == Platform::Kubernetes;
+    if kubernetes
+        && r.knative_mode()
+        && let (Some(op), Some(serving)) = (r.pin("knativeOperator"), r.pin("knativeServing"))
+        && let (Some(opv), Some(sv)) = (Version::parse(op), Version::parse(serving))
+    {
+        let ((major, minor), (s_major, s_minor)) = (opv.minor(), sv.minor());
+        let lowest_minor = minor.saturating_sub(facts.knative_operator_serving_minors.saturating_sub(1));
+        let too_new = sv > opv;
+        let too_old = s_major != major || s_minor < lowest_minor;
+        if too_new || too_old {
+            let at = if r.provenance.exact("/versions/knativeServing").is_some() {
+                "/versions/knativeServing"
+            } else {
+                "/versions/knativeOperator"
+            };
+            out.push(r.diag_at(
+                diag(
+                    "KG205",
+                    format!(
+                        "the Knative operator {op} ships Knative Serving {major}.{lowest_minor}.0 to {}, not {serving}",
+                        op.trim_start_matches('v')
+                    ),
+                )
+                .label(format!("not shipped by operator {op}")),
+                at,
+            ));
+        }
+    }
+    out
+}
+
+/// Istio values overrides: layout prefixes (KG307), the gateway chart's closed schema (KG308),
+/// the inert `proxy.autoInject` (KG309).
+fn istio_values(r: &Resolved) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if r.env.mesh.provider != MeshProvider::Istio {
+        return out;
+    }
+    let cat = catalog::get();
+    let istio = r.pin("istio").unwrap_or_default();
+    let prefixes: Vec<&str> =
+        cat.istio_values_layouts.iter().map(|l| l.prefix.as_str()).filter(|p| !p.is_empty()).collect();
+    for rel in ["istio-base", "istiod", "istio-ingressgateway", "istio-cni"] {
+        let Some(values) = r.env.values.get(rel) else { continue };
+        for key in values.keys().filter(|k| prefixes.contains(&k.as_str())) {
+            let layout = cat.istio_values_prefix(istio).filter(|p| !p.is_empty()).unwrap_or("the top level");
+            out.push(r.diag_at(
+                diag(
+                    "KG307",
+                    format!(
+                        "`{key}` is where the Istio {istio} chart keeps its own defaults ({layout}); values set under it are rejected or ignored"
+                    ),
+                )
+                .label("set the keys without this prefix"),
+                &format!("/values/{rel}/{}", crate::yaml::escape_pointer(key)),
+            ));
+        }
+    }
+    if let Some(gw) = r.env.values.get("istio-ingressgateway") {
+        let allowed = &cat.rule_facts.istio_gateway_values_keys;
+        for key in gw.keys().filter(|k| !allowed.contains(k)) {
+            let mut d = diag(
+                "KG308",
+                format!("`{key}` is not allowed by the Istio gateway chart's values schema, so `helm install` fails"),
+            )
+            .label("unknown to the gateway chart");
+            if let Some(s) = crate::config::validate::did_you_mean(key, allowed.iter().map(String::as_str)) {
+                d = d.hint(format!("did you mean `{s}`?"));
+            }
+            out.push(r.diag_at(d, &format!("/values/istio-ingressgateway/{}", crate::yaml::escape_pointer(key))));
+        }
+    }
+    if let Some(proxy) = r.env.values.get("istiod").and_then(|v| v.get("proxy"))
+        && proxy.get("autoInject").is_some()
+    {
+        out.push(r.diag_at(
+            diag(
+                "KG309",
+                "istiod reads no top-level `proxy` key, so `proxy.autoInject` changes nothing (injection is `global.proxy.autoInject`)",
+            )
+            .label("inert"),
+            "/values/istiod/proxy/autoInject",
+        ));
+    }
+    out
+}
+
+/// Networking: Gateway API CRDs the cluster must bring (KG405); upstream Istio outside the
+/// namespace net-istio's local gateway Service lives in (KG407).
+fn networking(r: &Resolved) -> Vec<Diagnostic> {
+    let e = &r.env;
+    let mut out = Vec::new();
+    if r.gateway_api_ingress() && !e.gateway_api.install_crds {
+        out.push(r.diag_at(
+            diag(
+                "KG405",
+                "Gateway API ingress with `gatewayApi.installCrds: false`: the KServe controller does not start unless the cluster serves the `gateway.networking.k8s.io/v1` HTTPRoute CRD",
+            ),
+            "/gatewayApi/installCrds",
+        ));
+    }
+    let net = &catalog::get().rule_facts.net_istio;
+    if r.knative_mode() && e.mesh.provider == MeshProvider::Istio && e.mesh.namespace != net.service_namespace {
+        out.push(r.diag_at(
+            diag(
+                "KG407",
+                format!(
+                    "net-istio creates the `{}` Service in `{}`, where it selects the ingress gateway pods, but Istio is installed in `{}`",
+                    net.local_gateway_service, net.service_namespace, e.mesh.namespace
+                ),
+            )
+            .label("the local gateway Service would have no endpoints (`no healthy upstream`)"),
+            "/mesh/namespace",
+        ));
+    }
+    out
+}
+
+/// KServe values overrides: `createGateway` (KG504), shared-resource switches that
+/// `createSharedResources` overrides (KG506).
+fn kserve_values(r: &Resolved) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let Some(values) = r.env.values.get("kserve") else { return out };
+    let root = serde_json::Value::Object(values.clone());
+    if root.pointer("/kserve/controller/gateway/ingressGateway/createGateway") == Some(&serde_json::Value::Bool(true)) {
+        out.push(r.diag_at(
+            diag(
+                "KG504",
+                "`createGateway: true` makes the KServe chart render its own `kserve-ingress-gateway` Gateway with `gatewayClassName: envoy` hard-coded, next to the one kgen renders",
+            ),
+            "/values/kserve/kserve/controller/gateway/ingressGateway/createGateway",
+        ));
+    }
+    let shared_on = root.pointer("/kserve/createSharedResources") != Some(&serde_json::Value::Bool(false));
+    if r.release.create_shared_resources && shared_on {
+        for part in ["certManager", "inferenceServiceConfig", "storagecontainer"] {
+            let ptr = format!("/kserve/{part}/enabled");
+            if root.pointer(&ptr) == Some(&serde_json::Value::Bool(false)) {
+                out.push(r.diag_at(
+                    diag(
+                        "KG506",
+                        format!("`kserve.{part}.enabled: false` has no effect while `kserve.createSharedResources` is true (the chart's `default` treats false as unset)"),
+                    )
+                    .label("ignored by the chart"),
+                    &format!("/values/kserve{ptr}"),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn engine_name(e: GitopsEngine) -> &'static str {
+    match e {
+        GitopsEngine::Argocd => "argocd",
+        GitopsEngine::Flux => "flux",
+        GitopsEngine::None => "none",
+    }
+}

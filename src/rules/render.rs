@@ -1,0 +1,905 @@
+//! Rules on the rendered files (stage `render`): they read what the cluster would really get —
+//! kgen's templates and the user's Helm values overrides together — so a template regression or
+//! an override that breaks an upstream constraint is caught before anything is written.
+//!
+//! Problems are located at the environment key that caused them when one did (a values
+//! override), else at the rendered file (`rendered/<env>/<path>`) and key.
+
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::diag;
+use crate::catalog;
+use crate::config::model::{GitopsEngine, MeshProvider};
+use crate::config::resolve::Resolved;
+use crate::diag::Diagnostic;
+use crate::render::{LOCK_FILE, Rendered};
+use crate::yaml;
+
+/// Runs every render rule.
+pub fn check(r: &Resolved, rendered: &Rendered) -> Vec<Diagnostic> {
+    let t = Tree::new(rendered);
+    let mut out = Vec::new();
+    strings(r, &t, &mut out);
+    version_formats(r, &t, &mut out);
+    kserve_chart(r, &t, &mut out);
+    member_roll(r, &t, &mut out);
+    gateway_selectors(r, &t, &mut out);
+    local_gateway_service(r, &t, &mut out);
+    kserve_values(r, &t, &mut out);
+    ordering(r, &t, &mut out);
+    server_side_apply(r, &t, &mut out);
+    gitops_api(r, &t, &mut out);
+    // Two selectors broken by one override are one problem at that override.
+    crate::diag::normalize(&mut out);
+    out
+}
+
+/// The rendered files, parsed on first use (most rules read a handful of them).
+struct Tree<'a> {
+    rendered: &'a Rendered,
+    parsed: BTreeMap<&'a str, OnceCell<Option<Value>>>,
+}
+
+impl<'a> Tree<'a> {
+    fn new(rendered: &'a Rendered) -> Self {
+        let parsed = rendered
+            .files
+            .keys()
+            .filter(|p| p.ends_with(".yaml") || p.ends_with(".json"))
+            .map(|p| (p.as_str(), OnceCell::new()))
+            .collect();
+        Tree { rendered, parsed }
+    }
+
+    /// A file's document; `None` when absent or not YAML.
+    fn doc(&self, path: &str) -> Option<&Value> {
+        let cell = self.parsed.get(path)?;
+        cell.get_or_init(|| yaml::from_str(&self.rendered.files[path], yaml::Budget::Render).ok()).as_ref()
+    }
+
+    /// Every YAML document under a folder prefix, with its path.
+    fn docs_under(&self, prefix: &str) -> Vec<(&'a str, &Value)> {
+        self.parsed.keys().filter(|p| p.starts_with(prefix)).filter_map(|p| Some((*p, self.doc(p)?))).collect()
+    }
+
+    /// Manifests of a kind.
+    fn manifests(&self, kind: &str) -> Vec<(&'a str, &Value)> {
+        self.docs_under("manifests/").into_iter().filter(|(_, d)| d["kind"] == kind).collect()
+    }
+
+    fn lock(&self) -> Option<&Value> {
+        self.doc(LOCK_FILE)
+    }
+
+    /// `(name, chart, version, namespace)` of every Helm release in the index.
+    fn releases(&self) -> Vec<(&str, &str, &str, &str)> {
+        let Some(list) = self.lock().and_then(|l| l["releases"].as_array()) else { return vec![] };
+        list.iter()
+            .filter_map(|x| {
+                Some((x["name"].as_str()?, x["chart"].as_str()?, x["version"].as_str()?, x["namespace"].as_str()?))
+            })
+            .collect()
+    }
+
+    fn values(&self, release: &str) -> Option<&Value> {
+        self.doc(&format!("values/{release}.yaml"))
+    }
+}
+
+/// A diagnostic in a rendered file at a key path.
+fn at_file(r: &Resolved, d: Diagnostic, path: &str, key: &str) -> Diagnostic {
+    d.in_file(format!("rendered/{}/{path}", r.name)).key(key)
+}
+
+/// A diagnostic about a values key: at the override that set it when there is one, else in the
+/// rendered values file.
+fn at_values(r: &Resolved, d: Diagnostic, release: &str, pointer: &str) -> Diagnostic {
+    let input = format!("/values/{release}{pointer}");
+    if r.provenance.lookup(&input).is_some() && pointer_in_overrides(r, release, pointer) {
+        return r.diag_at(d, &input);
+    }
+    at_file(r, d, &format!("values/{release}.yaml"), &crate::config::validate::key_path(pointer))
+}
+
+/// Whether an override sets this pointer or one of its ancestors.
+fn pointer_in_overrides(r: &Resolved, release: &str, pointer: &str) -> bool {
+    let Some(over) = r.env.values.get(release) else { return false };
+    let root = Value::Object(over.clone());
+    let mut p = pointer.to_string();
+    loop {
+        if root.pointer(&p).is_some() {
+            return true;
+        }
+        match p.rfind('/') {
+            Some(0) | None => return false,
+            Some(i) => p.truncate(i),
+        }
+    }
+}
+
+fn str_at<'v>(v: &'v Value, pointer: &str) -> Option<&'v str> {
+    v.pointer(pointer).and_then(Value::as_str)
+}
+
+/// KG118: annotation, label and selector-map values must be strings.
+fn strings(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    let keys = &catalog::get().rule_facts.string_maps;
+    fn walk(v: &Value, ptr: &mut String, keys: &[String], found: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(m) => {
+                for (k, c) in m {
+                    let len = ptr.len();
+                    ptr.push('/');
+                    ptr.push_str(&yaml::escape_pointer(k));
+                    if keys.contains(k)
+                        && let Value::Object(entries) = c
+                    {
+                        for (ek, ev) in entries.iter().filter(|(_, ev)| !ev.is_string()) {
+                            found.push((format!("{ptr}/{}", yaml::escape_pointer(ek)), ev.to_string()));
+                        }
+                    }
+                    walk(c, ptr, keys, found);
+                    ptr.truncate(len);
+                }
+            }
+            Value::Array(a) => {
+                for (i, c) in a.iter().enumerate() {
+                    let len = ptr.len();
+                    ptr.push_str(&format!("/{i}"));
+                    walk(c, ptr, keys, found);
+                    ptr.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    for path in t.rendered.files.keys().filter(|p| p.ends_with(".yaml")) {
+        let Some(doc) = t.doc(path) else { continue };
+        let mut found = Vec::new();
+        walk(doc, &mut String::new(), keys, &mut found);
+        for (ptr, value) in found {
+            let d = diag(
+                "KG118",
+                format!("`{value}` is not a string; Kubernetes rejects non-string annotation and label values"),
+            )
+            .label("quote it");
+            out.push(match path.strip_prefix("values/").and_then(|p| p.strip_suffix(".yaml")) {
+                Some(release) => at_values(r, d, release, &ptr),
+                None => at_file(r, d, path, &crate::config::validate::key_path(&ptr)),
+            });
+        }
+    }
+}
+
+/// KG207: versions in the format each upstream publishes them.
+fn version_formats(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    let prefixes = &catalog::get().rule_facts.version_prefixes;
+    let wrong = |version: &str, prefix: &str| version.starts_with('v') != (prefix == "v");
+    let form = |prefix: &str| if prefix == "v" { "with a leading `v`" } else { "without a leading `v`" };
+    for (i, (name, chart, version, _)) in t.releases().into_iter().enumerate() {
+        if let Some(prefix) = prefixes.charts.get(name)
+            && wrong(version, prefix)
+        {
+            out.push(at_file(
+                r,
+                diag("KG207", format!("chart `{chart}` {version}: its repository publishes versions {}", form(prefix))),
+                LOCK_FILE,
+                &format!("releases[{i}].version"),
+            ));
+        }
+    }
+    for kind in ["Istio", "IstioCNI"] {
+        for (path, doc) in t
+            .manifests(kind)
+            .into_iter()
+            .filter(|(_, d)| str_at(d, "/apiVersion").is_some_and(|a| a.starts_with("sailoperator.io/")))
+        {
+            let v = str_at(doc, "/spec/version").unwrap_or_default();
+            if wrong(v, &prefixes.sail) {
+                out.push(at_file(
+                    r,
+                    diag("KG207", format!("Sail `{kind}` version `{v}` must be written {}", form(&prefixes.sail))),
+                    path,
+                    "spec.version",
+                ));
+            }
+        }
+    }
+    for (path, doc) in t.manifests("KnativeServing") {
+        match doc.pointer("/spec/version") {
+            None => {}
+            Some(Value::String(v)) if !wrong(v, &prefixes.knative_serving) => {}
+            Some(v) => out.push(at_file(
+                r,
+                diag(
+                    "KG207",
+                    format!(
+                        "`KnativeServing.spec.version` is {v}: it must be a string {}",
+                        form(&prefixes.knative_serving)
+                    ),
+                ),
+                path,
+                "spec.version",
+            )),
+        }
+    }
+}
+
+/// KG208: the `kserve` release installs the chart of the pinned KServe release.
+fn kserve_chart(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    let releases = t.releases();
+    let expected = &r.release.kserve_chart;
+    for (i, (name, chart, _, _)) in releases.iter().enumerate() {
+        if *name == "kserve" && chart != expected {
+            out.push(at_file(
+                r,
+                diag(
+                    "KG208",
+                    format!(
+                        "KServe {} is chart `{expected}`, but release `kserve` installs `{chart}`",
+                        r.release.version
+                    ),
+                ),
+                LOCK_FILE,
+                &format!("releases[{i}].chart"),
+            ));
+        }
+    }
+    let has_runtimes = releases.iter().any(|(n, ..)| *n == "kserve-runtime-configs");
+    let wants_runtimes = r.release.runtime_configs_chart && r.env.kserve.install_runtimes;
+    if has_runtimes != wants_runtimes {
+        let msg = if has_runtimes {
+            format!(
+                "KServe {} has no `kserve-runtime-configs` chart (or runtimes are off), but the render installs it",
+                r.release.version
+            )
+        } else {
+            format!(
+                "KServe {} ships its runtimes in `kserve-runtime-configs`, which the render does not install",
+                r.release.version
+            )
+        };
+        out.push(at_file(r, diag("KG208", msg), LOCK_FILE, "releases"));
+    }
+}
+
+/// KG310: the OSSM 2 member roll is named `default`, lives in the control-plane namespace and
+/// lists every namespace that needs sidecars.
+fn member_roll(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
+    if e.mesh.provider != MeshProvider::Ossm2 {
+        return;
+    }
+    let mut needed: Vec<&str> = vec![e.kserve.namespace.as_str()];
+    if r.knative_mode() {
+        needed.push(e.knative.namespace.as_str());
+    }
+    needed.extend(e.kserve.model_namespaces.iter().map(|n| n.0.as_str()));
+    let rolls = t.manifests("ServiceMeshMemberRoll");
+    let good = rolls.iter().find(|(_, d)| {
+        str_at(d, "/metadata/name") == Some("default")
+            && str_at(d, "/metadata/namespace") == Some(e.mesh.namespace.as_str())
+    });
+    let Some((path, roll)) = good else {
+        out.push(r.diag_at(
+            diag(
+                "KG310",
+                format!("no ServiceMeshMemberRoll `default` in `{}`: OSSM 2 injects no namespace", e.mesh.namespace),
+            ),
+            "/mesh/provider",
+        ));
+        return;
+    };
+    let members: BTreeSet<&str> = roll
+        .pointer("/spec/members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let missing: Vec<&str> = needed.into_iter().filter(|n| !members.contains(n)).collect();
+    if !missing.is_empty() {
+        out.push(at_file(
+            r,
+            diag("KG310", format!("the member roll misses {}, whose pods need sidecars", quote_list(&missing))),
+            path,
+            "spec.members",
+        ));
+    }
+}
+
+fn quote_list(items: &[&str]) -> String {
+    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// Pods of the ingress gateway: namespace and labels.
+struct GatewayPods {
+    namespace: String,
+    labels: BTreeMap<String, String>,
+    /// Where they come from, for messages.
+    what: String,
+}
+
+/// The ingress gateway pods the render installs or configures.
+fn gateway_pods(r: &Resolved, t: &Tree<'_>) -> Vec<GatewayPods> {
+    let facts = &catalog::get().rule_facts;
+    let e = &r.env;
+    let mut pods = Vec::new();
+    match e.mesh.provider {
+        MeshProvider::Istio => {
+            if let Some((name, _, _, ns)) = t.releases().into_iter().find(|(n, ..)| *n == "istio-ingressgateway") {
+                // The gateway chart: name from `name` or the release; `app: <name>`,
+                // `istio: <name without "istio-">`, then `labels` on top (facts §4).
+                let values = t.values(name);
+                let gw = values.and_then(|v| str_at(v, "/name")).unwrap_or(name);
+                let mut labels = BTreeMap::from([
+                    ("app".to_string(), gw.to_string()),
+                    ("istio".to_string(), gw.trim_start_matches("istio-").to_string()),
+                ]);
+                if let Some(Value::Object(extra)) = values.and_then(|v| v.get("labels")) {
+                    labels.extend(extra.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))));
+                }
+                pods.push(GatewayPods { namespace: ns.to_string(), labels, what: format!("Helm release `{name}`") });
+            }
+        }
+        MeshProvider::Ossm2 => {
+            let disabled = t
+                .manifests("ServiceMeshControlPlane")
+                .iter()
+                .any(|(_, d)| d.pointer("/spec/gateways/ingress/enabled") == Some(&Value::Bool(false)));
+            if !disabled {
+                pods.push(GatewayPods {
+                    namespace: e.mesh.namespace.clone(),
+                    labels: facts.ossm2_ingress_gateway.labels.clone(),
+                    what: format!("the ServiceMeshControlPlane's `{}`", facts.ossm2_ingress_gateway.name),
+                });
+            }
+        }
+        MeshProvider::Ossm3 | MeshProvider::None => {}
+    }
+    for (path, d) in t.manifests("Deployment") {
+        if let Some(Value::Object(l)) = d.pointer("/spec/template/metadata/labels") {
+            pods.push(GatewayPods {
+                namespace: str_at(d, "/metadata/namespace").unwrap_or_default().to_string(),
+                labels: l.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect(),
+                what: format!("Deployment in {path}"),
+            });
+        }
+    }
+    pods
+}
+
+fn selector_of(v: Option<&Value>) -> Option<BTreeMap<String, String>> {
+    let Value::Object(m) = v? else { return None };
+    Some(m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+}
+
+fn show_labels(m: &BTreeMap<String, String>) -> String {
+    m.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A label selector in a rendered file: (file, key, labels, the namespace it must match in —
+/// a Service selects only in its own).
+type Selector<'a> = (&'a str, String, BTreeMap<String, String>, Option<String>);
+
+/// KG404: every selector meant for the ingress gateway (Knative's gateways, the local gateway
+/// Service) selects the pods of the gateway that is installed.
+fn gateway_selectors(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    if !r.knative_mode() || !r.env.mesh.provider.is_istio_family() {
+        return;
+    }
+    let default = catalog::get().rule_facts.net_istio.selector.clone();
+    let mut selectors: Vec<Selector<'_>> = Vec::new();
+    for (path, ks) in t.manifests("KnativeServing") {
+        let ingress = ks.pointer("/spec/ingress/istio");
+        for gw in ["knative-ingress-gateway", "knative-local-gateway"] {
+            let sel = selector_of(ingress.and_then(|i| i.get(gw)).and_then(|g| g.get("selector")));
+            selectors.push((
+                path,
+                format!("spec.ingress.istio.{gw}.selector"),
+                sel.unwrap_or_else(|| default.clone()),
+                None,
+            ));
+        }
+    }
+    for (path, gw) in t.manifests("Gateway") {
+        if str_at(gw, "/apiVersion").is_some_and(|a| a.starts_with("networking.istio.io/"))
+            && let Some(sel) = selector_of(gw.pointer("/spec/selector"))
+        {
+            selectors.push((path, "spec.selector".into(), sel, None));
+        }
+    }
+    for (path, svc) in t.manifests("Service") {
+        if let Some(sel) = selector_of(svc.pointer("/spec/selector")) {
+            let ns = str_at(svc, "/metadata/namespace").map(str::to_string);
+            selectors.push((path, "spec.selector".into(), sel, ns));
+        }
+    }
+    let pods = gateway_pods(r, t);
+    for (path, key, sel, ns) in selectors {
+        let matches = pods.iter().any(|p| {
+            ns.as_ref().is_none_or(|n| *n == p.namespace) && sel.iter().all(|(k, v)| p.labels.get(k) == Some(v))
+        });
+        if matches {
+            continue;
+        }
+        let have = if pods.is_empty() {
+            "no ingress gateway is installed".to_string()
+        } else {
+            pods.iter()
+                .map(|p| format!("{} has `{}` in `{}`", p.what, show_labels(&p.labels), p.namespace))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let d = diag("KG404", format!("`{}` selects no ingress gateway pods: {have}", show_labels(&sel)))
+            .label("selects nothing: `no healthy upstream`");
+        // Blame the override that relabelled the gateway, when there is one.
+        let blamed = [
+            "/values/istio-ingressgateway/labels/istio",
+            "/values/istio-ingressgateway/labels/app",
+            "/values/istio-ingressgateway/name",
+        ]
+        .into_iter()
+        .find(|p| r.provenance.exact(p).is_some());
+        out.push(match blamed {
+            Some(p) => r.diag_at(d, p),
+            None => at_file(r, d, path, &key),
+        });
+    }
+}
+
+/// Services that exist once the render is applied, as `name.namespace`.
+fn services(r: &Resolved, t: &Tree<'_>) -> BTreeSet<String> {
+    let facts = &catalog::get().rule_facts;
+    let mut out: BTreeSet<String> = t
+        .manifests("Service")
+        .iter()
+        .filter_map(|(_, d)| Some(format!("{}.{}", str_at(d, "/metadata/name")?, str_at(d, "/metadata/namespace")?)))
+        .collect();
+    match r.env.mesh.provider {
+        MeshProvider::Istio => {
+            if r.knative_mode() && r.env.cluster.platform == crate::config::model::Platform::Kubernetes {
+                out.insert(format!("{}.{}", facts.net_istio.local_gateway_service, facts.net_istio.service_namespace));
+            }
+            for (name, _, _, ns) in t.releases().into_iter().filter(|(n, ..)| *n == "istio-ingressgateway") {
+                let values = t.values(name);
+                if values.and_then(|v| str_at(v, "/service/type")) != Some("None") {
+                    let gw = values.and_then(|v| str_at(v, "/name")).unwrap_or(name);
+                    out.insert(format!("{gw}.{ns}"));
+                }
+            }
+        }
+        MeshProvider::Ossm2 => {
+            out.insert(format!("{}.{}", facts.ossm2_ingress_gateway.name, r.env.mesh.namespace));
+        }
+        _ => {}
+    }
+    out
+}
+
+/// KG406: KServe's local gateway Service, and the Services Knative's `config-istio` names, exist.
+fn local_gateway_service(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    if !r.knative_mode() || !r.env.mesh.provider.is_istio_family() {
+        return;
+    }
+    let known = services(r, t);
+    let exists = |fqdn: &str| {
+        let short = fqdn.strip_suffix(".svc.cluster.local").unwrap_or(fqdn);
+        known.contains(short)
+    };
+    let known_list = || known.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
+    if let Some(values) = t.values("kserve") {
+        for key in ["gatewayService", "knativeGatewayService"] {
+            let ptr = format!("/kserve/controller/gateway/localGateway/{key}");
+            if let Some(fqdn) = str_at(values, &ptr).filter(|s| !s.is_empty())
+                && !exists(fqdn)
+            {
+                let d = diag(
+                    "KG406",
+                    format!("KServe routes to `{fqdn}`, but no such Service is installed (Services: {})", known_list()),
+                )
+                .label("no such Service: `no healthy upstream`");
+                out.push(at_values(r, d, "kserve", &ptr));
+            }
+        }
+    }
+    for (path, ks) in t.manifests("KnativeServing") {
+        let Some(Value::Object(istio)) = ks.pointer("/spec/config/istio") else { continue };
+        for (k, v) in istio.iter().filter(|(k, _)| k.starts_with("gateway.") || k.starts_with("local-gateway.")) {
+            if let Some(fqdn) = v.as_str()
+                && !exists(fqdn)
+            {
+                out.push(at_file(
+                    r,
+                    diag("KG406", format!("Knative's `config-istio` sends to `{fqdn}`, but no such Service is installed (Services: {})", known_list())),
+                    path,
+                    &format!("spec.config.istio.{k}"),
+                ));
+            }
+        }
+    }
+}
+
+/// KG503 (deployment-mode vocabulary) and KG505 (gateway settings the controller rejects) on the
+/// rendered KServe values.
+fn kserve_values(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    let Some(values) = t.values("kserve") else { return };
+    let cat = catalog::get();
+    let modes = cat.modes(r.release);
+    let mut allowed = vec![modes.knative.as_str(), modes.standard.as_str(), "ModelMesh"];
+    if cat.has_canonical_modes(r.release) {
+        // From v0.16.0 the controller still normalises the legacy names.
+        allowed.extend(cat.mode_vocabularies.values().flat_map(|m| [m.knative.as_str(), m.standard.as_str()]));
+    }
+    let ptr = "/kserve/controller/deploymentMode";
+    if let Some(mode) = values.pointer(ptr)
+        && !mode.as_str().is_some_and(|m| allowed.contains(&m))
+    {
+        let mut names = allowed.clone();
+        names.sort();
+        names.dedup();
+        let d = diag(
+            "KG503",
+            format!(
+                "KServe {} does not understand deployment mode {mode} (it accepts {})",
+                r.release.version,
+                quote_list(&names)
+            ),
+        );
+        out.push(at_values(r, d, "kserve", ptr));
+    }
+    let gw = "/kserve/controller/gateway";
+    let mut bad = |ptr: String, msg: String| out.push(at_values(r, diag("KG505", msg), "kserve", &ptr));
+    if str_at(values, &format!("{gw}/ingressGateway/gateway")) == Some("") {
+        bad(format!("{gw}/ingressGateway/gateway"), "the controller requires a non-empty `ingressGateway`".into());
+    }
+    if values.pointer(&format!("{gw}/ingressGateway/enableGatewayApi")) == Some(&Value::Bool(true)) {
+        let ptr = format!("{gw}/ingressGateway/kserveGateway");
+        let v = str_at(values, &ptr).unwrap_or_default();
+        let label = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 63
+                && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !s.starts_with('-')
+                && !s.ends_with('-')
+        };
+        let ok = v.split_once('/').is_some_and(|(ns, name)| label(ns) && label(name));
+        if !ok {
+            bad(ptr, format!("`kserveGateway` is `{v}`; with Gateway API the controller needs `<namespace>/<name>`"));
+        }
+    }
+    if str_at(values, &format!("{gw}/pathTemplate")).is_some_and(|p| !p.is_empty())
+        && str_at(values, &format!("{gw}/domain")) == Some("")
+    {
+        bad(format!("{gw}/domain"), "a `pathTemplate` needs the ingress domain, which is empty".into());
+    }
+}
+
+/// A unit of application: a Helm release, a CRD bundle or one manifest.
+type Unit = String;
+
+/// The order the engine applies units in.
+enum Order {
+    /// Argo CD: (Application sync-wave, object sync-wave) per unit.
+    Waves(BTreeMap<Unit, (i64, i64)>),
+    /// Flux: the Kustomization applying each unit and each Kustomization's `dependsOn`.
+    DependsOn { owner: BTreeMap<Unit, String>, depends: BTreeMap<String, Vec<String>> },
+    /// `install.sh`: the line applying each unit.
+    Lines(BTreeMap<Unit, usize>),
+}
+
+impl Order {
+    fn describe(&self, u: &str) -> String {
+        match self {
+            Order::Waves(w) => w.get(u).map_or("not applied".into(), |(a, o)| {
+                if *o == 0 { format!("sync-wave {a}") } else { format!("sync-wave {a}, object wave {o}") }
+            }),
+            Order::DependsOn { owner, .. } => {
+                owner.get(u).map_or("not applied".into(), |k| format!("Kustomization `{k}`"))
+            }
+            Order::Lines(l) => l.get(u).map_or("not applied".into(), |n| format!("install.sh line {n}")),
+        }
+    }
+
+    /// Whether `u` is applied after `v` (both applied).
+    fn after(&self, u: &str, v: &str) -> Option<bool> {
+        match self {
+            Order::Waves(w) => Some(w.get(u)? > w.get(v)?),
+            Order::Lines(l) => Some(l.get(u)? > l.get(v)?),
+            Order::DependsOn { owner, depends } => {
+                let (ku, kv) = (owner.get(u)?, owner.get(v)?);
+                let mut seen = BTreeSet::new();
+                let mut stack = vec![ku.as_str()];
+                while let Some(k) = stack.pop() {
+                    for d in depends.get(k).into_iter().flatten() {
+                        if d == kv {
+                            return Some(true);
+                        }
+                        if seen.insert(d.as_str()) {
+                            stack.push(d);
+                        }
+                    }
+                }
+                Some(false)
+            }
+        }
+    }
+}
+
+fn order(r: &Resolved, t: &Tree<'_>) -> Option<Order> {
+    let cat = catalog::get();
+    let crd_source_of = |url: &str| {
+        cat.crd_sources
+            .iter()
+            .find(|(_, s)| url.trim_end_matches(".git") == s.repo || url.contains(s.repo.as_str()))
+            .map(|(n, _)| n.clone())
+    };
+    match r.env.gitops.engine {
+        GitopsEngine::Argocd => {
+            let mut waves = BTreeMap::new();
+            for (_, app) in t.docs_under("argocd/").into_iter().filter(|(_, d)| d["kind"] == "Application") {
+                let wave = |d: &Value| {
+                    str_at(d, "/metadata/annotations/argocd.argoproj.io~1sync-wave")
+                        .and_then(|w| w.parse::<i64>().ok())
+                        .unwrap_or(0)
+                };
+                let app_wave = wave(app);
+                let mut sources: Vec<&Value> =
+                    app.pointer("/spec/sources").and_then(Value::as_array).into_iter().flatten().collect();
+                sources.extend(app.pointer("/spec/source"));
+                for s in sources {
+                    if let Some(rel) = str_at(s, "/helm/releaseName") {
+                        waves.insert(format!("release/{rel}"), (app_wave, 0));
+                    } else if let Some(include) = str_at(s, "/directory/include") {
+                        for f in include.trim_start_matches('{').trim_end_matches('}').split(',') {
+                            let obj_wave = t.doc(&format!("manifests/{f}")).map_or(0, wave);
+                            waves.insert(format!("manifest/{f}"), (app_wave, obj_wave));
+                        }
+                    } else if let Some(name) = str_at(s, "/repoURL").and_then(crd_source_of) {
+                        waves.insert(format!("crds/{name}"), (app_wave, 0));
+                    }
+                }
+            }
+            Some(Order::Waves(waves))
+        }
+        GitopsEngine::Flux => {
+            let docs = t.docs_under("flux/");
+            let git_sources: BTreeMap<&str, &str> = docs
+                .iter()
+                .filter(|(_, d)| d["kind"] == "GitRepository")
+                .filter_map(|(_, d)| Some((str_at(d, "/metadata/name")?, str_at(d, "/spec/url")?)))
+                .collect();
+            let mut owner = BTreeMap::new();
+            let mut depends = BTreeMap::new();
+            let env_prefix =
+                format!("./{}/", r.env.gitops.path.clone().unwrap_or_else(|| format!("rendered/{}", r.name)));
+            for (_, k) in docs.iter().filter(|(_, d)| {
+                d["kind"] == "Kustomization"
+                    && str_at(d, "/apiVersion").is_some_and(|a| a.starts_with("kustomize.toolkit.fluxcd.io/"))
+            }) {
+                let Some(name) = str_at(k, "/metadata/name") else { continue };
+                let deps: Vec<String> = k
+                    .pointer("/spec/dependsOn")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| str_at(d, "/name").map(str::to_string))
+                    .collect();
+                depends.insert(name.to_string(), deps);
+                let path = str_at(k, "/spec/path").unwrap_or_default();
+                if let Some(url) = str_at(k, "/spec/sourceRef/name").and_then(|s| git_sources.get(s))
+                    && let Some(src) = crd_source_of(url)
+                {
+                    owner.insert(format!("crds/{src}"), name.to_string());
+                    continue;
+                }
+                let Some(dir) = path.strip_prefix(&env_prefix) else { continue };
+                // What the folder's kustomization applies: HelmReleases or manifests.
+                let Some(kz) = t.doc(&format!("{dir}/kustomization.yaml")) else { continue };
+                for res in kz["resources"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                    if let Some(m) = res.rsplit_once("manifests/").map(|(_, m)| m) {
+                        owner.insert(format!("manifest/{m}"), name.to_string());
+                    } else if let Some(hr) = t.doc(&format!("{dir}/{res}")).filter(|d| d["kind"] == "HelmRelease") {
+                        let rel = str_at(hr, "/spec/releaseName")
+                            .or_else(|| str_at(hr, "/metadata/name"))
+                            .unwrap_or_default();
+                        owner.insert(format!("release/{rel}"), name.to_string());
+                    }
+                }
+            }
+            Some(Order::DependsOn { owner, depends })
+        }
+        GitopsEngine::None => {
+            let script = t.rendered.files.get("install.sh")?;
+            let mut lines = BTreeMap::new();
+            for (i, line) in script.lines().enumerate() {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                if words.starts_with(&["helm", "upgrade", "--install"]) {
+                    lines.insert(format!("release/{}", words[3].trim_matches('\'')), i + 1);
+                } else if words.first() == Some(&"kubectl") {
+                    for w in words.windows(2).filter(|w| w[0] == "-f").map(|w| w[1].trim_matches(['"', '\''])) {
+                        if let Some(m) = w.split_once("/manifests/").map(|(_, m)| m) {
+                            lines.insert(format!("manifest/{m}"), i + 1);
+                        } else if let Some(src) = crd_source_of(w) {
+                            lines.insert(format!("crds/{src}"), i + 1);
+                        }
+                    }
+                }
+            }
+            Some(Order::Lines(lines))
+        }
+    }
+}
+
+/// KG602: nothing is applied before the CRDs it needs.
+fn ordering(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    let facts = &catalog::get().rule_facts;
+    let Some(order) = order(r, t) else { return };
+    // Units present in this render that can provide CRDs.
+    let releases: BTreeSet<&str> = t.releases().into_iter().map(|(n, ..)| n).collect();
+    let crd_sources: BTreeSet<&str> = t
+        .lock()
+        .and_then(|l| l["crdSources"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|s| str_at(s, "/name"))
+        .collect();
+    let packages: BTreeMap<&str, String> = t
+        .manifests("Subscription")
+        .into_iter()
+        .filter_map(|(p, d)| {
+            Some((str_at(d, "/spec/name")?, format!("manifest/{}", p.trim_start_matches("manifests/"))))
+        })
+        .collect();
+    let providers = |group: &str| -> Vec<Unit> {
+        facts
+            .crd_providers
+            .get(group)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| {
+                let (kind, name) = p.split_once('/')?;
+                match kind {
+                    "release" => releases.contains(name).then(|| p.clone()),
+                    "crds" => crd_sources.contains(name).then(|| p.clone()),
+                    "package" => packages.get(name).cloned(),
+                    _ => None,
+                }
+            })
+            .collect()
+    };
+    // What needs what: chart releases by the catalog, manifests by their API group.
+    let mut needs: Vec<(Unit, String, String)> = Vec::new(); // (unit, group, file for messages)
+    for rel in &releases {
+        for g in facts.chart_needs.get(*rel).into_iter().flatten() {
+            needs.push((format!("release/{rel}"), g.clone(), LOCK_FILE.to_string()));
+        }
+    }
+    for (path, d) in t.docs_under("manifests/") {
+        if let Some((group, _)) = str_at(d, "/apiVersion").and_then(|a| a.split_once('/')) {
+            needs.push((
+                format!("manifest/{}", path.trim_start_matches("manifests/")),
+                group.to_string(),
+                path.to_string(),
+            ));
+        }
+    }
+    for (unit, group, file) in needs {
+        for p in providers(&group) {
+            if p == unit {
+                continue;
+            }
+            if order.after(&unit, &p) == Some(false) {
+                out.push(at_file(
+                    r,
+                    diag(
+                        "KG602",
+                        format!(
+                            "`{unit}` ({}) needs the `{group}` CRDs of `{p}` ({}) but is not applied after it",
+                            order.describe(&unit),
+                            order.describe(&p)
+                        ),
+                    ),
+                    &file,
+                    "",
+                ));
+            }
+        }
+    }
+}
+
+/// KG603: the ~2 MB InferenceService CRD is applied server-side.
+fn server_side_apply(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    match r.env.gitops.engine {
+        GitopsEngine::Argocd => {
+            for (path, app) in t.docs_under("argocd/").into_iter().filter(|(_, d)| d["kind"] == "Application") {
+                let mut sources: Vec<&Value> =
+                    app.pointer("/spec/sources").and_then(Value::as_array).into_iter().flatten().collect();
+                sources.extend(app.pointer("/spec/source"));
+                let crd = sources.iter().any(|s| str_at(s, "/helm/releaseName") == Some("kserve-crd"));
+                let ssa = app
+                    .pointer("/spec/syncPolicy/syncOptions")
+                    .and_then(Value::as_array)
+                    .is_some_and(|o| o.iter().any(|x| x == "ServerSideApply=true"));
+                if crd && !ssa {
+                    out.push(at_file(
+                        r,
+                        diag("KG603", "the Application installing `kserve-crd` lacks `ServerSideApply=true`; the InferenceService CRD is too large for client-side apply"),
+                        path,
+                        "spec.syncPolicy.syncOptions",
+                    ));
+                }
+            }
+        }
+        GitopsEngine::None => {
+            let Some(script) = t.rendered.files.get("install.sh") else { return };
+            for (i, line) in script.lines().enumerate() {
+                if line.trim_start().starts_with("kubectl apply") && !line.contains("--server-side") {
+                    out.push(at_file(
+                        r,
+                        diag(
+                            "KG603",
+                            "`kubectl apply` without `--server-side`; large CRDs and objects fail client-side",
+                        ),
+                        "install.sh",
+                        &format!("line {}", i + 1),
+                    ));
+                }
+            }
+        }
+        // helm-controller and kustomize-controller apply server-side (or through Helm, which
+        // keeps no last-applied annotation).
+        GitopsEngine::Flux => {}
+    }
+}
+
+/// KG604: GitOps objects use the API versions the engines serve and sources in the form they read.
+fn gitops_api(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    let versions = &catalog::get().rule_facts.gitops_api_versions;
+    let mut docs = t.docs_under("argocd/");
+    docs.extend(t.docs_under("flux/"));
+    for (path, d) in docs {
+        let (Some(kind), Some(api)) = (str_at(d, "/kind"), str_at(d, "/apiVersion")) else { continue };
+        // kustomize's own `kustomization.yaml` (kustomize.config.k8s.io) is not a Flux object.
+        if api.starts_with("kustomize.config.k8s.io/") {
+            continue;
+        }
+        if let Some(want) = versions.get(kind)
+            && api != want
+        {
+            out.push(at_file(
+                r,
+                diag("KG604", format!("`{kind}` is served only as `{want}`, not `{api}`")),
+                path,
+                "apiVersion",
+            ));
+        }
+        if kind == "Application" {
+            let mut sources: Vec<&Value> =
+                d.pointer("/spec/sources").and_then(Value::as_array).into_iter().flatten().collect();
+            sources.extend(d.pointer("/spec/source"));
+            for s in sources.iter().filter(|s| s.get("chart").is_some()) {
+                if let Some(url) = str_at(s, "/repoURL").filter(|u| u.starts_with("oci://")) {
+                    out.push(at_file(
+                        r,
+                        diag(
+                            "KG604",
+                            format!("Helm source `{url}`: Argo CD expects OCI Helm repositories without `oci://`"),
+                        ),
+                        path,
+                        "spec.sources.repoURL",
+                    ));
+                }
+            }
+        }
+        if kind == "HelmRepository"
+            && str_at(d, "/spec/url").is_some_and(|u| u.starts_with("oci://"))
+            && str_at(d, "/spec/type") != Some("oci")
+        {
+            out.push(at_file(r, diag("KG604", "an `oci://` HelmRepository needs `type: oci`"), path, "spec.type"));
+        }
+    }
+}

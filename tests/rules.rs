@@ -1,0 +1,298 @@
+//! Every rule of the catalog has a failing and a passing case.
+//!
+//! Rules a user can trigger from an environment file have fixtures in `tests/fixtures/rules/`:
+//! `kgNNN-fail.yaml` (its message is snapshotted) and `kgNNN-pass.yaml` (the nearest environment
+//! that does not trigger it), built on the layers `_k8s`, `_ocp` and `_gwapi` there. A
+//! `kgNNN-*.lock.json` next to a case is the previous render's index (history rules). Rules about
+//! reading input are covered by `tests/invalid.rs`. Rules that guard kgen's own output (no input
+//! can trigger them) are tested here by tampering with a real render.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::kgen as kgen_in;
+use common::{resolved_in, root};
+use kgen::render::{self, Rendered};
+use kgen::rules::{self, Stage};
+
+const FIXTURES: &str = "tests/fixtures/rules";
+
+/// Rules no environment can trigger: they check kgen's own output, tested by tampering below.
+const GUARDS: &[&str] = &["KG207", "KG208", "KG310", "KG602", "KG603", "KG604"];
+
+/// A project holding every rule fixture, with the previous indexes history cases name.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("environments")).unwrap();
+    for e in std::fs::read_dir(root().join(FIXTURES)).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if let Some(env) = name.strip_suffix(".lock.json") {
+            let d = dir.path().join("rendered").join(env);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::copy(&p, d.join("kgen.lock.json")).unwrap();
+        } else {
+            std::fs::copy(&p, dir.path().join("environments").join(name)).unwrap();
+        }
+    }
+    dir
+}
+
+fn fixture_codes() -> BTreeSet<String> {
+    std::fs::read_dir(root().join(FIXTURES))
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().to_str()?.strip_suffix("-fail.yaml").map(str::to_uppercase))
+        .collect()
+}
+
+#[test]
+fn every_rule_has_a_failing_and_a_passing_case() {
+    let fixtures = fixture_codes();
+    let invalid_snapshots: String = std::fs::read_dir(root().join("tests/snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("invalid__"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    let mut missing = Vec::new();
+    for r in rules::rules() {
+        let covered = match r.stage {
+            // KG115 is about the command line (an environment name), tested in tests/cli.rs.
+            Stage::Input => invalid_snapshots.contains(&format!("[{}]", r.code)) || r.code == "KG115",
+            _ => fixtures.contains(&r.code) || GUARDS.contains(&r.code.as_str()),
+        };
+        let pass = root().join(FIXTURES).join(format!("{}-pass.yaml", r.code.to_lowercase()));
+        if !covered || (fixtures.contains(&r.code) && !pass.exists()) {
+            missing.push(r.code.as_str());
+        }
+    }
+    assert!(missing.is_empty(), "rules without a failing and a passing test: {missing:?}");
+}
+
+#[test]
+fn failing_cases_raise_their_rule() {
+    let dir = project();
+    for code in fixture_codes() {
+        let name = format!("{}-fail", code.to_lowercase());
+        let o = kgen_in(dir.path(), &["validate", &name]);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        let rule = rules::rule(&code).unwrap();
+        let tag = format!("{}[{code}]", rule.severity.as_str());
+        assert!(err.contains(&tag), "{name} should raise {tag}:\n{err}");
+        let want = if rule.severity == kgen::diag::Severity::Error { 2 } else { 0 };
+        assert_eq!(o.status.code(), Some(want), "{name}:\n{err}");
+        insta::assert_snapshot!(format!("rule_{code}"), err);
+    }
+}
+
+#[test]
+fn passing_cases_are_clean() {
+    let dir = project();
+    for code in fixture_codes() {
+        let name = format!("{}-pass", code.to_lowercase());
+        // --strict: no warning of any rule either (notes of deliberate ignores are allowed).
+        let o = kgen_in(dir.path(), &["validate", "--strict", &name]);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(0), "{name}:\n{err}");
+        assert!(!err.contains(&format!("[{code}]")) || err.contains(&format!("info[{code}]")), "{name}:\n{err}");
+    }
+}
+
+#[test]
+fn an_ignored_rule_is_reported_as_a_note_with_its_reason() {
+    let dir = project();
+    let o = kgen_in(dir.path(), &["validate", "--strict", "kg116-pass"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("info[KG303]") && err.contains("this cluster injects every pod on purpose"), "{err}");
+    assert!(err.contains("(0 errors, 0 warnings, 1 note)"), "{err}");
+    // -q hides notes, like warnings.
+    let o = kgen_in(dir.path(), &["-q", "validate", "kg116-pass"]);
+    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn an_ignore_needs_a_reason() {
+    let dir = project();
+    std::fs::write(
+        dir.path().join("environments/noreason.yaml"),
+        "apiVersion: kgen/v1\nkind: Environment\nextends: _k8s\nignore:\n  - rule: KG303\n",
+    )
+    .unwrap();
+    let o = kgen_in(dir.path(), &["validate", "noreason"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("reason"), "{err}");
+}
+
+#[test]
+fn history_rules_read_the_previous_render() {
+    let dir = project();
+    // With the previous index gone, the downgrade is a first install: nothing to protect.
+    std::fs::remove_dir_all(dir.path().join("rendered/kg206-fail")).unwrap();
+    let o = kgen_in(dir.path(), &["validate", "kg206-fail"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    // `render` refuses to write the downgrade over a v1.5 render.
+    let dir = project();
+    let o = kgen_in(dir.path(), &["render", "kg206-fail"]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("error[KG206]"));
+    assert!(!dir.path().join("rendered/kg206-fail/values").exists(), "nothing is written");
+}
+
+// ---- guards: kgen's own output, tampered ----
+
+fn render_of(name: &str) -> (kgen::config::resolve::Resolved, Rendered) {
+    let (ws, r) = resolved_in(&root(), name);
+    let out = render::render(&r, &ws.sources).unwrap();
+    (r, out)
+}
+
+/// Replaces text in one rendered file (which must contain it).
+fn tamper(out: &mut Rendered, path: &str, from: &str, to: &str) {
+    let f = out.files.get_mut(path).unwrap_or_else(|| panic!("no {path}"));
+    assert!(f.contains(from), "{path} lacks {from:?}:\n{f}");
+    *f = f.replacen(from, to, 1);
+}
+
+fn codes(r: &kgen::config::resolve::Resolved, out: &Rendered) -> Vec<String> {
+    rules::render::check(r, out).iter().map(|d| format!("{d}")).collect()
+}
+
+fn assert_raises(r: &kgen::config::resolve::Resolved, out: &Rendered, code: &str) -> String {
+    let found = codes(r, out);
+    let hit: Vec<&String> = found.iter().filter(|d| d.contains(&format!("[{code}]"))).collect();
+    assert!(!hit.is_empty(), "expected {code}, got {found:#?}");
+    hit.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn guards_pass_on_every_example() {
+    for name in common::examples() {
+        let (r, out) = render_of(&name);
+        assert_eq!(codes(&r, &out), Vec::<String>::new(), "{name}");
+    }
+}
+
+#[test]
+fn guard_kg207_version_formats() {
+    let (r, mut out) = render_of("openshift-ossm3");
+    tamper(&mut out, "manifests/_cluster/istio-default.yaml", "version: v1.", "version: 1.");
+    insta::assert_snapshot!("guard_KG207_sail", assert_raises(&r, &out, "KG207"));
+    let (r, mut out) = render_of("dev");
+    tamper(
+        &mut out,
+        "manifests/knative-serving/knativeserving-knative-serving.yaml",
+        "version: \"1.21.1\"",
+        "version: 1.21",
+    );
+    insta::assert_snapshot!("guard_KG207_knative", assert_raises(&r, &out, "KG207"));
+    let (r, mut out) = render_of("dev");
+    tamper(&mut out, "kgen.lock.json", "\"version\": \"1.27.1\"", "\"version\": \"v1.27.1\"");
+    assert_raises(&r, &out, "KG207");
+}
+
+#[test]
+fn guard_kg208_kserve_chart() {
+    let (r, mut out) = render_of("dev");
+    tamper(&mut out, "kgen.lock.json", "\"chart\": \"kserve-resources\"", "\"chart\": \"kserve\"");
+    insta::assert_snapshot!("guard_KG208", assert_raises(&r, &out, "KG208"));
+    let (r, mut out) = render_of("legacy");
+    tamper(&mut out, "kgen.lock.json", "\"name\": \"kserve-crd\"", "\"name\": \"kserve-runtime-configs\"");
+    assert_raises(&r, &out, "KG208");
+}
+
+#[test]
+fn guard_kg310_member_roll() {
+    let (r, mut out) = render_of("openshift");
+    tamper(&mut out, "manifests/istio-system/servicemeshmemberroll-default.yaml", "- knative-serving\n", "");
+    insta::assert_snapshot!("guard_KG310", assert_raises(&r, &out, "KG310"));
+    let (r, mut out) = render_of("openshift");
+    tamper(&mut out, "manifests/istio-system/servicemeshmemberroll-default.yaml", "name: default", "name: kserve");
+    assert_raises(&r, &out, "KG310");
+}
+
+#[test]
+fn guard_kg602_ordering_on_every_engine() {
+    // Argo CD: KServe in the same wave as cert-manager.
+    let (r, mut out) = render_of("dev");
+    let wave = |out: &Rendered, p: &str| {
+        let v: serde_json::Value = common::parse(&out.files[p]);
+        v["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"].as_str().unwrap().to_string()
+    };
+    let cm = wave(&out, "argocd/application-dev-cert-manager.yaml");
+    let ks = wave(&out, "argocd/application-dev-kserve.yaml");
+    tamper(
+        &mut out,
+        "argocd/application-dev-kserve.yaml",
+        &format!("sync-wave: \"{ks}\""),
+        &format!("sync-wave: \"{cm}\""),
+    );
+    insta::assert_snapshot!("guard_KG602_argocd", assert_raises(&r, &out, "KG602"));
+    // Flux: the KnativeServing phase no longer waits for the Knative operator.
+    let (r, mut out) = render_of("legacy");
+    tamper(
+        &mut out,
+        "flux/kustomization-kgen-legacy-phase-knative.yaml",
+        "    - name: kgen-legacy-release-knative-operator\n",
+        "",
+    );
+    insta::assert_snapshot!("guard_KG602_flux", assert_raises(&r, &out, "KG602"));
+}
+
+#[test]
+fn guard_kg602_kg603_install_sh() {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_tree(&root().join("environments"), &dir.path().join("environments"));
+    let dev = std::fs::read_to_string(dir.path().join("environments/dev.yaml")).unwrap();
+    std::fs::write(dir.path().join("environments/dev.yaml"), dev.replace("engine: argocd", "engine: none")).unwrap();
+    let (ws, r) = resolved_in(dir.path(), "dev");
+    let out = render::render(&r, &ws.sources).unwrap();
+    assert_eq!(codes(&r, &out), Vec::<String>::new());
+    // Swap the KServe and cert-manager steps.
+    let script = &out.files["install.sh"];
+    let line = |needle: &str| script.lines().find(|l| l.contains(needle)).unwrap().to_string();
+    let (cm, ks) = (line("--install cert-manager"), line("--install kserve "));
+    let mut bad = out.clone();
+    let swapped = script.replace(&cm, "@@").replace(&ks, &cm).replace("@@", &ks);
+    bad.files.insert("install.sh".into(), swapped);
+    insta::assert_snapshot!("guard_KG602_install_sh", assert_raises(&r, &bad, "KG602"));
+    let mut bad = out.clone();
+    bad.files.insert("install.sh".into(), script.replacen("kubectl apply --server-side", "kubectl apply", 1));
+    insta::assert_snapshot!("guard_KG603_install_sh", assert_raises(&r, &bad, "KG603"));
+}
+
+#[test]
+fn guard_kg603_argocd_server_side_apply() {
+    let (r, mut out) = render_of("dev");
+    tamper(&mut out, "argocd/application-dev-kserve-crd.yaml", "      - ServerSideApply=true\n", "");
+    insta::assert_snapshot!("guard_KG603_argocd", assert_raises(&r, &out, "KG603"));
+}
+
+#[test]
+fn guard_kg604_gitops_api_versions() {
+    let (r, mut out) = render_of("legacy");
+    let hr = out.files.keys().find(|p| p.ends_with("helmrelease-legacy-kserve.yaml")).unwrap().clone();
+    tamper(&mut out, &hr, "helm.toolkit.fluxcd.io/v2", "helm.toolkit.fluxcd.io/v2beta1");
+    insta::assert_snapshot!("guard_KG604_flux", assert_raises(&r, &out, "KG604"));
+    let (r, mut out) = render_of("dev");
+    tamper(
+        &mut out,
+        "argocd/application-dev-kserve.yaml",
+        "repoURL: ghcr.io/kserve/charts",
+        "repoURL: oci://ghcr.io/kserve/charts",
+    );
+    assert_raises(&r, &out, "KG604");
+}
+
+#[test]
+fn render_rules_blame_the_override_not_the_output() {
+    // KG118 caused by a values override points at the environment file's line.
+    let dir = project();
+    let o = kgen_in(dir.path(), &["validate", "kg118-fail"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("environments/kg118-fail.yaml:6:"), "{err}");
+    let _ = Path::new(FIXTURES);
+}
