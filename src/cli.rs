@@ -77,14 +77,18 @@ pub enum Command {
         #[arg(value_name = "ENV")]
         env: String,
     },
-    /// Show where each effective value of an environment was set (file:line, default or catalog).
+    /// Show where each effective value of an environment comes from (environment or layer
+    /// file:line:col, values override, catalog or default) and which rendered files it reaches.
     Explain {
         /// The environment.
         #[arg(value_name = "ENV")]
         env: String,
-        /// Only this key path (for example `kserve.version`) and what is under it.
+        /// Only this key path (for example `kserve.version`) or the keys under a prefix (`kserve`).
         #[arg(value_name = "KEY")]
         key: Option<String>,
+        /// Output format: `text` (one block per key) or `json`.
+        #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+        format: ExplainFormat,
     },
     /// List the validation rules, or explain one.
     Rules {
@@ -160,6 +164,15 @@ pub enum DiffFormat {
     /// GitHub/GitLab Markdown: summary table, risks, collapsible details; split by `--max-bytes`.
     Markdown,
     /// The report as JSON (versioned by `schemaVersion`).
+    Json,
+}
+
+/// Output format of `kgen explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    /// One block per key: value, origin, what it overrides, the files it reaches.
+    Text,
+    /// The same as a JSON document.
     Json,
 }
 

@@ -7,7 +7,8 @@
 //! 2. **merge** (`config::merge`): follow `extends`, deep-merge maps, keep provenance;
 //! 3. **validate** (`config::validate`, `config::resolve`, [`rules`]): the full schema, then the
 //!    semantic rules over the typed environment and the [`catalog`];
-//! 4. **render**, **compare**, **write** (later stages);
+//! 4. **render**, **compare**, **write** (later stages); [`explain`] re-resolves and re-renders
+//!    changed copies of an environment to say which files a value reaches;
 //! 5. **print** ([`printer`], [`commands`]): the only code that touches the terminal or disk.
 
 pub mod catalog;
@@ -19,6 +20,7 @@ pub mod diag;
 pub mod diff;
 pub mod error;
 pub mod exit_codes;
+pub mod explain;
 pub mod printer;
 pub mod render;
 pub mod rules;
@@ -38,7 +40,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Validate(sel) => commands::validate::run(&ctx, sel),
         Command::List => commands::inspect::list(&ctx),
         Command::Show { env } => commands::inspect::show(&ctx, env),
-        Command::Explain { env, key } => commands::inspect::explain(&ctx, env, key.as_deref()),
+        Command::Explain { env, key, format } => commands::inspect::explain(&ctx, env, key.as_deref(), *format),
         Command::Rules { code } => commands::catalog_cmds::rules(&ctx, code.as_deref()),
         Command::Schema => commands::catalog_cmds::schema(&ctx),
         Command::Versions => commands::catalog_cmds::versions(&ctx),

@@ -18,9 +18,10 @@ impl Version {
         Some(Version(parts))
     }
 
-    /// `major.minor` only.
+    /// `major.minor` only. The empty version (`Version::default()`, "no minimum known") is 0.0,
+    /// below every real version.
     pub fn minor(&self) -> (u64, u64) {
-        (self.0[0], self.0.get(1).copied().unwrap_or(0))
+        (self.0.first().copied().unwrap_or(0), self.0.get(1).copied().unwrap_or(0))
     }
 }
 
@@ -46,5 +47,13 @@ mod tests {
         assert_eq!(Version::parse("1.32"), Version::parse("1.32.0"));
         assert_eq!(Version::parse("x"), None);
         assert_eq!(Version::parse("1..2"), None);
+    }
+
+    #[test]
+    fn the_empty_version_is_below_every_minor() {
+        // `Catalog::kubernetes_minimum` starts from it, and stays there when no fact applies
+        // (OpenShift on a release without a minimum of its own).
+        assert_eq!(Version::default().minor(), (0, 0));
+        assert!(Version::parse("1.24").unwrap().minor() > Version::default().minor());
     }
 }

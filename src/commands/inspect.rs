@@ -1,14 +1,16 @@
-//! `kgen list`, `kgen show ENV`, `kgen explain ENV [KEY]`.
+//! `kgen list`, `kgen show ENV`, `kgen explain ENV [KEY]` (its analysis is [`crate::explain`]).
 
 use serde_json::Value;
 
 use super::{Context, check, report, summary, table};
-use crate::cli::EnvSelection;
+use crate::cli::{EnvSelection, ExplainFormat};
 use crate::config::model::GitopsEngine;
-use crate::config::resolve::{PinSource, Resolved};
-use crate::config::validate::key_path;
+use crate::config::resolve::Resolved;
+use crate::config::schema;
+use crate::config::validate::did_you_mean;
 use crate::error::Error;
 use crate::exit_codes;
+use crate::explain;
 use crate::printer::BrokenPipe;
 use crate::yaml;
 
@@ -85,63 +87,144 @@ pub fn show(ctx: &Context<'_>, env: &str) -> Result<u8, Error> {
     Ok(exit_codes::SUCCESS)
 }
 
-/// `kgen explain ENV [KEY]`: every effective value and where it was set.
-pub fn explain(ctx: &Context<'_>, env: &str, key: Option<&str>) -> Result<u8, Error> {
-    let Some(r) = one(ctx, env)? else {
+/// `kgen explain ENV [KEY]`: every effective value (or those under KEY), where it came from and
+/// which rendered files it reaches.
+pub fn explain(ctx: &Context<'_>, env: &str, key: Option<&str>, format: ExplainFormat) -> Result<u8, Error> {
+    let checked = check(ctx, &EnvSelection { envs: vec![env.to_string()], all: false })?;
+    report(ctx, &checked);
+    let Some(r) = checked.resolved.first().filter(|_| !checked.has_errors()) else {
         return Ok(exit_codes::ERROR);
     };
-    let mut rows = Vec::new();
-    let mut leaves = Vec::new();
-    collect_leaves(&r.effective_value(), String::new(), &mut leaves);
-    for (ptr, value) in leaves {
-        let origin = match r.provenance.exact(&ptr) {
-            Some(o) => format!("{}:{}:{}", o.file, o.line, o.col),
-            None if ptr == "/kserve/version" => "catalog (newest release)".into(),
-            None => "default".into(),
-        };
-        rows.push(vec![key_path(&ptr), value, origin]);
-    }
-    for (pin, version) in &r.pins {
-        let origin = match r.pin_sources.get(pin) {
-            Some(PinSource::Override) => {
-                let o = r.provenance.exact(&format!("/versions/{pin}"));
-                o.map_or("versions".into(), |o| format!("{}:{}:{}", o.file, o.line, o.col))
+    let all = explain::leaves(r);
+    let leaves: Vec<explain::Leaf> = match key {
+        None => all,
+        Some(k) => {
+            let selected: Vec<explain::Leaf> = all.iter().filter(|l| under(&l.key, k)).cloned().collect();
+            if selected.is_empty() {
+                return unset_or_unknown(ctx, env, k, &all);
             }
-            _ => format!("catalog: KServe {} ({})", r.release.version, r.release.pins_source),
-        };
-        if r.pin_sources.get(pin) == Some(&PinSource::Catalog) {
-            rows.push(vec![format!("versions.{pin}"), version.clone(), origin]);
+            selected
         }
-    }
-    rows.sort_by(|a, b| a[0].cmp(&b[0]));
-    if let Some(k) = key {
-        rows.retain(|r| r[0] == k || r[0].starts_with(&format!("{k}.")) || r[0].starts_with(&format!("{k}[")));
-        if rows.is_empty() {
-            ctx.printer.error(&format!("`{k}` is not a key of `{env}`'s effective configuration"));
-            return Ok(exit_codes::ERROR);
-        }
-    }
-    rows.insert(0, ["KEY", "VALUE", "SET BY"].map(String::from).to_vec());
-    match ctx.printer.data(&table(&rows)) {
+    };
+    let started = std::time::Instant::now();
+    let reaches = explain::trace(r, &checked.workspace.sources, &leaves)?;
+    ctx.printer.debug(&format!(
+        "traced {} value(s) of {env} through the renderer in {} ms",
+        leaves.len(),
+        started.elapsed().as_millis()
+    ));
+    let text = match format {
+        ExplainFormat::Text => explain_text(r, &leaves, &reaches),
+        ExplainFormat::Json => explain_json(r, &leaves, &reaches),
+    };
+    match ctx.printer.data(&text) {
         Ok(()) | Err(BrokenPipe) => Ok(exit_codes::SUCCESS),
     }
 }
 
-fn collect_leaves(v: &Value, ptr: String, out: &mut Vec<(String, String)>) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            for (k, c) in m {
-                collect_leaves(c, format!("{ptr}/{}", yaml::escape_pointer(k)), out);
-            }
-        }
-        Value::Array(a) if !a.is_empty() && a.iter().any(|x| x.is_object()) => {
-            for (i, c) in a.iter().enumerate() {
-                collect_leaves(c, format!("{ptr}/{i}"), out);
-            }
-        }
-        // An empty map (`versions: {}`) has no value of its own to explain.
-        Value::Object(_) => {}
-        Value::String(s) => out.push((ptr, s.clone())),
-        other => out.push((ptr, other.to_string())),
+/// Whether `key` is `prefix` or below it.
+fn under(key: &str, prefix: &str) -> bool {
+    key.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('.') || rest.starts_with('['))
+}
+
+/// A KEY that selects nothing: a field of the model that is not set (said on stdout, exit 0), or
+/// not a key at all (exit 2, with the closest key).
+fn unset_or_unknown(ctx: &Context<'_>, env: &str, key: &str, all: &[explain::Leaf]) -> Result<u8, Error> {
+    let pointer: String = key.split('.').map(|s| format!("/{}", yaml::escape_pointer(s))).collect();
+    if schema::schema_at(schema::environment_schema(), &pointer).is_some() {
+        let text = format!("{key}: not set in `{env}` (no file sets it, and kgen's model has no default for it)\n");
+        let _ = ctx.printer.data(&text);
+        return Ok(exit_codes::SUCCESS);
     }
+    // Every key and every prefix of one is something KEY could have meant. When KEY's parent is
+    // known, its last part is compared with the parent's children only (`kserve.namespce` →
+    // `kserve.namespace`), and without a close one the children are listed.
+    let mut known: Vec<&str> = Vec::new();
+    for l in all {
+        known.extend(l.key.match_indices('.').map(|(i, _)| &l.key[..i]));
+        known.push(&l.key);
+    }
+    known.sort();
+    known.dedup();
+    let (parent, last) = key.rsplit_once('.').unwrap_or(("", key));
+    let children: Vec<&str> =
+        known.iter().filter(|k| k.rsplit_once('.').map_or("", |(p, _)| p) == parent).copied().collect();
+    let name = |child: &str| child.rsplit_once('.').map_or(child, |(_, c)| c).to_string();
+    let names: Vec<String> = children.iter().map(|c| name(c)).collect();
+    let mut message = format!("`{key}` is not a key of `{env}`'s effective configuration");
+    if children.is_empty() {
+        match did_you_mean(key, known.iter().copied()) {
+            Some(s) => message.push_str(&format!("; did you mean `{s}`?")),
+            None => message.push_str(&format!("; `kgen explain {env}` lists every key")),
+        }
+    } else {
+        match did_you_mean(last, names.iter().map(String::as_str)) {
+            Some(s) if parent.is_empty() => message.push_str(&format!("; did you mean `{s}`?")),
+            Some(s) => message.push_str(&format!("; did you mean `{parent}.{s}`?")),
+            None if parent.is_empty() => message.push_str(&format!("; top-level keys: {}", names.join(", "))),
+            None => message.push_str(&format!("; keys under `{parent}`: {}", names.join(", "))),
+        }
+    }
+    Err(Error::Usage(message))
+}
+
+/// A value as written in an environment file: strings unquoted unless YAML would read them as
+/// something else (`"1.33"`, `"true"`), lists in flow style.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) if s.is_empty() || serde_json::from_str::<Value>(s).is_ok_and(|p| !p.is_string()) => {
+            format!("{s:?}")
+        }
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn explain_text(r: &Resolved, leaves: &[explain::Leaf], reaches: &[explain::Reach]) -> String {
+    let mut out = format!(
+        "# {name}: where each effective value comes from, and the files of rendered/{name}/ it reaches:\n\
+         # those that differ when only that value is changed (to `probe`) and {name} is rendered again.\n\
+         # kgen.lock.json counts only when more than its file digests changes.\n",
+        name = r.name
+    );
+    let line = |out: &mut String, label: &str, text: &str| out.push_str(&format!("  {label:<10} {text}\n"));
+    for (leaf, reach) in leaves.iter().zip(reaches) {
+        out.push_str(&format!("\n{} = {}\n", leaf.key, shown(&leaf.value)));
+        line(&mut out, "set by", &leaf.source.to_string());
+        for (i, o) in leaf.overrides.iter().enumerate() {
+            line(&mut out, if i == 0 { "overrides" } else { "" }, &format!("{}:{}:{}", o.file, o.line, o.col));
+        }
+        match reach {
+            explain::Reach::Traced { probe, files } => {
+                line(&mut out, "probe", &shown(probe));
+                if files.is_empty() {
+                    line(&mut out, "reaches", "nothing");
+                }
+                for (i, f) in files.iter().enumerate() {
+                    let text = match f.change {
+                        explain::Change::Changed => f.path.clone(),
+                        explain::Change::Added => format!("{} (added)", f.path),
+                        explain::Change::Removed => format!("{} (removed)", f.path),
+                    };
+                    line(&mut out, if i == 0 { "reaches" } else { "" }, &text);
+                }
+            }
+            explain::Reach::NotTraced { reason } => line(&mut out, "reaches", &format!("(not traced: {reason})")),
+        }
+    }
+    out
+}
+
+fn explain_json(r: &Resolved, leaves: &[explain::Leaf], reaches: &[explain::Reach]) -> String {
+    #[derive(serde::Serialize)]
+    struct Entry<'a> {
+        #[serde(flatten)]
+        leaf: &'a explain::Leaf,
+        reaches: &'a explain::Reach,
+    }
+    let keys: Vec<Entry<'_>> = leaves.iter().zip(reaches).map(|(leaf, reaches)| Entry { leaf, reaches }).collect();
+    let doc = serde_json::json!({ "environment": r.name, "files": r.files, "keys": keys });
+    let mut s = serde_json::to_string_pretty(&doc).expect("the explanation serialises");
+    s.push('\n');
+    s
 }

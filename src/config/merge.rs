@@ -24,6 +24,9 @@ pub struct Origin {
 #[derive(Debug, Clone, Default)]
 pub struct Provenance {
     origins: BTreeMap<String, Origin>,
+    /// Origins a later file replaced, oldest first, by pointer: `kgen explain` says what a value
+    /// overrides. Only values that were replaced are here, so it stays as small as the overrides.
+    shadowed: BTreeMap<String, Vec<Origin>>,
 }
 
 impl Provenance {
@@ -46,16 +49,29 @@ impl Provenance {
         self.origins.get(pointer)
     }
 
+    /// The origins that the effective value at exactly this pointer replaced, oldest first
+    /// (empty when no earlier file of the chain set it).
+    pub fn shadowed(&self, pointer: &str) -> &[Origin] {
+        self.shadowed.get(pointer).map_or(&[], Vec::as_slice)
+    }
+
     fn set(&mut self, pointer: String, file: &SourceFile) {
         if let Some(&(line, col)) = file.positions.get(&pointer) {
             self.origins.insert(pointer, Origin { file: file.path.clone(), line, col });
         }
     }
 
-    /// Replaces everything under `pointer` by what `file` has there.
+    /// Replaces everything under `pointer` by what `file` has there, remembering the origin it
+    /// replaces at `pointer` itself (what was below it is gone, so its history goes too).
     fn replace_subtree(&mut self, pointer: &str, file: &SourceFile) {
         let prefix = format!("{pointer}/");
         self.origins.retain(|k, _| !k.starts_with(&prefix));
+        if !self.shadowed.is_empty() {
+            self.shadowed.retain(|k, _| !k.starts_with(&prefix));
+        }
+        if let Some(old) = self.origins.remove(pointer) {
+            self.shadowed.entry(pointer.to_string()).or_default().push(old);
+        }
         for (k, &(line, col)) in &file.positions {
             if (k == pointer || k.starts_with(&prefix)) && !k.contains('#') {
                 self.origins.insert(k.clone(), Origin { file: file.path.clone(), line, col });
@@ -144,6 +160,20 @@ mod tests {
         assert_eq!(prov.lookup("/a/y/0").unwrap().line, 3);
         assert!(prov.exact("/a/y/1").is_none(), "replaced list items keep no stale origin");
         assert_eq!(prov.lookup("/b").unwrap().line, 4);
+    }
+
+    #[test]
+    fn replaced_values_remember_what_they_shadow() {
+        let org = file("_org", "a:\n  x: 1\n  y: 1\nl: [1]\n");
+        let team = file("_team", "extends: _org\na:\n  x: 2\n");
+        let env = file("dev", "extends: _team\na:\n  x: 3\nl: [2]\n");
+        let (_, prov) = merge_chain(&[&org, &team, &env]);
+        let files = |p: &str| prov.shadowed(p).iter().map(|o| o.file.clone()).collect::<Vec<_>>();
+        assert_eq!(files("/a/x"), ["environments/_org.yaml", "environments/_team.yaml"]);
+        assert_eq!(prov.shadowed("/a/x")[0].line, 2);
+        assert_eq!(files("/l"), ["environments/_org.yaml"]);
+        assert!(prov.shadowed("/a/y").is_empty(), "set once, shadows nothing");
+        assert!(prov.shadowed("/a").is_empty(), "maps merge, they do not replace");
     }
 
     #[test]

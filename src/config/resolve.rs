@@ -218,8 +218,7 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
     let (merged, provenance) = merge_chain(&chain);
     let env_path = chain.last().expect("chain has the environment").path.clone();
     // Pass 1 on the merged document: only what single files could not know (required fields).
-    let locate = |p: &str| provenance.lookup(p).map(|o| (o.line, o.col));
-    let mut diags = schema_diagnostics(&merged, schema::environment_schema(), &locate, &env_path);
+    let mut diags = merged_schema_diagnostics(&merged, &provenance, &env_path);
     let env_file = chain.last().expect("chain has the environment");
     let layers: Vec<&str> = chain[..chain.len() - 1].iter().map(|f| f.path.as_str()).collect();
     for d in &mut diags {
@@ -240,6 +239,35 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
     if !diags.is_empty() {
         return fail(diags);
     }
+    let files = chain.iter().map(|f| f.path.clone()).collect();
+    typed(name, merged, provenance, files)
+}
+
+/// Checks a document that is already merged, as [`check`] does after merging: the full schema,
+/// the typed model, the catalog and the rules. `kgen explain` resolves changed copies of an
+/// environment's merged document this way to see which rendered files a value reaches; the
+/// diagnostics are located through `provenance`, not relocated into the environment file.
+pub fn check_merged(name: &str, merged: Value, provenance: Provenance, files: Vec<String>) -> Checked {
+    let env_path = files.last().cloned().unwrap_or_default();
+    let diags = merged_schema_diagnostics(&merged, &provenance, &env_path);
+    if !diags.is_empty() {
+        return Checked { resolved: None, diagnostics: diags };
+    }
+    typed(name, merged, provenance, files)
+}
+
+/// The full schema over a merged document, located through its provenance.
+fn merged_schema_diagnostics(merged: &Value, provenance: &Provenance, env_path: &str) -> Vec<Diagnostic> {
+    let locate = |p: &str| provenance.lookup(p).map(|o| (o.line, o.col));
+    schema_diagnostics(merged, schema::environment_schema(), &locate, env_path)
+}
+
+/// From a schema-valid merged document to a resolved environment: the typed model, the KServe
+/// release and its pins, then the rules. `files` are the display paths of the chain, root layer
+/// first.
+fn typed(name: &str, merged: Value, provenance: Provenance, files: Vec<String>) -> Checked {
+    let fail = |d: Vec<Diagnostic>| Checked { resolved: None, diagnostics: d };
+    let env_path = files.last().cloned().unwrap_or_default();
     let env: Environment = match serde_json::from_value(merged.clone()) {
         Ok(e) => e,
         Err(e) => {
@@ -268,7 +296,6 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
         pins.insert(k.to_string(), v.to_string());
         pin_sources.insert(k.to_string(), PinSource::Override);
     }
-    let files = chain.iter().map(|f| f.path.clone()).collect();
     let resolved = Resolved { name: name.to_string(), env, merged, provenance, files, release, pins, pin_sources };
     let diags = rules::apply_ignores(&resolved, rules::check(&resolved));
     let has_error = diags.iter().any(|d| d.severity == Severity::Error);
