@@ -198,6 +198,9 @@ pub fn trace(
     Ok(crate::par_map(leaves, |leaf| trace_one(r, sources, &baseline, leaf)))
 }
 
+/// Rules whose errors leave the render undefined (a version or repository it needs is missing).
+const RENDER_UNDEFINED: &[&str] = &["KG204", "KG601"];
+
 /// Tries changed values in turn and keeps the first that resolves and changes the render; when
 /// every one that resolves changes nothing, the value reaches nothing.
 fn trace_one(r: &Resolved, sources: &BTreeMap<String, String>, baseline: &Rendered, leaf: &Leaf) -> Reach {
@@ -210,13 +213,22 @@ fn trace_one(r: &Resolved, sources: &BTreeMap<String, String>, baseline: &Render
     for probe in candidates.into_iter().take(MAX_PROBES) {
         let mut doc = r.merged.clone();
         set(&mut doc, &leaf.pointer, probe.clone());
-        let checked = resolve::check_merged(&r.name, doc, r.provenance.clone(), r.files.clone());
-        let Some(changed) = checked.resolved else {
-            let d = checked.diagnostics.iter().find(|d| d.severity == Severity::Error);
-            let why = d.map_or_else(|| "invalid".to_string(), |d| format!("{} {}", d.code, d.message));
-            rejected.push(format!("{}: {why}", show(&probe)));
-            continue;
+        // A probe may break a rule (moving the mesh namespace alone breaks KG407) and still
+        // show what the value reaches; only a probe that cannot be resolved, or whose render
+        // is undefined (a needed pin or repository missing), is rejected.
+        let (changed, diags) = match resolve::resolve_merged(&r.name, doc, r.provenance.clone(), r.files.clone()) {
+            Ok(ok) => ok,
+            Err(diags) => {
+                let d = diags.iter().find(|d| d.severity == Severity::Error);
+                let why = d.map_or_else(|| "invalid".to_string(), |d| format!("{} {}", d.code, d.message));
+                rejected.push(format!("{}: {why}", show(&probe)));
+                continue;
+            }
         };
+        if let Some(d) = diags.iter().find(|d| d.severity == Severity::Error && RENDER_UNDEFINED.contains(&d.code)) {
+            rejected.push(format!("{}: {} {}", show(&probe), d.code, d.message));
+            continue;
+        }
         let files = match render::render(&changed, sources) {
             Ok(rendered) => differences(baseline, &rendered),
             Err(e) => return Reach::NotTraced { reason: format!("rendering with {} failed: {e}", show(&probe)) },
@@ -493,8 +505,15 @@ mod tests {
     fn values_that_cannot_change_alone_say_why() {
         let Reach::NotTraced { reason } = reach("prod", "apiVersion") else { panic!("apiVersion has one value") };
         assert!(reason.contains("only allowed value"), "{reason}");
-        let Reach::NotTraced { reason } = reach("prod", "mesh.provider") else { panic!("Knative mode needs a mesh") };
-        assert!(reason.contains("`none`: KG401"), "{reason}");
+    }
+
+    #[test]
+    fn a_probe_that_breaks_a_rule_is_still_traced() {
+        // `mesh.provider: none` breaks KG401 in Knative mode, but the render is defined and
+        // shows what the mesh reaches.
+        let r = reach("prod", "mesh.provider");
+        let files = paths(&r);
+        assert!(files.contains(&("values/istiod.yaml", Change::Removed)), "{files:?}");
     }
 
     #[test]

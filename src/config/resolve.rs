@@ -240,7 +240,13 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
         return fail(diags);
     }
     let files = chain.iter().map(|f| f.path.clone()).collect();
-    typed(name, merged, provenance, files)
+    match typed(name, merged, provenance, files) {
+        Err(d) => fail(d),
+        Ok((resolved, diags)) => {
+            let has_error = diags.iter().any(|d| d.severity == Severity::Error);
+            Checked { resolved: (!has_error).then_some(resolved), diagnostics: diags }
+        }
+    }
 }
 
 /// Checks a document that is already merged, as [`check`] does after merging: the full schema,
@@ -248,10 +254,29 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
 /// environment's merged document this way to see which rendered files a value reaches; the
 /// diagnostics are located through `provenance`, not relocated into the environment file.
 pub fn check_merged(name: &str, merged: Value, provenance: Provenance, files: Vec<String>) -> Checked {
+    match resolve_merged(name, merged, provenance, files) {
+        Err(diags) => Checked { resolved: None, diagnostics: diags },
+        Ok((resolved, diags)) => {
+            let has_error = diags.iter().any(|d| d.severity == Severity::Error);
+            Checked { resolved: (!has_error).then_some(resolved), diagnostics: diags }
+        }
+    }
+}
+
+/// Like [`check_merged`], but returns the resolved environment even when rules find errors in
+/// it (with those diagnostics): `kgen explain` renders probes that break a rule, because which
+/// files a value reaches does not depend on whether the changed value would be accepted.
+/// `Err` when the document cannot be resolved at all (schema, model, catalog).
+pub fn resolve_merged(
+    name: &str,
+    merged: Value,
+    provenance: Provenance,
+    files: Vec<String>,
+) -> Result<(Resolved, Vec<Diagnostic>), Vec<Diagnostic>> {
     let env_path = files.last().cloned().unwrap_or_default();
     let diags = merged_schema_diagnostics(&merged, &provenance, &env_path);
     if !diags.is_empty() {
-        return Checked { resolved: None, diagnostics: diags };
+        return Err(diags);
     }
     typed(name, merged, provenance, files)
 }
@@ -265,8 +290,13 @@ fn merged_schema_diagnostics(merged: &Value, provenance: &Provenance, env_path: 
 /// From a schema-valid merged document to a resolved environment: the typed model, the KServe
 /// release and its pins, then the rules. `files` are the display paths of the chain, root layer
 /// first.
-fn typed(name: &str, merged: Value, provenance: Provenance, files: Vec<String>) -> Checked {
-    let fail = |d: Vec<Diagnostic>| Checked { resolved: None, diagnostics: d };
+fn typed(
+    name: &str,
+    merged: Value,
+    provenance: Provenance,
+    files: Vec<String>,
+) -> Result<(Resolved, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let fail = Err;
     let env_path = files.last().cloned().unwrap_or_default();
     let env: Environment = match serde_json::from_value(merged.clone()) {
         Ok(e) => e,
@@ -298,8 +328,7 @@ fn typed(name: &str, merged: Value, provenance: Provenance, files: Vec<String>) 
     }
     let resolved = Resolved { name: name.to_string(), env, merged, provenance, files, release, pins, pin_sources };
     let diags = rules::apply_ignores(&resolved, rules::check(&resolved));
-    let has_error = diags.iter().any(|d| d.severity == Severity::Error);
-    Checked { resolved: (!has_error).then_some(resolved), diagnostics: diags }
+    Ok((resolved, diags))
 }
 
 fn pointer_of(key_path: &str) -> String {
