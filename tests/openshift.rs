@@ -99,7 +99,9 @@ fn check_env(text: &str) -> (Vec<String>, Option<kgen::render::Rendered>) {
     // Render-stage rules too (KG404 and others check what is rendered).
     let rendered = c.resolved.map(|r| {
         let out = kgen::render::render(&r, &ws.sources).unwrap();
-        codes.extend(kgen::rules::check_rendered(&r, &out).iter().map(|d| d.code.to_string()));
+        codes.extend(
+            kgen::rules::check_rendered(&r, &out, kgen::rules::render::Depth::Full).iter().map(|d| d.code.to_string()),
+        );
         out
     });
     (codes, rendered)

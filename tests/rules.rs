@@ -158,7 +158,7 @@ fn tamper(out: &mut Rendered, path: &str, from: &str, to: &str) {
 }
 
 fn codes(r: &kgen::config::resolve::Resolved, out: &Rendered) -> Vec<String> {
-    rules::render::check(r, out).iter().map(|d| format!("{d}")).collect()
+    rules::render::check(r, out, rules::render::Depth::Full).iter().map(|d| format!("{d}")).collect()
 }
 
 fn assert_raises(r: &kgen::config::resolve::Resolved, out: &Rendered, code: &str) -> String {
@@ -295,4 +295,24 @@ fn render_rules_blame_the_override_not_the_output() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("environments/kg118-fail.yaml:6:"), "{err}");
     let _ = Path::new(FIXTURES);
+}
+
+#[test]
+fn release_builds_still_catch_what_overrides_break() {
+    // Release `render` and `diff` run the render rules at `Depth::Overrides`; every render rule a
+    // user can trigger must fire there too (tests run debug builds, which check at full depth).
+    let dir = project();
+    for r in rules::rules().iter().filter(|r| r.stage == Stage::Render && !GUARDS.contains(&r.code.as_str())) {
+        let name = format!("{}-fail", r.code.to_lowercase());
+        let (ws, env) = resolved_in(dir.path(), &name);
+        let out = render::render(&env, &ws.sources).unwrap();
+        let found = rules::check_rendered(&env, &out, rules::render::Depth::Overrides);
+        assert!(found.iter().any(|d| d.code == r.code), "{name}: {found:#?}");
+    }
+    // And without overrides nothing is parsed: the examples' renders raise nothing.
+    for name in common::examples() {
+        let (env, out) = render_of(&name);
+        let found = rules::check_rendered(&env, &out, rules::render::Depth::Overrides);
+        assert!(found.iter().all(|d| d.severity != kgen::diag::Severity::Error), "{name}: {found:#?}");
+    }
 }

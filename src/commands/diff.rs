@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::Context;
-use super::render::{check_and_render, history_failed, orphans, out_dir};
+use super::render::{check_and_render, fast_depth, history_failed, orphans, out_dir};
 use crate::cli::{DiffArgs, DiffFormat, FailOn};
 use crate::compare::Previous;
 use crate::config::load::is_valid_name;
@@ -25,7 +25,8 @@ pub fn run(ctx: &Context<'_>, args: &DiffArgs) -> Result<u8, Error> {
         let _ = ctx.printer.data(&diff::json::schema_text());
         return Ok(exit_codes::SUCCESS);
     }
-    let Some((mut checked, mut renders)) = check_and_render(ctx, &args.selection, "nothing compared")? else {
+    let Some((mut checked, mut renders)) = check_and_render(ctx, &args.selection, fast_depth(), "nothing compared")?
+    else {
         return Ok(exit_codes::ERROR);
     };
     let root = &ctx.global.dir;

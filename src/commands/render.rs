@@ -48,6 +48,7 @@ pub(crate) fn orphans(out: &Path, names: &[String]) -> Vec<String> {
 pub(crate) fn check_and_render(
     ctx: &Context<'_>,
     selection: &EnvSelection,
+    depth: rules::render::Depth,
     what_failed: &str,
 ) -> Result<Option<(Checked, Vec<Rendered>)>, Error> {
     let checked = check(ctx, selection)?;
@@ -70,7 +71,7 @@ pub(crate) fn check_and_render(
     let started = std::time::Instant::now();
     let jobs: Vec<(&Resolved, &Rendered)> = checked.resolved.iter().zip(&renders).collect();
     let found: Vec<(String, Vec<Diagnostic>)> =
-        par_map(&jobs, |(r, out)| (r.name.clone(), rules::check_rendered(r, out)));
+        par_map(&jobs, |(r, out)| (r.name.clone(), rules::check_rendered(r, out, depth)));
     ctx.printer.debug(&format!("checked the renders in {} ms", started.elapsed().as_millis()));
     let mut checked = checked;
     if add_late_diagnostics(ctx, &mut checked, Some(&mut renders), found) {
@@ -78,6 +79,12 @@ pub(crate) fn check_and_render(
         return Ok(None);
     }
     Ok(Some((checked, renders)))
+}
+
+/// The render-rule depth of `render` and `diff`: every rule in debug builds (and so in tests),
+/// what the input can break in release builds (`kgen validate` always checks everything).
+pub(crate) fn fast_depth() -> rules::render::Depth {
+    if cfg!(debug_assertions) { rules::render::Depth::Full } else { rules::render::Depth::Overrides }
 }
 
 /// Runs the history rules of each environment against its previous render's index (from disk
@@ -110,7 +117,7 @@ pub(crate) fn history_failed(
 
 /// Renders and writes (or checks) the selected environments.
 pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
-    let Some((checked, mut renders)) = check_and_render(ctx, &args.selection, "nothing rendered")? else {
+    let Some((checked, mut renders)) = check_and_render(ctx, &args.selection, fast_depth(), "nothing rendered")? else {
         return Ok(exit_codes::ERROR);
     };
     let out = out_dir(&ctx.global.dir, args.out.as_ref());

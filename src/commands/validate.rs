@@ -13,7 +13,9 @@ use crate::render::LOCK_FILE;
 /// on their render (made in memory, nothing is written) and, where `rendered/<env>/` holds a
 /// previous render, the history rules against it.
 pub fn run(ctx: &Context<'_>, sel: &EnvSelection) -> Result<u8, Error> {
-    let Some((mut checked, renders)) = check_and_render(ctx, sel, "validation failed")? else {
+    let Some((mut checked, renders)) =
+        check_and_render(ctx, sel, crate::rules::render::Depth::Full, "validation failed")?
+    else {
         return Ok(exit_codes::ERROR);
     };
     let out = out_dir(&ctx.global.dir, None);

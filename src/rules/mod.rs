@@ -139,15 +139,19 @@ pub fn stale_ignores(r: &Resolved, fired: &BTreeSet<&str>) -> Vec<Diagnostic> {
 }
 
 /// The render-stage rules plus, for `ignore:`, the environment stage's codes: with `ignore:`
-/// applied and stale entries reported, the verdict on an environment once it is rendered.
-/// (History rules need the previous render and run separately: [`check_history`].)
-pub fn check_rendered(r: &Resolved, rendered: &crate::render::Rendered) -> Vec<Diagnostic> {
-    let raised = render::check(r, rendered);
-    // The environment stage already reported (through `resolve::check`); it is re-run only to
-    // know which `ignore:` entries matched something.
-    let env_codes = env::check(r);
-    let fired: BTreeSet<&str> = raised.iter().chain(&env_codes).map(|d| d.code).collect();
-    let mut out = stale_ignores(r, &fired);
+/// applied (and, at full depth, stale entries reported), the verdict on an environment once it
+/// is rendered. (History rules need the previous render and run separately: [`check_history`].)
+pub fn check_rendered(r: &Resolved, rendered: &crate::render::Rendered, depth: render::Depth) -> Vec<Diagnostic> {
+    let raised = render::check(r, rendered, depth);
+    let mut out = Vec::new();
+    // Only a full check knows that an ignored rule fired nowhere.
+    if depth == render::Depth::Full {
+        // The environment stage already reported (through `resolve::check`); it is re-run only
+        // to know which `ignore:` entries matched something.
+        let env_codes = env::check(r);
+        let fired: BTreeSet<&str> = raised.iter().chain(&env_codes).map(|d| d.code).collect();
+        out.extend(stale_ignores(r, &fired));
+    }
     out.extend(apply_ignores(r, raised));
     out
 }

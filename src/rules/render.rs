@@ -18,20 +18,43 @@ use crate::diag::Diagnostic;
 use crate::render::{LOCK_FILE, Rendered};
 use crate::yaml;
 
-/// Runs every render rule.
-pub fn check(r: &Resolved, rendered: &Rendered) -> Vec<Diagnostic> {
+/// How much of a render the rules read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Every rule over every file: `kgen validate`, tests and debug builds. Guards of kgen's own
+    /// output (ordering, API versions, version formats …) only run at this depth.
+    Full,
+    /// Only what the environment's input can break — its Helm values overrides — read only
+    /// where an override reaches. What kgen's templates alone produce is proven by the tests and
+    /// by `kgen validate` (as release builds do not parse their own output back, SPEC §9); this
+    /// keeps `render` and `diff` over a large fleet fast.
+    Overrides,
+}
+
+/// Runs the render rules of a depth.
+pub fn check(r: &Resolved, rendered: &Rendered, depth: Depth) -> Vec<Diagnostic> {
     let t = Tree::new(rendered);
     let mut out = Vec::new();
-    strings(r, &t, &mut out);
-    version_formats(r, &t, &mut out);
-    kserve_chart(r, &t, &mut out);
-    member_roll(r, &t, &mut out);
-    gateway_selectors(r, &t, &mut out);
-    local_gateway_service(r, &t, &mut out);
-    kserve_values(r, &t, &mut out);
-    ordering(r, &t, &mut out);
-    server_side_apply(r, &t, &mut out);
-    gitops_api(r, &t, &mut out);
+    let full = depth == Depth::Full;
+    let over = |release: &str| full || r.env.values.get(release).is_some();
+    strings(r, &t, full, &mut out);
+    if over("istio-ingressgateway") {
+        gateway_selectors(r, &t, &mut out);
+    }
+    if over("istio-ingressgateway") || over("kserve") {
+        local_gateway_service(r, &t, &mut out);
+    }
+    if over("kserve") {
+        kserve_values(r, &t, &mut out);
+    }
+    if full {
+        version_formats(r, &t, &mut out);
+        kserve_chart(r, &t, &mut out);
+        member_roll(r, &t, &mut out);
+        ordering(r, &t, &mut out);
+        server_side_apply(r, &t, &mut out);
+        gitops_api(r, &t, &mut out);
+    }
     // Two selectors broken by one override are one problem at that override.
     crate::diag::normalize(&mut out);
     out
@@ -65,9 +88,16 @@ impl<'a> Tree<'a> {
         self.parsed.keys().filter(|p| p.starts_with(prefix)).filter_map(|p| Some((*p, self.doc(p)?))).collect()
     }
 
-    /// Manifests of a kind.
+    /// Manifests of a kind. Files are named `<kind>-<name>.yaml` (SPEC §5), so only those
+    /// are parsed; the parsed `kind` decides.
     fn manifests(&self, kind: &str) -> Vec<(&'a str, &Value)> {
-        self.docs_under("manifests/").into_iter().filter(|(_, d)| d["kind"] == kind).collect()
+        let prefix = format!("{}-", kind.to_lowercase());
+        self.parsed
+            .keys()
+            .filter(|p| p.starts_with("manifests/") && p.rsplit('/').next().is_some_and(|f| f.starts_with(&prefix)))
+            .filter_map(|p| Some((*p, self.doc(p)?)))
+            .filter(|(_, d)| d["kind"] == kind)
+            .collect()
     }
 
     fn lock(&self) -> Option<&Value> {
@@ -125,7 +155,7 @@ fn str_at<'v>(v: &'v Value, pointer: &str) -> Option<&'v str> {
 }
 
 /// KG118: annotation, label and selector-map values must be strings.
-fn strings(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+fn strings(r: &Resolved, t: &Tree<'_>, full: bool, out: &mut Vec<Diagnostic>) {
     let keys = &catalog::get().rule_facts.string_maps;
     fn walk(v: &Value, ptr: &mut String, keys: &[String], found: &mut Vec<(String, String)>) {
         match v {
@@ -156,7 +186,14 @@ fn strings(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             _ => {}
         }
     }
-    for path in t.rendered.files.keys().filter(|p| p.ends_with(".yaml")) {
+    // Short of a full check, only the values files an override reaches.
+    let wanted = |p: &str| {
+        full || p
+            .strip_prefix("values/")
+            .and_then(|p| p.strip_suffix(".yaml"))
+            .is_some_and(|rel| r.env.values.get(rel).is_some())
+    };
+    for path in t.rendered.files.keys().filter(|p| p.ends_with(".yaml") && wanted(p)) {
         let Some(doc) = t.doc(path) else { continue };
         let mut found = Vec::new();
         walk(doc, &mut String::new(), keys, &mut found);
