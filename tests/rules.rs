@@ -316,3 +316,22 @@ fn release_builds_still_catch_what_overrides_break() {
         assert!(found.iter().all(|d| d.severity != kgen::diag::Severity::Error), "{name}: {found:#?}");
     }
 }
+
+#[test]
+fn readme_rule_table_matches_the_catalog() {
+    let path = root().join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let start = readme.find("<!-- rules:start").expect("README has the rules:start marker");
+    let start = start + readme[start..].find("-->\n").unwrap() + 4;
+    let end = readme.find("<!-- rules:end -->").expect("README has the rules:end marker");
+    let table = rules::markdown_table();
+    if std::env::var_os("KGEN_BLESS").is_some() {
+        std::fs::write(&path, format!("{}{table}{}", &readme[..start], &readme[end..])).unwrap();
+        return;
+    }
+    assert_eq!(
+        readme[start..end],
+        table,
+        "README's rule table is stale: run `KGEN_BLESS=1 cargo test --test rules readme`"
+    );
+}

@@ -87,6 +87,26 @@ pub fn rule(code: &str) -> Option<&'static Rule> {
     rules().iter().find(|r| r.code == code)
 }
 
+/// The catalog as the Markdown table of the README (code, severity, stage, what, why, fix),
+/// between the README's `rules:start` / `rules:end` markers; a test keeps them equal.
+pub fn markdown_table() -> String {
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::from("| code | severity | stage | what | why | fix |\n|---|---|---|---|---|---|\n");
+    for r in rules() {
+        let fact = r.fact.as_deref().map_or(String::new(), |f| format!(" ({f})"));
+        out.push_str(&format!(
+            "| {} | {} | {} | {}{fact} | {} | {} |\n",
+            r.code,
+            r.severity.as_str(),
+            r.stage.as_str(),
+            cell(&r.title),
+            cell(&r.rationale),
+            cell(&r.fix)
+        ));
+    }
+    out
+}
+
 /// A diagnostic of a catalog rule: its severity, its fix as the hint, its source as `see:`.
 pub(crate) fn diag(code: &'static str, message: impl Into<String>) -> Diagnostic {
     let r = rule(code).expect("rule codes used in checks are in the catalog");
