@@ -127,11 +127,9 @@ fn rule_text(r: &rules::Rule) -> String {
             r.code
         ));
     }
-    if let Some(ex) = &r.example {
-        out.push_str("\nexample:\n");
-        for line in ex.lines() {
-            out.push_str(&format!("  {line}\n"));
-        }
+    out.push_str("\nexample:\n");
+    for line in r.example.lines() {
+        out.push_str(&format!("  {line}\n"));
     }
     out
 }

@@ -68,9 +68,9 @@ pub struct Rule {
     pub fix: String,
     /// Where the underlying fact comes from.
     pub source: String,
-    /// An environment fragment that breaks the rule, and the fix (YAML with comments).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub example: Option<String>,
+    /// An environment fragment (or, for guards of kgen's output, a rendered fragment) that
+    /// breaks the rule, and the fix, as YAML with comments. Every rule has one.
+    pub example: String,
 }
 
 /// The rule catalog, embedded from `catalog/rules.yaml`.
