@@ -108,14 +108,14 @@ pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
 }
 
 /// Adds diagnostics found after checking (render and history rules) to `checked`: escalated
-/// under `--strict`, printed, and the environments they make fail dropped from `resolved` (and
-/// from `renders`, kept in step). Returns whether any is an error.
+/// under `--strict`, printed (with frames from the rendered files they point into) and the
+/// environments they make fail dropped from `resolved`. Returns the names of those.
 pub fn add_late_diagnostics(
     ctx: &Context<'_>,
     checked: &mut Checked,
-    renders: Option<&mut Vec<crate::render::Rendered>>,
+    renders: &[crate::render::Rendered],
     found: Vec<(String, Vec<Diagnostic>)>,
-) -> bool {
+) -> BTreeSet<String> {
     let mut failed = BTreeSet::new();
     let mut all = Vec::new();
     for (env, mut diags) in found {
@@ -131,18 +131,19 @@ pub fn add_late_diagnostics(
     }
     diag::normalize(&mut all);
     for d in &all {
-        let source = d.file.as_deref().and_then(|f| checked.workspace.sources.get(f));
-        ctx.printer.diagnostic(d, source.map(String::as_str));
+        let source = d.file.as_deref().and_then(|f| {
+            checked.workspace.sources.get(f).map(String::as_str).or_else(|| {
+                // `rendered/<env>/<path>`: the file as just rendered.
+                let (env, path) = f.strip_prefix("rendered/")?.split_once('/')?;
+                renders.iter().find(|r| r.env == env)?.files.get(path).map(String::as_str)
+            })
+        });
+        ctx.printer.diagnostic(d, source);
     }
     checked.diagnostics.extend(all);
     diag::normalize(&mut checked.diagnostics);
-    let keep: Vec<bool> = checked.resolved.iter().map(|r| !failed.contains(&r.name)).collect();
-    let mut it = keep.iter();
-    checked.resolved.retain(|_| *it.next().expect("same length"));
-    if let Some(renders) = renders {
-        renders.retain(|r| !failed.contains(&r.env));
-    }
-    !failed.is_empty()
+    checked.resolved.retain(|r| !failed.contains(&r.name));
+    failed
 }
 
 /// Display paths of the files an environment is built from, as far as they can be followed.

@@ -74,7 +74,9 @@ pub(crate) fn check_and_render(
         par_map(&jobs, |(r, out)| (r.name.clone(), rules::check_rendered(r, out, depth)));
     ctx.printer.debug(&format!("checked the renders in {} ms", started.elapsed().as_millis()));
     let mut checked = checked;
-    if add_late_diagnostics(ctx, &mut checked, Some(&mut renders), found) {
+    let failed = add_late_diagnostics(ctx, &mut checked, &renders, found);
+    renders.retain(|r| !failed.contains(&r.env));
+    if !failed.is_empty() {
         ctx.printer.info(&format!("{what_failed}: {}", summary(&checked.diagnostics)));
         return Ok(None);
     }
@@ -108,7 +110,7 @@ pub(crate) fn history_failed(
     if found.is_empty() {
         return false;
     }
-    let failed = add_late_diagnostics(ctx, checked, None, found);
+    let failed = !add_late_diagnostics(ctx, checked, renders, found).is_empty();
     if failed {
         ctx.printer.info(&format!("{what_failed}: {}", summary(&checked.diagnostics)));
     }

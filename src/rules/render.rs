@@ -119,19 +119,30 @@ impl<'a> Tree<'a> {
     }
 }
 
-/// A diagnostic in a rendered file at a key path.
-fn at_file(r: &Resolved, d: Diagnostic, path: &str, key: &str) -> Diagnostic {
-    d.in_file(format!("rendered/{}/{path}", r.name)).key(key)
+/// A diagnostic in a rendered file at a JSON pointer: `rendered/<env>/<path>:line:col` (of the
+/// value, or of its nearest ancestor that exists) and the key path.
+fn at_file(r: &Resolved, t: &Tree<'_>, d: Diagnostic, path: &str, pointer: &str) -> Diagnostic {
+    let location = t.rendered.files.get(path).and_then(|text| {
+        let map = yaml::pointer_map(text);
+        let mut p = pointer.to_string();
+        loop {
+            if let Some(at) = map.get(&p) {
+                return Some(*at);
+            }
+            p.truncate(p.rfind('/')?);
+        }
+    });
+    d.in_file(format!("rendered/{}/{path}", r.name)).at(location).key(crate::config::validate::key_path(pointer))
 }
 
 /// A diagnostic about a values key: at the override that set it when there is one, else in the
 /// rendered values file.
-fn at_values(r: &Resolved, d: Diagnostic, release: &str, pointer: &str) -> Diagnostic {
+fn at_values(r: &Resolved, t: &Tree<'_>, d: Diagnostic, release: &str, pointer: &str) -> Diagnostic {
     let input = format!("/values/{release}{pointer}");
     if r.provenance.lookup(&input).is_some() && pointer_in_overrides(r, release, pointer) {
         return r.diag_at(d, &input);
     }
-    at_file(r, d, &format!("values/{release}.yaml"), &crate::config::validate::key_path(pointer))
+    at_file(r, t, d, &format!("values/{release}.yaml"), pointer)
 }
 
 /// Whether an override sets this pointer or one of its ancestors.
@@ -204,8 +215,8 @@ fn strings(r: &Resolved, t: &Tree<'_>, full: bool, out: &mut Vec<Diagnostic>) {
             )
             .label("quote it");
             out.push(match path.strip_prefix("values/").and_then(|p| p.strip_suffix(".yaml")) {
-                Some(release) => at_values(r, d, release, &ptr),
-                None => at_file(r, d, path, &crate::config::validate::key_path(&ptr)),
+                Some(release) => at_values(r, t, d, release, &ptr),
+                None => at_file(r, t, d, path, &ptr),
             });
         }
     }
@@ -222,9 +233,10 @@ fn version_formats(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         {
             out.push(at_file(
                 r,
+                t,
                 diag("KG207", format!("chart `{chart}` {version}: its repository publishes versions {}", form(prefix))),
                 LOCK_FILE,
-                &format!("releases[{i}].version"),
+                &format!("/releases/{i}/version"),
             ));
         }
     }
@@ -238,9 +250,10 @@ fn version_formats(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             if wrong(v, &prefixes.sail) {
                 out.push(at_file(
                     r,
+                    t,
                     diag("KG207", format!("Sail `{kind}` version `{v}` must be written {}", form(&prefixes.sail))),
                     path,
-                    "spec.version",
+                    "/spec/version",
                 ));
             }
         }
@@ -251,6 +264,7 @@ fn version_formats(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             Some(Value::String(v)) if !wrong(v, &prefixes.knative_serving) => {}
             Some(v) => out.push(at_file(
                 r,
+                t,
                 diag(
                     "KG207",
                     format!(
@@ -259,7 +273,7 @@ fn version_formats(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                     ),
                 ),
                 path,
-                "spec.version",
+                "/spec/version",
             )),
         }
     }
@@ -273,6 +287,7 @@ fn kserve_chart(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         if *name == "kserve" && chart != expected {
             out.push(at_file(
                 r,
+                t,
                 diag(
                     "KG208",
                     format!(
@@ -281,7 +296,7 @@ fn kserve_chart(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                     ),
                 ),
                 LOCK_FILE,
-                &format!("releases[{i}].chart"),
+                &format!("/releases/{i}/chart"),
             ));
         }
     }
@@ -299,7 +314,7 @@ fn kserve_chart(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 r.release.version
             )
         };
-        out.push(at_file(r, diag("KG208", msg), LOCK_FILE, "releases"));
+        out.push(at_file(r, t, diag("KG208", msg), LOCK_FILE, "/releases"));
     }
 }
 
@@ -341,9 +356,10 @@ fn member_roll(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     if !missing.is_empty() {
         out.push(at_file(
             r,
+            t,
             diag("KG310", format!("the member roll misses {}, whose pods need sidecars", quote_list(&missing))),
             path,
-            "spec.members",
+            "/spec/members",
         ));
     }
 }
@@ -436,7 +452,7 @@ fn gateway_selectors(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             let sel = selector_of(ingress.and_then(|i| i.get(gw)).and_then(|g| g.get("selector")));
             selectors.push((
                 path,
-                format!("spec.ingress.istio.{gw}.selector"),
+                format!("/spec/ingress/istio/{gw}/selector"),
                 sel.unwrap_or_else(|| default.clone()),
                 None,
             ));
@@ -446,13 +462,13 @@ fn gateway_selectors(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         if str_at(gw, "/apiVersion").is_some_and(|a| a.starts_with("networking.istio.io/"))
             && let Some(sel) = selector_of(gw.pointer("/spec/selector"))
         {
-            selectors.push((path, "spec.selector".into(), sel, None));
+            selectors.push((path, "/spec/selector".into(), sel, None));
         }
     }
     for (path, svc) in t.manifests("Service") {
         if let Some(sel) = selector_of(svc.pointer("/spec/selector")) {
             let ns = str_at(svc, "/metadata/namespace").map(str::to_string);
-            selectors.push((path, "spec.selector".into(), sel, ns));
+            selectors.push((path, "/spec/selector".into(), sel, ns));
         }
     }
     let pods = gateway_pods(r, t);
@@ -483,7 +499,7 @@ fn gateway_selectors(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         .find(|p| r.provenance.exact(p).is_some());
         out.push(match blamed {
             Some(p) => r.diag_at(d, p),
-            None => at_file(r, d, path, &key),
+            None => at_file(r, t, d, path, &key),
         });
     }
 }
@@ -539,7 +555,7 @@ fn local_gateway_service(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) 
                     format!("KServe routes to `{fqdn}`, but no such Service is installed (Services: {})", known_list()),
                 )
                 .label("no such Service: `no healthy upstream`");
-                out.push(at_values(r, d, "kserve", &ptr));
+                out.push(at_values(r, t, d, "kserve", &ptr));
             }
         }
     }
@@ -549,12 +565,21 @@ fn local_gateway_service(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) 
             if let Some(fqdn) = v.as_str()
                 && !exists(fqdn)
             {
-                out.push(at_file(
-                    r,
-                    diag("KG406", format!("Knative's `config-istio` sends to `{fqdn}`, but no such Service is installed (Services: {})", known_list())),
-                    path,
-                    &format!("spec.config.istio.{k}"),
-                ));
+                let d = diag(
+                    "KG406",
+                    format!(
+                        "Knative's `config-istio` sends to `{fqdn}`, but no such Service is installed (Services: {})",
+                        known_list()
+                    ),
+                );
+                // The gateway's Service disappears when an override renames or disables it.
+                let blamed = ["/values/istio-ingressgateway/service/type", "/values/istio-ingressgateway/name"]
+                    .into_iter()
+                    .find(|p| r.provenance.exact(p).is_some());
+                out.push(match blamed {
+                    Some(p) => r.diag_at(d, p),
+                    None => at_file(r, t, d, path, &format!("/spec/config/istio/{}", yaml::escape_pointer(k))),
+                });
             }
         }
     }
@@ -586,10 +611,10 @@ fn kserve_values(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 quote_list(&names)
             ),
         );
-        out.push(at_values(r, d, "kserve", ptr));
+        out.push(at_values(r, t, d, "kserve", ptr));
     }
     let gw = "/kserve/controller/gateway";
-    let mut bad = |ptr: String, msg: String| out.push(at_values(r, diag("KG505", msg), "kserve", &ptr));
+    let mut bad = |ptr: String, msg: String| out.push(at_values(r, t, diag("KG505", msg), "kserve", &ptr));
     if str_at(values, &format!("{gw}/ingressGateway/gateway")) == Some("") {
         bad(format!("{gw}/ingressGateway/gateway"), "the controller requires a non-empty `ingressGateway`".into());
     }
@@ -617,6 +642,21 @@ fn kserve_values(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
 
 /// A unit of application: a Helm release, a CRD bundle or one manifest.
 type Unit = String;
+
+/// Where a unit is applied: the engine object's file and the pointer that orders it, or a
+/// line of install.sh.
+enum Applied {
+    /// A YAML file and a JSON pointer in it.
+    At(String, &'static str),
+    /// A line of a script.
+    Line(String, usize),
+}
+
+/// The order the engine applies units in, and where each unit is applied.
+struct Applying {
+    order: Order,
+    at: BTreeMap<Unit, Applied>,
+}
 
 /// The order the engine applies units in.
 enum Order {
@@ -666,7 +706,7 @@ impl Order {
     }
 }
 
-fn order(r: &Resolved, t: &Tree<'_>) -> Option<Order> {
+fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
     let cat = catalog::get();
     let crd_source_of = |url: &str| {
         cat.crd_sources
@@ -677,7 +717,8 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Order> {
     match r.env.gitops.engine {
         GitopsEngine::Argocd => {
             let mut waves = BTreeMap::new();
-            for (_, app) in t.docs_under("argocd/").into_iter().filter(|(_, d)| d["kind"] == "Application") {
+            let mut at = BTreeMap::new();
+            for (app_path, app) in t.docs_under("argocd/").into_iter().filter(|(_, d)| d["kind"] == "Application") {
                 let wave = |d: &Value| {
                     str_at(d, "/metadata/annotations/argocd.argoproj.io~1sync-wave")
                         .and_then(|w| w.parse::<i64>().ok())
@@ -687,20 +728,26 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Order> {
                 let mut sources: Vec<&Value> =
                     app.pointer("/spec/sources").and_then(Value::as_array).into_iter().flatten().collect();
                 sources.extend(app.pointer("/spec/source"));
+                let mut units = Vec::new();
                 for s in sources {
                     if let Some(rel) = str_at(s, "/helm/releaseName") {
-                        waves.insert(format!("release/{rel}"), (app_wave, 0));
+                        units.push((format!("release/{rel}"), (app_wave, 0)));
                     } else if let Some(include) = str_at(s, "/directory/include") {
                         for f in include.trim_start_matches('{').trim_end_matches('}').split(',') {
                             let obj_wave = t.doc(&format!("manifests/{f}")).map_or(0, wave);
-                            waves.insert(format!("manifest/{f}"), (app_wave, obj_wave));
+                            units.push((format!("manifest/{f}"), (app_wave, obj_wave)));
                         }
                     } else if let Some(name) = str_at(s, "/repoURL").and_then(crd_source_of) {
-                        waves.insert(format!("crds/{name}"), (app_wave, 0));
+                        units.push((format!("crds/{name}"), (app_wave, 0)));
                     }
                 }
+                for (unit, w) in units {
+                    let pointer = "/metadata/annotations/argocd.argoproj.io~1sync-wave";
+                    at.insert(unit.clone(), Applied::At(app_path.to_string(), pointer));
+                    waves.insert(unit, w);
+                }
             }
-            Some(Order::Waves(waves))
+            Some(Applying { order: Order::Waves(waves), at })
         }
         GitopsEngine::Flux => {
             let docs = t.docs_under("flux/");
@@ -713,7 +760,8 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Order> {
             let mut depends = BTreeMap::new();
             let env_prefix =
                 format!("./{}/", r.env.gitops.path.clone().unwrap_or_else(|| format!("rendered/{}", r.name)));
-            for (_, k) in docs.iter().filter(|(_, d)| {
+            let mut at = BTreeMap::new();
+            for (k_path, k) in docs.iter().filter(|(_, d)| {
                 d["kind"] == "Kustomization"
                     && str_at(d, "/apiVersion").is_some_and(|a| a.starts_with("kustomize.toolkit.fluxcd.io/"))
             }) {
@@ -731,6 +779,7 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Order> {
                     && let Some(src) = crd_source_of(url)
                 {
                     owner.insert(format!("crds/{src}"), name.to_string());
+                    at.insert(format!("crds/{src}"), Applied::At(k_path.to_string(), "/spec/dependsOn"));
                     continue;
                 }
                 let Some(dir) = path.strip_prefix(&env_prefix) else { continue };
@@ -739,15 +788,17 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Order> {
                 for res in kz["resources"].as_array().into_iter().flatten().filter_map(Value::as_str) {
                     if let Some(m) = res.rsplit_once("manifests/").map(|(_, m)| m) {
                         owner.insert(format!("manifest/{m}"), name.to_string());
+                        at.insert(format!("manifest/{m}"), Applied::At(k_path.to_string(), "/spec/dependsOn"));
                     } else if let Some(hr) = t.doc(&format!("{dir}/{res}")).filter(|d| d["kind"] == "HelmRelease") {
                         let rel = str_at(hr, "/spec/releaseName")
                             .or_else(|| str_at(hr, "/metadata/name"))
                             .unwrap_or_default();
                         owner.insert(format!("release/{rel}"), name.to_string());
+                        at.insert(format!("release/{rel}"), Applied::At(k_path.to_string(), "/spec/dependsOn"));
                     }
                 }
             }
-            Some(Order::DependsOn { owner, depends })
+            Some(Applying { order: Order::DependsOn { owner, depends }, at })
         }
         GitopsEngine::None => {
             let script = t.rendered.files.get("install.sh")?;
@@ -766,7 +817,8 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Order> {
                     }
                 }
             }
-            Some(Order::Lines(lines))
+            let at = lines.iter().map(|(u, n)| (u.clone(), Applied::Line("install.sh".into(), *n))).collect();
+            Some(Applying { order: Order::Lines(lines), at })
         }
     }
 }
@@ -774,7 +826,7 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Order> {
 /// KG602: nothing is applied before the CRDs it needs.
 fn ordering(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     let facts = &catalog::get().rule_facts;
-    let Some(order) = order(r, t) else { return };
+    let Some(Applying { order, at }) = order(r, t) else { return };
     // Units present in this render that can provide CRDs.
     let releases: BTreeSet<&str> = t.releases().into_iter().map(|(n, ..)| n).collect();
     let crd_sources: BTreeSet<&str> = t
@@ -809,40 +861,37 @@ fn ordering(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             .collect()
     };
     // What needs what: chart releases by the catalog, manifests by their API group.
-    let mut needs: Vec<(Unit, String, String)> = Vec::new(); // (unit, group, file for messages)
+    let mut needs: Vec<(Unit, String)> = Vec::new();
     for rel in &releases {
         for g in facts.chart_needs.get(*rel).into_iter().flatten() {
-            needs.push((format!("release/{rel}"), g.clone(), LOCK_FILE.to_string()));
+            needs.push((format!("release/{rel}"), g.clone()));
         }
     }
     for (path, d) in t.docs_under("manifests/") {
         if let Some((group, _)) = str_at(d, "/apiVersion").and_then(|a| a.split_once('/')) {
-            needs.push((
-                format!("manifest/{}", path.trim_start_matches("manifests/")),
-                group.to_string(),
-                path.to_string(),
-            ));
+            needs.push((format!("manifest/{}", path.trim_start_matches("manifests/")), group.to_string()));
         }
     }
-    for (unit, group, file) in needs {
+    for (unit, group) in needs {
         for p in providers(&group) {
             if p == unit {
                 continue;
             }
             if order.after(&unit, &p) == Some(false) {
-                out.push(at_file(
-                    r,
-                    diag(
-                        "KG602",
-                        format!(
-                            "`{unit}` ({}) needs the `{group}` CRDs of `{p}` ({}) but is not applied after it",
-                            order.describe(&unit),
-                            order.describe(&p)
-                        ),
+                let d = diag(
+                    "KG602",
+                    format!(
+                        "`{unit}` ({}) needs the `{group}` CRDs of `{p}` ({}) but is not applied after it",
+                        order.describe(&unit),
+                        order.describe(&p)
                     ),
-                    &file,
-                    "",
-                ));
+                );
+                // Located where the engine orders the unit that comes too early.
+                out.push(match at.get(&unit) {
+                    Some(Applied::At(path, pointer)) => at_file(r, t, d, path, pointer),
+                    Some(Applied::Line(path, n)) => d.in_file(format!("rendered/{}/{path}", r.name)).at(Some((*n, 1))),
+                    None => at_file(r, t, d, LOCK_FILE, "/releases"),
+                });
             }
         }
     }
@@ -864,9 +913,10 @@ fn server_side_apply(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 if crd && !ssa {
                     out.push(at_file(
                         r,
+                        t,
                         diag("KG603", "the Application installing `kserve-crd` lacks `ServerSideApply=true`; the InferenceService CRD is too large for client-side apply"),
                         path,
-                        "spec.syncPolicy.syncOptions",
+                        "/spec/syncPolicy/syncOptions",
                     ));
                 }
             }
@@ -875,15 +925,11 @@ fn server_side_apply(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             let Some(script) = t.rendered.files.get("install.sh") else { return };
             for (i, line) in script.lines().enumerate() {
                 if line.trim_start().starts_with("kubectl apply") && !line.contains("--server-side") {
-                    out.push(at_file(
-                        r,
-                        diag(
-                            "KG603",
-                            "`kubectl apply` without `--server-side`; large CRDs and objects fail client-side",
-                        ),
-                        "install.sh",
-                        &format!("line {}", i + 1),
-                    ));
+                    let d = diag(
+                        "KG603",
+                        "`kubectl apply` without `--server-side`; large CRDs and objects fail client-side",
+                    );
+                    out.push(d.in_file(format!("rendered/{}/install.sh", r.name)).at(Some((i + 1, 1))));
                 }
             }
         }
@@ -909,25 +955,33 @@ fn gitops_api(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         {
             out.push(at_file(
                 r,
+                t,
                 diag("KG604", format!("`{kind}` is served only as `{want}`, not `{api}`")),
                 path,
-                "apiVersion",
+                "/apiVersion",
             ));
         }
         if kind == "Application" {
-            let mut sources: Vec<&Value> =
-                d.pointer("/spec/sources").and_then(Value::as_array).into_iter().flatten().collect();
-            sources.extend(d.pointer("/spec/source"));
-            for s in sources.iter().filter(|s| s.get("chart").is_some()) {
+            let mut sources: Vec<(String, &Value)> = d
+                .pointer("/spec/sources")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, s)| (format!("/spec/sources/{i}"), s))
+                .collect();
+            sources.extend(d.pointer("/spec/source").map(|s| ("/spec/source".to_string(), s)));
+            for (at, s) in sources.iter().filter(|(_, s)| s.get("chart").is_some()) {
                 if let Some(url) = str_at(s, "/repoURL").filter(|u| u.starts_with("oci://")) {
                     out.push(at_file(
                         r,
+                        t,
                         diag(
                             "KG604",
                             format!("Helm source `{url}`: Argo CD expects OCI Helm repositories without `oci://`"),
                         ),
                         path,
-                        "spec.sources.repoURL",
+                        &format!("{at}/repoURL"),
                     ));
                 }
             }
@@ -936,7 +990,7 @@ fn gitops_api(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             && str_at(d, "/spec/url").is_some_and(|u| u.starts_with("oci://"))
             && str_at(d, "/spec/type") != Some("oci")
         {
-            out.push(at_file(r, diag("KG604", "an `oci://` HelmRepository needs `type: oci`"), path, "spec.type"));
+            out.push(at_file(r, t, diag("KG604", "an `oci://` HelmRepository needs `type: oci`"), path, "/spec/type"));
         }
     }
 }
