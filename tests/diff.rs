@@ -329,3 +329,34 @@ fn colour_only_when_asked() {
         .unwrap();
     assert!(!stdout(&o).contains('\x1b'), "NO_COLOR");
 }
+
+#[test]
+fn git_ref_history_rules_see_what_the_ref_installed() {
+    // A PR that downgrades Gateway API below v1.5 and commits its own render: `render --check`
+    // compares with that render and cannot know; `diff --git-ref main` compares with what the
+    // cluster got from main, and KG206 stops it.
+    let repo = tempfile::tempdir().unwrap();
+    let project = repo.path();
+    copy_tree(&root().join("environments"), &project.join("environments"));
+    git(project, &["init", "-q", "-b", "main"]);
+    assert!(kgen(project, &["render"]).status.success());
+    git(project, &["add", "."]);
+    git(project, &["commit", "-q", "-m", "render"]);
+    let env = project.join("environments/staging.yaml");
+    let text = std::fs::read_to_string(&env).unwrap();
+    std::fs::write(&env, format!("{text}versions: {{gatewayApi: v1.4.1}}\n")).unwrap();
+    let o = kgen(project, &["render", "staging"]);
+    assert_eq!(o.status.code(), Some(2), "render refuses over a v1.5 render: {}", stderr(&o));
+    assert!(stderr(&o).contains("error[KG206]"), "{}", stderr(&o));
+    // The PR's committed render (here: its index, edited) already says v1.4.1, so the disk
+    // holds no history to protect; main does.
+    let lock = project.join("rendered/staging/kgen.lock.json");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    assert!(text.contains("\"gatewayApi\": \"v1.5.1\""), "{text}");
+    std::fs::write(&lock, text.replace("\"gatewayApi\": \"v1.5.1\"", "\"gatewayApi\": \"v1.4.1\"")).unwrap();
+    let o = kgen(project, &["diff", "staging"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = kgen(project, &["diff", "--git-ref", "main", "staging"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("error[KG206]") && stderr(&o).contains("v1.5.1"), "{}", stderr(&o));
+}
