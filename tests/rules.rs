@@ -20,7 +20,7 @@ use kgen::rules::{self, Stage};
 const FIXTURES: &str = "tests/fixtures/rules";
 
 /// Rules no environment can trigger: they check kgen's own output, tested by tampering below.
-const GUARDS: &[&str] = &["KG207", "KG208", "KG310", "KG602", "KG603", "KG604"];
+const GUARDS: &[&str] = &["KG207", "KG208", "KG310", "KG408", "KG602", "KG603", "KG604"];
 
 /// A project holding every rule fixture, with the previous indexes history cases name.
 fn project() -> tempfile::TempDir {
@@ -212,6 +212,18 @@ fn guard_kg310_member_roll() {
     let (r, mut out) = render_of("openshift");
     tamper(&mut out, "manifests/istio-system/servicemeshmemberroll-default.yaml", "name: default", "name: kserve");
     assert_raises(&r, &out, "KG310");
+}
+
+#[test]
+fn guard_kg408_knative_ingress_layer() {
+    let (r, mut out) = render_of("dev");
+    tamper(
+        &mut out,
+        "manifests/knative-serving/knativeserving-knative-serving.yaml",
+        "enabled: true",
+        "enabled: false",
+    );
+    insta::assert_snapshot!("guard_KG408", assert_raises(&r, &out, "KG408"));
 }
 
 #[test]

@@ -51,6 +51,7 @@ pub fn check(r: &Resolved, rendered: &Rendered, depth: Depth) -> Vec<Diagnostic>
         version_formats(r, &t, &mut out);
         kserve_chart(r, &t, &mut out);
         member_roll(r, &t, &mut out);
+        knative_ingress(r, &t, &mut out);
         ordering(r, &t, &mut out);
         server_side_apply(r, &t, &mut out);
         gitops_api(r, &t, &mut out);
@@ -432,6 +433,24 @@ fn selector_of(v: Option<&Value>) -> Option<BTreeMap<String, String>> {
 
 fn show_labels(m: &BTreeMap<String, String>) -> String {
     m.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// KG408: a `KnativeServing` that sets `spec.ingress` enables at least one networking layer
+/// (the operator installs only the enabled ones; omitted means Istio).
+fn knative_ingress(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    for (path, ks) in t.manifests("KnativeServing") {
+        let Some(Value::Object(ingress)) = ks.pointer("/spec/ingress") else { continue };
+        let enabled = ingress.values().any(|layer| layer.get("enabled") == Some(&Value::Bool(true)));
+        if !enabled {
+            out.push(at_file(
+                r,
+                t,
+                diag("KG408", "`spec.ingress` is set but enables no networking layer, so the operator installs none"),
+                path,
+                "/spec/ingress",
+            ));
+        }
+    }
 }
 
 /// A label selector in a rendered file: (file, key, labels, the namespace it must match in —
