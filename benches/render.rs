@@ -1,6 +1,6 @@
 //! Benchmark: a synthetic GitOps repository of 1,000 environments (mixed modes, meshes,
 //! platforms, releases and engines), timed end to end through the real binary:
-//! `render --all` (cold and warm), `render --all --check`, and `cp -r` of the same output tree
+//! `render --all` (cold and warm), `render --all --check`, `validate`, and `cp -r` of the same output tree
 //! as the baseline SPEC §9 measures against. Prints each figure next to its target.
 //!
 //! Run: `cargo bench --bench render` (set `KGEN_BENCH_ENVS` to change the count).
@@ -107,6 +107,14 @@ fn main() {
         run(&mut c)
     });
     assert_eq!(check.code, 0, "--check found drift right after a render");
+    // Every rule at full depth: the environment rules plus the render and history rules over
+    // every rendered file (what `render` and `diff` skip in release builds).
+    let validate = best_of(3, || {
+        let mut c = Command::new(kgen);
+        c.arg("-C").arg(dir.path()).args(["-q", "validate"]);
+        run(&mut c)
+    });
+    assert_eq!(validate.code, 0, "validate failed on the fleet");
     let cp = best_of(3, || {
         let target = dir.path().join("copy");
         let _ = std::fs::remove_dir_all(&target);
@@ -160,6 +168,12 @@ fn main() {
         "render --all --check",
         ms(check.wall),
         mb(check.max_rss_kb)
+    );
+    println!(
+        "{:<34} {:>8.0}ms {:>8.1}MB   (every rule over every rendered file; no target)",
+        "validate (full-depth render rules)",
+        ms(validate.wall),
+        mb(validate.max_rss_kb)
     );
     hostile_inputs(kgen);
 }
