@@ -126,6 +126,10 @@ pub enum Reach {
         probe: Value,
         /// The files that differ from the real render, by path (empty: the value reaches none).
         files: Vec<Reached>,
+        /// Rules the probe breaks (it is traced anyway: what a value reaches does not depend on
+        /// whether the changed value would be accepted).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        breaks: Vec<&'static str>,
     },
     /// No changed value could be resolved, so nothing was measured.
     NotTraced {
@@ -208,7 +212,7 @@ fn trace_one(r: &Resolved, sources: &BTreeMap<String, String>, baseline: &Render
     if candidates.is_empty() {
         return Reach::NotTraced { reason: no_candidate_reason(leaf) };
     }
-    let mut quiet: Option<Value> = None;
+    let mut quiet: Option<(Value, Vec<&'static str>)> = None;
     let mut rejected: Vec<String> = Vec::new();
     for probe in candidates.into_iter().take(MAX_PROBES) {
         let mut doc = r.merged.clone();
@@ -233,13 +237,16 @@ fn trace_one(r: &Resolved, sources: &BTreeMap<String, String>, baseline: &Render
             Ok(rendered) => differences(baseline, &rendered),
             Err(e) => return Reach::NotTraced { reason: format!("rendering with {} failed: {e}", show(&probe)) },
         };
+        let mut breaks: Vec<&'static str> =
+            diags.iter().filter(|d| d.severity == Severity::Error).map(|d| d.code).collect();
+        breaks.dedup();
         if !files.is_empty() {
-            return Reach::Traced { probe, files };
+            return Reach::Traced { probe, files, breaks };
         }
-        quiet.get_or_insert(probe);
+        quiet.get_or_insert((probe, breaks));
     }
     match quiet {
-        Some(probe) => Reach::Traced { probe, files: Vec::new() },
+        Some((probe, breaks)) => Reach::Traced { probe, files: Vec::new(), breaks },
         None => {
             // Every rejection is named: a value that cannot change alone is itself an answer
             // (`cluster.platform` needs the mesh to change with it).

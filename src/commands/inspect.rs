@@ -195,8 +195,13 @@ fn explain_text(r: &Resolved, leaves: &[explain::Leaf], reaches: &[explain::Reac
             line(&mut out, if i == 0 { "overrides" } else { "" }, &format!("{}:{}:{}", o.file, o.line, o.col));
         }
         match reach {
-            explain::Reach::Traced { probe, files } => {
-                line(&mut out, "probe", &shown(probe));
+            explain::Reach::Traced { probe, files, breaks } => {
+                let note = if breaks.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (breaks {}; traced anyway)", breaks.join(", "))
+                };
+                line(&mut out, "probe", &format!("{}{note}", shown(probe)));
                 if files.is_empty() {
                     line(&mut out, "reaches", "nothing");
                 }
