@@ -42,8 +42,10 @@ pub struct Catalog {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RuleFacts {
-    /// Top-level keys the Istio gateway chart's closed values schema allows.
-    pub istio_gateway_values_keys: Vec<String>,
+    /// Top-level keys the Istio gateway chart's closed values schema allows, by Istio minor.
+    pub istio_gateway_values_keys: Vec<GatewayKeys>,
+    /// The oldest Istio the Sail operator installs.
+    pub sail_oldest_istio: String,
     /// How many Knative Serving minors a Knative operator ships (its own and the ones before).
     pub knative_operator_serving_minors: u64,
     /// First Gateway API release whose install denies older CRDs afterwards.
@@ -62,6 +64,16 @@ pub struct RuleFacts {
     pub chart_needs: BTreeMap<String, Vec<String>>,
     /// Keys of maps whose values must be strings.
     pub string_maps: Vec<String>,
+}
+
+/// The gateway chart's allowed top-level values keys from an Istio minor on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GatewayKeys {
+    /// First Istio minor with this list.
+    pub from: String,
+    /// The allowed keys.
+    pub keys: Vec<String>,
 }
 
 /// Leading `v` of versions.
@@ -286,6 +298,16 @@ impl Catalog {
             .iter()
             .rfind(|l| Version::parse(&l.from).is_some_and(|f| f <= v))
             .map(|l| l.prefix.as_str())
+    }
+
+    /// The Istio gateway chart's allowed top-level values keys for an Istio version.
+    pub fn istio_gateway_keys(&self, istio: &str) -> Option<&[String]> {
+        let v = Version::parse(istio)?;
+        self.rule_facts
+            .istio_gateway_values_keys
+            .iter()
+            .rfind(|l| Version::parse(&l.from).is_some_and(|f| f <= v))
+            .map(|l| l.keys.as_slice())
     }
 
     /// A component's minimum Kubernetes for a component version.

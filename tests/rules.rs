@@ -347,3 +347,115 @@ fn readme_rule_table_matches_the_catalog() {
         "README's rule table is stale: run `KGEN_BLESS=1 cargo test --test rules readme`"
     );
 }
+
+/// One environment of the combination space: platform × mesh × mode × ingress × Gateway API
+/// implementation and CRDs × engine × release.
+fn combination(i: usize) -> (String, String) {
+    let platforms = [("kubernetes", "1.33"), ("openshift", "1.32")];
+    let meshes = ["istio", "ossm2", "ossm3", "none"];
+    let modes = ["Knative", "Standard"];
+    let ingresses = ["ingress", "gatewayApi"];
+    let impls = ["envoy", "istio"];
+    let engines = ["argocd", "flux", "none"];
+    let releases = ["v0.14.1", "v0.15.2", "v0.16.0", "v0.17.0", "v0.18.1", "v0.20.0"];
+    let mut n = i;
+    let mut pick = |len: usize| {
+        let k = n % len;
+        n /= len;
+        k
+    };
+    let (platform, k8s) = platforms[pick(2)];
+    let mesh = meshes[pick(4)];
+    let mode = modes[pick(2)];
+    let ingress = ingresses[pick(2)];
+    let implementation = impls[pick(2)];
+    let crds = pick(2) == 0;
+    let engine = engines[pick(3)];
+    let release = releases[pick(6)];
+    let name = format!("c{i:04}");
+    let text = format!(
+        "apiVersion: kgen/v1\nkind: Environment\ncluster: {{platform: {platform}, kubernetesVersion: \"{k8s}\"}}\n\
+         kserve: {{version: {release}, deploymentMode: {mode}, ingressDomain: models.example.com, ingress: {ingress}, modelNamespaces: [models]}}\n\
+         mesh: {{provider: {mesh}, allowUpstreamIstioOnOpenShift: true}}\n\
+         gatewayApi: {{implementation: {implementation}, installCrds: {crds}}}\n\
+         versions: {{envoyGateway: v1.8.1, gatewayApi: v1.5.1}}\n\
+         gitops: {{engine: {engine}, repoUrl: https://github.com/acme/gitops.git}}\n"
+    );
+    (name, text)
+}
+
+/// Number of combinations [`combination`] enumerates.
+const COMBINATIONS: usize = 2 * 4 * 2 * 2 * 2 * 2 * 3 * 6;
+
+#[test]
+fn every_accepted_combination_renders_without_render_rule_errors() {
+    // Whatever environment the environment-stage rules accept, kgen's own output must pass
+    // every render rule at full depth: a guard that fires here is a kgen bug. Every 7th
+    // combination in CI (all of them with KGEN_ALL_COMBINATIONS=1).
+    let step = if std::env::var_os("KGEN_ALL_COMBINATIONS").is_some() { 1 } else { 7 };
+    let dir = tempfile::tempdir().unwrap();
+    let envs = dir.path().join("environments");
+    std::fs::create_dir(&envs).unwrap();
+    let picked: Vec<usize> = (0..COMBINATIONS).step_by(step).collect();
+    for &i in &picked {
+        let (name, text) = combination(i);
+        std::fs::write(envs.join(format!("{name}.yaml")), text).unwrap();
+    }
+    let ws = kgen::config::load::Workspace::load(dir.path()).unwrap();
+    let mut accepted = 0;
+    let mut failures = Vec::new();
+    for &i in &picked {
+        let (name, text) = combination(i);
+        let c = kgen::config::resolve::check(&ws, &name);
+        let Some(r) = c.resolved else { continue };
+        accepted += 1;
+        let out = render::render(&r, &ws.sources).unwrap_or_else(|e| panic!("{name} does not render: {e}\n{text}"));
+        let errors: Vec<String> = rules::check_rendered(&r, &out, rules::render::Depth::Full)
+            .iter()
+            .filter(|d| d.severity == kgen::diag::Severity::Error)
+            .map(|d| format!("{d}"))
+            .collect();
+        if !errors.is_empty() {
+            failures.push(format!("{text}{}", errors.join("\n")));
+        }
+    }
+    eprintln!("{accepted} of {} combinations accepted and checked", picked.len());
+    assert!(accepted > picked.len() / 10, "too few accepted combinations: {accepted} of {}", picked.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {accepted} accepted environments fail render rules:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn gateway_keys_follow_the_istio_version_and_openshift_ingress_class_needs_upstream_istio() {
+    let dir = project();
+    let env = |name: &str, body: &str| {
+        std::fs::write(
+            dir.path().join(format!("environments/{name}.yaml")),
+            format!("apiVersion: kgen/v1\nkind: Environment\nextends: _k8s\n{body}"),
+        )
+        .unwrap();
+    };
+    // `strategy` is a key of the 1.27.1 gateway schema, not of 1.20.4's.
+    env("new", "values: {istio-ingressgateway: {strategy: {type: RollingUpdate}}}\n");
+    env(
+        "old",
+        "cluster: {kubernetesVersion: \"1.30\"}\nkserve: {version: v0.14.1}\nvalues: {istio-ingressgateway: {strategy: {type: RollingUpdate}}}\n",
+    );
+    assert_eq!(kgen_in(dir.path(), &["validate", "--strict", "new"]).status.code(), Some(0));
+    let o = kgen_in(dir.path(), &["validate", "old"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("error[KG308]") && err.contains("Istio 1.20.4"), "{err}");
+    // OpenShift Service Mesh serves no `istio` IngressClass.
+    std::fs::write(
+        dir.path().join("environments/ossm-ingress.yaml"),
+        "apiVersion: kgen/v1\nkind: Environment\nextends: _ocp\nkserve: {deploymentMode: Standard, ingress: ingress}\nmesh: {provider: ossm3}\n",
+    )
+    .unwrap();
+    let o = kgen_in(dir.path(), &["validate", "ossm-ingress"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("error[KG402]") && err.contains("`ossm3` serves no `istio` IngressClass"), "{err}");
+}

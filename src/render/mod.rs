@@ -203,6 +203,8 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
             "className": r.ingress_class(),
             "enableGatewayApi": r.gateway_api_ingress(),
             "kserveGatewayName": "kserve-ingress-gateway",
+            // Whether the gateway chart's closed schema has `profile` (catalog, rule KG308).
+            "profileKey": r.pin("istio").and_then(|v| cat.istio_gateway_keys(v)).is_some_and(|k| k.iter().any(|k| k == "profile")),
         },
     })
 }

@@ -157,14 +157,20 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
                 "/mesh/provider",
             ));
         }
-        // KG402: `istio` IngressClass without Istio.
-        if istio_ingress_class && !mesh.is_istio_family() {
-            out.push(r.diag_at(
+        // KG402: the `istio` IngressClass comes with upstream Istio only (kgen renders it with
+        // the gateway chart; OpenShift Service Mesh does not serve it).
+        if istio_ingress_class && mesh != MeshProvider::Istio {
+            let why = if mesh == MeshProvider::None {
+                "no Istio is installed".to_string()
+            } else {
+                format!("`{}` serves no `istio` IngressClass (kgen renders it only with upstream Istio)", mesh.as_str())
+            };
+            out.push(r.diag_at_any(
                 diag(
                     "KG402",
-                    "Standard mode with `ingress: ingress` uses the `istio` IngressClass, but no Istio is installed",
+                    format!("Standard mode with `ingress: ingress` uses the `istio` IngressClass, but {why}"),
                 ),
-                "/kserve/ingress",
+                &["/kserve/ingress", "/kserve/ingressClassName", "/mesh/provider"],
             ));
         }
         // KG403: Istio GatewayClass without Istio.
@@ -206,6 +212,7 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
     }
 
     out.extend(ignore_entries(r));
+    out.extend(sail_version(r));
     out.extend(versions(r));
     out.extend(istio_values(r));
     out.extend(networking(r));
@@ -253,7 +260,9 @@ fn versions(r: &Resolved) -> Vec<Diagnostic> {
     {
         let ((major, minor), (s_major, s_minor)) = (opv.minor(), sv.minor());
         let lowest_minor = minor.saturating_sub(facts.knative_operator_serving_minors.saturating_sub(1));
-        let too_new = sv > opv;
+        // The operator's newest bundled Serving is its own minor, not necessarily its patch
+        // (operator v1.14.5 ships up to 1.14.1), so only the minor is compared.
+        let too_new = s_major == major && s_minor > minor;
         let too_old = s_major != major || s_minor < lowest_minor;
         if too_new || too_old {
             let at = if r.provenance.exact("/versions/knativeServing").is_some() {
@@ -265,8 +274,7 @@ fn versions(r: &Resolved) -> Vec<Diagnostic> {
                 diag(
                     "KG205",
                     format!(
-                        "the Knative operator {op} ships Knative Serving {major}.{lowest_minor}.0 to {}, not {serving}",
-                        op.trim_start_matches('v')
+                        "the Knative operator {op} ships Knative Serving {major}.{lowest_minor} to {major}.{minor}, not {serving}"
                     ),
                 )
                 .label(format!("not shipped by operator {op}")),
@@ -277,8 +285,8 @@ fn versions(r: &Resolved) -> Vec<Diagnostic> {
     out
 }
 
-/// Istio values overrides: layout prefixes (KG307), the gateway chart's closed schema (KG308),
-/// the inert `proxy.autoInject` (KG309).
+/// Istio values overrides: layout prefixes (KG307), the inert `proxy.autoInject` (KG309). (The
+/// gateway chart's closed schema, KG308, is checked on the rendered values.)
 fn istio_values(r: &Resolved) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if r.env.mesh.provider != MeshProvider::Istio {
@@ -291,31 +299,23 @@ fn istio_values(r: &Resolved) -> Vec<Diagnostic> {
     for rel in ["istio-base", "istiod", "istio-ingressgateway", "istio-cni"] {
         let Some(values) = r.env.values.get(rel) else { continue };
         for key in values.keys().filter(|k| prefixes.contains(&k.as_str())) {
-            let layout = cat.istio_values_prefix(istio).filter(|p| !p.is_empty()).unwrap_or("the top level");
-            out.push(r.diag_at(
-                diag(
-                    "KG307",
-                    format!(
-                        "`{key}` is where the Istio {istio} chart keeps its own defaults ({layout}); values set under it are rejected or ignored"
-                    ),
+            let current = cat.istio_values_prefix(istio).filter(|p| !p.is_empty());
+            // `zzz_profile.yaml` fails on `defaults`; `_internal_defaults_do_not_set` is where
+            // the chart keeps its own defaults, which the profile then overwrites.
+            let what = if current == Some(key.as_str()) {
+                format!(
+                    "`{key}` holds the Istio {istio} chart's own defaults, which its profile overwrites: values set under it are lost"
                 )
-                .label("set the keys without this prefix"),
+            } else {
+                format!(
+                    "`{key}` is a values prefix the Istio charts reject (Istio {istio} keeps its defaults under `{}`)",
+                    current.unwrap_or("the top level")
+                )
+            };
+            out.push(r.diag_at(
+                diag("KG307", what).label("set the keys without this prefix"),
                 &format!("/values/{rel}/{}", crate::yaml::escape_pointer(key)),
             ));
-        }
-    }
-    if let Some(gw) = r.env.values.get("istio-ingressgateway") {
-        let allowed = &cat.rule_facts.istio_gateway_values_keys;
-        for key in gw.keys().filter(|k| !allowed.contains(k)) {
-            let mut d = diag(
-                "KG308",
-                format!("`{key}` is not allowed by the Istio gateway chart's values schema, so `helm install` fails"),
-            )
-            .label("unknown to the gateway chart");
-            if let Some(s) = crate::config::validate::did_you_mean(key, allowed.iter().map(String::as_str)) {
-                d = d.hint(format!("did you mean `{s}`?"));
-            }
-            out.push(r.diag_at(d, &format!("/values/istio-ingressgateway/{}", crate::yaml::escape_pointer(key))));
         }
     }
     if let Some(proxy) = r.env.values.get("istiod").and_then(|v| v.get("proxy"))
@@ -333,8 +333,7 @@ fn istio_values(r: &Resolved) -> Vec<Diagnostic> {
     out
 }
 
-/// Networking: Gateway API CRDs the cluster must bring (KG405); upstream Istio outside the
-/// namespace net-istio's local gateway Service lives in (KG407).
+/// Networking: Gateway API CRDs the cluster must bring (KG405).
 fn networking(r: &Resolved) -> Vec<Diagnostic> {
     let e = &r.env;
     let mut out = Vec::new();
@@ -347,20 +346,6 @@ fn networking(r: &Resolved) -> Vec<Diagnostic> {
             "/gatewayApi/installCrds",
         ));
     }
-    let net = &catalog::get().rule_facts.net_istio;
-    if r.knative_mode() && e.mesh.provider == MeshProvider::Istio && e.mesh.namespace != net.service_namespace {
-        out.push(r.diag_at(
-            diag(
-                "KG407",
-                format!(
-                    "net-istio creates the `{}` Service in `{}`, where it selects the ingress gateway pods, but Istio is installed in `{}`",
-                    net.local_gateway_service, net.service_namespace, e.mesh.namespace
-                ),
-            )
-            .label("the local gateway Service would have no endpoints (`no healthy upstream`)"),
-            "/mesh/namespace",
-        ));
-    }
     out
 }
 
@@ -370,7 +355,11 @@ fn kserve_values(r: &Resolved) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let Some(values) = r.env.values.get("kserve") else { return out };
     let root = serde_json::Value::Object(values.clone());
-    if root.pointer("/kserve/controller/gateway/ingressGateway/createGateway") == Some(&serde_json::Value::Bool(true)) {
+    // The chart renders that Gateway only with `enableGatewayApi` (Standard mode, Gateway API).
+    if r.gateway_api_ingress()
+        && root.pointer("/kserve/controller/gateway/ingressGateway/createGateway")
+            == Some(&serde_json::Value::Bool(true))
+    {
         out.push(r.diag_at(
             diag(
                 "KG504",
@@ -404,4 +393,23 @@ fn engine_name(e: GitopsEngine) -> &'static str {
         GitopsEngine::Flux => "flux",
         GitopsEngine::None => "none",
     }
+}
+
+/// KG311: OpenShift Service Mesh 3 (Sail) installs only the Istio versions it knows.
+fn sail_version(r: &Resolved) -> Vec<Diagnostic> {
+    let oldest = &catalog::get().rule_facts.sail_oldest_istio;
+    let (Some(pin), Some(min)) = (r.pin("istio"), Version::parse(oldest)) else { return vec![] };
+    if r.env.mesh.provider != MeshProvider::Ossm3 || Version::parse(pin).is_none_or(|v| v >= min) {
+        return vec![];
+    }
+    vec![
+        r.diag_at_any(
+            diag(
+                "KG311",
+                format!("Sail installs Istio {oldest} or newer, not {pin} (the `Istio` resource would be rejected)"),
+            )
+            .label(format!("Istio {pin} is too old for Sail")),
+            &["/versions/istio", "/kserve/version"],
+        ),
+    ]
 }

@@ -147,6 +147,7 @@ pub fn stale_ignores(r: &Resolved, fired: &BTreeSet<&str>) -> Vec<Diagnostic> {
         .filter(|(_, x)| {
             // History rules only run when a previous render exists, so silence proves nothing.
             rule(&x.rule).is_some_and(|k| !matches!(k.stage, Stage::Input | Stage::History))
+                && x.rule != "KG117"
                 && !fired.contains(x.rule.as_str())
         })
         .map(|(i, x)| {

@@ -40,8 +40,9 @@ pub fn check(r: &Resolved, rendered: &Rendered, depth: Depth) -> Vec<Diagnostic>
     strings(r, &t, full, &mut out);
     if over("istio-ingressgateway") {
         gateway_selectors(r, &t, &mut out);
+        gateway_values_keys(r, &t, &mut out);
     }
-    if over("istio-ingressgateway") || over("kserve") {
+    if over("istio-ingressgateway") || over("kserve") || !r.env.knative.config.is_empty() {
         local_gateway_service(r, &t, &mut out);
     }
     if over("kserve") {
@@ -179,7 +180,8 @@ fn strings(r: &Resolved, t: &Tree<'_>, full: bool, out: &mut Vec<Diagnostic>) {
                     if keys.contains(k)
                         && let Value::Object(entries) = c
                     {
-                        for (ek, ev) in entries.iter().filter(|(_, ev)| !ev.is_string()) {
+                        // `null` is Helm's way to delete a chart default, not a value.
+                        for (ek, ev) in entries.iter().filter(|(_, ev)| !ev.is_string() && !ev.is_null()) {
                             found.push((format!("{ptr}/{}", yaml::escape_pointer(ek)), ev.to_string()));
                         }
                     }
@@ -388,7 +390,7 @@ fn gateway_pods(r: &Resolved, t: &Tree<'_>) -> Vec<GatewayPods> {
                 // The gateway chart: name from `name` or the release; `app: <name>`,
                 // `istio: <name without "istio-">`, then `labels` on top (facts §4).
                 let values = t.values(name);
-                let gw = values.and_then(|v| str_at(v, "/name")).unwrap_or(name);
+                let gw = gateway_name(values, name);
                 let mut labels = BTreeMap::from([
                     ("app".to_string(), gw.to_string()),
                     ("istio".to_string(), gw.trim_start_matches("istio-").to_string()),
@@ -435,6 +437,27 @@ fn show_labels(m: &BTreeMap<String, String>) -> String {
     m.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
 }
 
+/// KG308: the rendered gateway values use only the top-level keys the gateway chart's closed
+/// schema of the pinned Istio allows (kgen's own and the user's overrides alike).
+fn gateway_values_keys(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    let release = "istio-ingressgateway";
+    let (Some(Value::Object(values)), Some(istio)) = (t.values(release), r.pin("istio")) else { return };
+    let Some(allowed) = catalog::get().istio_gateway_keys(istio) else { return };
+    for key in values.keys().filter(|k| !allowed.contains(k)) {
+        let mut d = diag(
+            "KG308",
+            format!(
+                "`{key}` is not allowed by the Istio {istio} gateway chart's values schema, so `helm install` fails"
+            ),
+        )
+        .label("unknown to the gateway chart");
+        if let Some(s) = crate::config::validate::did_you_mean(key, allowed.iter().map(String::as_str)) {
+            d = d.hint(format!("did you mean `{s}`?"));
+        }
+        out.push(at_values(r, t, d, release, &format!("/{}", yaml::escape_pointer(key))));
+    }
+}
+
 /// KG408: a `KnativeServing` that sets `spec.ingress` enables at least one networking layer
 /// (the operator installs only the enabled ones; omitted means Istio).
 fn knative_ingress(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
@@ -467,13 +490,17 @@ fn gateway_selectors(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     let mut selectors: Vec<Selector<'_>> = Vec::new();
     for (path, ks) in t.manifests("KnativeServing") {
         let ingress = ks.pointer("/spec/ingress/istio");
+        // The operator gives its `knative-local-gateway` Service the local gateway's selector,
+        // and a Service selects only in its own namespace.
+        let local_ns = operator_local_gateway_namespace(r, t);
         for gw in ["knative-ingress-gateway", "knative-local-gateway"] {
             let sel = selector_of(ingress.and_then(|i| i.get(gw)).and_then(|g| g.get("selector")));
+            let ns = if gw == "knative-local-gateway" { local_ns.clone() } else { None };
             selectors.push((
                 path,
                 format!("/spec/ingress/istio/{gw}/selector"),
                 sel.unwrap_or_else(|| default.clone()),
-                None,
+                ns,
             ));
         }
     }
@@ -533,14 +560,13 @@ fn services(r: &Resolved, t: &Tree<'_>) -> BTreeSet<String> {
         .collect();
     match r.env.mesh.provider {
         MeshProvider::Istio => {
-            if r.knative_mode() && r.env.cluster.platform == crate::config::model::Platform::Kubernetes {
-                out.insert(format!("{}.{}", facts.net_istio.local_gateway_service, facts.net_istio.service_namespace));
+            if let Some(ns) = operator_local_gateway_namespace(r, t) {
+                out.insert(format!("{}.{ns}", facts.net_istio.local_gateway_service));
             }
             for (name, _, _, ns) in t.releases().into_iter().filter(|(n, ..)| *n == "istio-ingressgateway") {
                 let values = t.values(name);
                 if values.and_then(|v| str_at(v, "/service/type")) != Some("None") {
-                    let gw = values.and_then(|v| str_at(v, "/name")).unwrap_or(name);
-                    out.insert(format!("{gw}.{ns}"));
+                    out.insert(format!("{}.{ns}", gateway_name(values, name)));
                 }
             }
         }
@@ -552,15 +578,49 @@ fn services(r: &Resolved, t: &Tree<'_>) -> BTreeSet<String> {
     out
 }
 
+/// The gateway chart's name: `name` when set and not empty, else the release name.
+fn gateway_name<'v>(values: Option<&'v Value>, release: &'v str) -> &'v str {
+    values.and_then(|v| str_at(v, "/name")).filter(|n| !n.is_empty()).unwrap_or(release)
+}
+
+/// Where the Knative operator puts net-istio's `knative-local-gateway` Service (upstream Istio
+/// on Kubernetes): `istio-system`, moved to the namespace `config-istio`'s
+/// `local-gateway.<knative ns>.knative-local-gateway` names (knative/operator
+/// `IngressServiceTransform`). `None` where the operator does not create it.
+fn operator_local_gateway_namespace(r: &Resolved, t: &Tree<'_>) -> Option<String> {
+    let facts = &catalog::get().rule_facts.net_istio;
+    if !r.knative_mode()
+        || r.env.mesh.provider != MeshProvider::Istio
+        || r.env.cluster.platform != crate::config::model::Platform::Kubernetes
+    {
+        return None;
+    }
+    let (_, ks) = t.manifests("KnativeServing").into_iter().next()?;
+    let key = format!(
+        "local-gateway.{}.{}",
+        str_at(ks, "/metadata/namespace").unwrap_or_default(),
+        facts.local_gateway_service
+    );
+    let moved = ks
+        .pointer("/spec/config/istio")
+        .and_then(|c| c.get(&key))
+        .and_then(Value::as_str)
+        .and_then(|fqdn| fqdn.split('.').nth(1))
+        .map(str::to_string);
+    Some(moved.unwrap_or_else(|| facts.service_namespace.clone()))
+}
+
 /// KG406: KServe's local gateway Service, and the Services Knative's `config-istio` names, exist.
 fn local_gateway_service(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     if !r.knative_mode() || !r.env.mesh.provider.is_istio_family() {
         return;
     }
     let known = services(r, t);
+    // `name.ns`, `name.ns.svc` or `name.ns.svc.<cluster domain>`.
     let exists = |fqdn: &str| {
-        let short = fqdn.strip_suffix(".svc.cluster.local").unwrap_or(fqdn);
-        known.contains(short)
+        let mut parts = fqdn.split('.');
+        let (Some(name), Some(ns)) = (parts.next(), parts.next()) else { return false };
+        known.contains(&format!("{name}.{ns}"))
     };
     let known_list = || known.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
     if let Some(values) = t.values("kserve") {
