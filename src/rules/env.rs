@@ -212,6 +212,7 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
     }
 
     out.extend(ignore_entries(r));
+    out.extend(knative_config(r));
     out.extend(sail_version(r));
     out.extend(versions(r));
     out.extend(istio_values(r));
@@ -412,4 +413,26 @@ fn sail_version(r: &Resolved) -> Vec<Diagnostic> {
             &["/versions/istio", "/kserve/version"],
         ),
     ]
+}
+
+/// KG409: `knative.config.istio` must not mix net-istio's list keys with the legacy per-gateway
+/// keys kgen writes to wire the gateways.
+fn knative_config(r: &Resolved) -> Vec<Diagnostic> {
+    let Some(istio) = r.env.knative.config.get("istio") else { return vec![] };
+    if !r.knative_mode() || !r.env.mesh.provider.is_istio_family() {
+        return vec![];
+    }
+    ["external-gateways", "local-gateways"]
+        .into_iter()
+        .filter(|k| istio.contains_key(*k))
+        .map(|k| {
+            r.diag_at(
+                diag(
+                    "KG409",
+                    format!("`{k}` cannot be combined with the `gateway.*` / `local-gateway.*` keys kgen writes to wire Knative to the ingress gateway; net-istio rejects the config"),
+                ),
+                &format!("/knative/config/istio/{k}"),
+            )
+        })
+        .collect()
 }

@@ -38,6 +38,7 @@ pub fn check(r: &Resolved, rendered: &Rendered, depth: Depth) -> Vec<Diagnostic>
     let full = depth == Depth::Full;
     let over = |release: &str| full || r.env.values.get(release).is_some();
     strings(r, &t, full, &mut out);
+    unused_overrides(r, &t, &mut out);
     if over("istio-ingressgateway") {
         gateway_selectors(r, &t, &mut out);
         gateway_values_keys(r, &t, &mut out);
@@ -165,6 +166,26 @@ fn pointer_in_overrides(r: &Resolved, release: &str, pointer: &str) -> bool {
 
 fn str_at<'v>(v: &'v Value, pointer: &str) -> Option<&'v str> {
     v.pointer(pointer).and_then(Value::as_str)
+}
+
+/// KG119: a values override for a release this render does not install changes nothing.
+fn unused_overrides(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    let overridden: Vec<&String> = catalog::get().charts.keys().filter(|n| r.env.values.get(n).is_some()).collect();
+    if overridden.is_empty() {
+        return;
+    }
+    let releases: BTreeSet<&str> = t.releases().into_iter().map(|(n, ..)| n).collect();
+    for name in overridden {
+        if !releases.contains(name.as_str()) {
+            out.push(r.diag_at(
+                diag(
+                    "KG119",
+                    format!("this environment installs no `{name}` release, so `values.{name}` changes nothing"),
+                ),
+                &format!("/values/{name}"),
+            ));
+        }
+    }
 }
 
 /// KG118: annotation, label and selector-map values must be strings.
