@@ -60,6 +60,8 @@ pub struct RuleFacts {
     pub ossm2_ingress_gateway: GatewayPods,
     /// Providers of each CRD API group.
     pub crd_providers: BTreeMap<String, Vec<String>>,
+    /// One CRD per API group that an OLM package provides, for install.sh to wait on.
+    pub olm_crd_probes: BTreeMap<String, String>,
     /// API groups each chart release needs before it is installed.
     pub chart_needs: BTreeMap<String, Vec<String>>,
     /// Keys of maps whose values must be strings.

@@ -247,3 +247,30 @@ fn install_sh_runs_every_step_after_its_needs_and_passes_shellcheck() {
         Err(e) => panic!("shellcheck is required (KGEN_REQUIRE_SHELLCHECK): {e}"),
     }
 }
+
+#[test]
+fn install_sh_on_openshift_waits_for_the_crds_olm_installs() {
+    // OLM installs an operator's CRDs some time after its Subscription: install.sh waits for
+    // them before applying what needs them (rule KG602 checks it on the render).
+    let text = "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {platform: openshift, kubernetesVersion: \"1.32\"}\nkserve: {deploymentMode: Knative, modelNamespaces: [models]}\nmesh: {provider: ossm2}\ngitops: {engine: none}\n";
+    let r = render_with(text);
+    let script = &r.files["install.sh"];
+    let line = |needle: &str| script.find(needle).unwrap_or_else(|| panic!("{needle} not in install.sh:\n{script}"));
+    for crd in
+        ["servicemeshcontrolplanes.maistra.io", "knativeservings.operator.knative.dev", "certificates.cert-manager.io"]
+    {
+        let wait = line(&format!("wait_for_crd {crd}"));
+        assert!(line("subscription-") < wait, "{crd}: waits after the Subscriptions");
+    }
+    assert!(line("wait_for_crd certificates.cert-manager.io") < line("helm upgrade --install kserve "));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("install.sh");
+    std::fs::write(&path, script).unwrap();
+    match std::process::Command::new("shellcheck").arg(&path).output() {
+        Ok(o) => assert!(o.status.success(), "shellcheck:\n{}", String::from_utf8_lossy(&o.stdout)),
+        Err(_) if std::env::var_os("KGEN_REQUIRE_SHELLCHECK").is_none() => {
+            eprintln!("shellcheck not installed: skipped here; .ci/run installs it and requires it");
+        }
+        Err(e) => panic!("shellcheck is required (KGEN_REQUIRE_SHELLCHECK): {e}"),
+    }
+}

@@ -277,6 +277,23 @@ fn guard_kg602_kg603_install_sh() {
 }
 
 #[test]
+fn guard_kg602_install_sh_waits_for_olm_crds() {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_tree(&root().join("environments"), &dir.path().join("environments"));
+    let env = std::fs::read_to_string(dir.path().join("environments/openshift.yaml")).unwrap();
+    std::fs::write(dir.path().join("environments/openshift.yaml"), env.replace("engine: argocd", "engine: none"))
+        .unwrap();
+    let (ws, r) = resolved_in(dir.path(), "openshift");
+    let out = render::render(&r, &ws.sources).unwrap();
+    assert_eq!(codes(&r, &out), Vec::<String>::new());
+    let mut bad = out.clone();
+    let script: String =
+        out.files["install.sh"].lines().filter(|l| !l.starts_with("wait_for_crd ")).map(|l| format!("{l}\n")).collect();
+    bad.files.insert("install.sh".into(), script);
+    insta::assert_snapshot!("guard_KG602_olm_waits", assert_raises(&r, &bad, "KG602"));
+}
+
+#[test]
 fn guard_kg603_argocd_server_side_apply() {
     let (r, mut out) = render_of("dev");
     tamper(&mut out, "argocd/application-dev-kserve-crd.yaml", "      - ServerSideApply=true\n", "");

@@ -296,11 +296,47 @@ fn cmd(words: &[&str]) -> String {
         .join(" ")
 }
 
+/// CRDs install.sh must wait for before a step: those of API groups the step needs that an OLM
+/// package subscribed in this render provides (OLM installs them asynchronously).
+fn olm_waits(plan: &Plan, kind: &str, name: &str) -> Vec<String> {
+    let facts = &catalog::get().rule_facts;
+    let packages: Vec<&str> =
+        plan.objects.iter().filter(|o| o.kind == "Subscription").map(|o| o.name.as_str()).collect();
+    let groups: Vec<String> = match kind {
+        "release" => facts.chart_needs.get(name).cloned().unwrap_or_default(),
+        "crds" => vec![],
+        _ => plan
+            .objects
+            .iter()
+            .filter(|o| o.phase == name)
+            .filter_map(|o| o.api_version.split_once('/').map(|(g, _)| g.to_string()))
+            .collect(),
+    };
+    let mut waits: Vec<String> = groups
+        .iter()
+        .filter(|g| {
+            facts
+                .crd_providers
+                .get(*g)
+                .into_iter()
+                .flatten()
+                .any(|p| p.strip_prefix("package/").is_some_and(|pkg| packages.contains(&pkg)))
+        })
+        .filter_map(|g| facts.olm_crd_probes.get(g).cloned())
+        .collect();
+    waits.sort();
+    waits.dedup();
+    waits
+}
+
 fn install_sh(r: &Resolved, plan: &Plan) -> GitopsFile {
     let cat = catalog::get();
     let mut steps = Vec::new();
+    let mut any_wait = false;
     for node in &plan.graph {
         let (kind, name) = node_id(&node.id);
+        let waits: Vec<String> = olm_waits(plan, kind, name).iter().map(|crd| cmd(&["wait_for_crd", crd])).collect();
+        any_wait |= !waits.is_empty();
         let (comment, commands) = match kind {
             "release" => {
                 let rel = release_by_name(plan, name);
@@ -338,12 +374,13 @@ fn install_sh(r: &Resolved, plan: &Plan) -> GitopsFile {
                 (format!("wave {}: manifests, phase {name}", node.wave), vec![cmd(&words)])
             }
         };
+        let commands: Vec<String> = waits.into_iter().chain(commands).collect();
         steps.push(json!({"comment": comment, "commands": commands}));
     }
     GitopsFile {
         path: "install.sh".into(),
         template: "none/install.sh",
         key: "script",
-        data: json!({"steps": steps, "name": r.name, "sources": r.files.join(" + ")}),
+        data: json!({"steps": steps, "name": r.name, "sources": r.files.join(" + "), "olmWaits": any_wait}),
     }
 }

@@ -756,6 +756,8 @@ enum Applied {
 struct Applying {
     order: Order,
     at: BTreeMap<Unit, Applied>,
+    /// install.sh only: `wait_for_crd` lines as (line, API group of the CRD).
+    waits: Vec<(usize, String)>,
 }
 
 /// The order the engine applies units in.
@@ -847,7 +849,7 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
                     waves.insert(unit, w);
                 }
             }
-            Some(Applying { order: Order::Waves(waves), at })
+            Some(Applying { order: Order::Waves(waves), at, waits: vec![] })
         }
         GitopsEngine::Flux => {
             let docs = t.docs_under("flux/");
@@ -898,13 +900,20 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
                     }
                 }
             }
-            Some(Applying { order: Order::DependsOn { owner, depends }, at })
+            Some(Applying { order: Order::DependsOn { owner, depends }, at, waits: vec![] })
         }
         GitopsEngine::None => {
             let script = t.rendered.files.get("install.sh")?;
             let mut lines = BTreeMap::new();
+            let mut waits = Vec::new();
             for (i, line) in script.lines().enumerate() {
                 let words: Vec<&str> = line.split_whitespace().collect();
+                if let ["wait_for_crd", crd] = words.as_slice()
+                    && let Some((_, group)) = crd.trim_matches('\'').split_once('.')
+                {
+                    waits.push((i + 1, group.to_string()));
+                    continue;
+                }
                 if words.starts_with(&["helm", "upgrade", "--install"]) {
                     lines.insert(format!("release/{}", words[3].trim_matches('\'')), i + 1);
                 } else if words.first() == Some(&"kubectl") {
@@ -918,7 +927,7 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
                 }
             }
             let at = lines.iter().map(|(u, n)| (u.clone(), Applied::Line("install.sh".into(), *n))).collect();
-            Some(Applying { order: Order::Lines(lines), at })
+            Some(Applying { order: Order::Lines(lines), at, waits })
         }
     }
 }
@@ -926,7 +935,7 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
 /// KG602: nothing is applied before the CRDs it needs.
 fn ordering(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     let facts = &catalog::get().rule_facts;
-    let Some(Applying { order, at }) = order(r, t) else { return };
+    let Some(Applying { order, at, waits }) = order(r, t) else { return };
     // Units present in this render that can provide CRDs.
     let releases: BTreeSet<&str> = t.releases().into_iter().map(|(n, ..)| n).collect();
     let crd_sources: BTreeSet<&str> = t
@@ -975,6 +984,22 @@ fn ordering(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     for (unit, group) in needs {
         for p in providers(&group) {
             if p == unit {
+                continue;
+            }
+            // install.sh applies a Subscription and moves on; OLM creates the CRDs later, so a
+            // `wait_for_crd` of the group must come in between.
+            if let (Order::Lines(lines), true) = (&order, packages.values().any(|m| *m == p))
+                && let (Some(&pl), Some(&ul)) = (lines.get(&p), lines.get(&unit))
+                && pl < ul
+                && !waits.iter().any(|(l, g)| *g == group && pl < *l && *l < ul)
+            {
+                let d = diag(
+                    "KG602",
+                    format!(
+                        "`{unit}` (install.sh line {ul}) needs the `{group}` CRDs that OLM installs after `{p}` (line {pl}), but nothing waits for them"
+                    ),
+                );
+                out.push(d.in_file(format!("rendered/{}/install.sh", r.name)).at(Some((ul, 1))));
                 continue;
             }
             if order.after(&unit, &p) == Some(false) {
