@@ -59,8 +59,9 @@ pub struct Environment {
     #[serde(default)]
     pub values: ValuesOverrides,
     /// Rules this environment deliberately does not follow, each with the reason (`kgen validate`
-    /// prints both). Rules about files (KG1xx) cannot be ignored. A list, so an environment that
-    /// sets it replaces the list of the layer it extends.
+    /// prints both). Rules of the input stage (reading, schema, layering, catalog lookup; `kgen
+    /// rules` shows the stage) cannot be ignored. A list, so an environment that sets it replaces
+    /// the list of the layer it extends.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore: Vec<IgnoredRule>,
 }
