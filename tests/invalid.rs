@@ -303,7 +303,6 @@ fn more_than_100_000_nodes_are_rejected_with_kg108() {
 /// An error located past column 65,535 of a long line: miette cannot draw such a frame (a
 /// `{:width$}` over `u16::MAX` panics), so `diag::render` prints `--> file:line:col` instead.
 #[test]
-
 fn an_error_far_into_a_long_line_does_not_panic() {
     let _serial = serial();
     let tmp = project_with("dev.yaml", |f| {

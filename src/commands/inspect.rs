@@ -4,7 +4,6 @@ use serde_json::Value;
 
 use super::{Context, check, report, summary, table};
 use crate::cli::{EnvSelection, ExplainFormat};
-use crate::config::model::GitopsEngine;
 use crate::config::resolve::Resolved;
 use crate::config::schema;
 use crate::config::validate::did_you_mean;
@@ -13,14 +12,6 @@ use crate::exit_codes;
 use crate::explain;
 use crate::printer::BrokenPipe;
 use crate::yaml;
-
-fn engine(e: GitopsEngine) -> &'static str {
-    match e {
-        GitopsEngine::Argocd => "argocd",
-        GitopsEngine::Flux => "flux",
-        GitopsEngine::None => "none",
-    }
-}
 
 /// `kgen list`: one line per environment; invalid ones are listed as such.
 pub fn list(ctx: &Context<'_>) -> Result<u8, Error> {
@@ -45,7 +36,7 @@ pub fn list(ctx: &Context<'_>) -> Result<u8, Error> {
                     e.mesh.provider.as_str().to_string(),
                     format!("{:?}", e.cluster.platform).to_lowercase(),
                     e.cluster.kubernetes_version.clone(),
-                    engine(e.gitops.engine).to_string(),
+                    e.gitops.engine.as_str().to_string(),
                     if extends.is_empty() { "-".into() } else { extends },
                 ]);
             }

@@ -82,11 +82,7 @@ pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
         diagnostics.extend(c.diagnostics);
         resolved.extend(c.resolved);
     }
-    if ctx.global.strict {
-        for d in diagnostics.iter_mut().filter(|d| d.severity == Severity::Warning) {
-            d.severity = Severity::Error;
-        }
-    }
+    apply_strict(ctx, &mut diagnostics);
     diag::normalize(&mut diagnostics);
     // An environment that is fine by itself but whose warnings are errors under --strict.
     if ctx.global.strict {
@@ -107,6 +103,15 @@ pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
     Ok(Checked { workspace: ws, resolved, diagnostics })
 }
 
+/// `--strict`: warnings become errors (notes stay notes).
+fn apply_strict(ctx: &Context<'_>, diags: &mut [Diagnostic]) {
+    if ctx.global.strict {
+        for d in diags.iter_mut().filter(|d| d.severity == Severity::Warning) {
+            d.severity = Severity::Error;
+        }
+    }
+}
+
 /// Adds diagnostics found after checking (render and history rules) to `checked`: escalated
 /// under `--strict`, printed (with frames from the rendered files they point into) and the
 /// environments they make fail dropped from `resolved`. Returns the names of those.
@@ -119,11 +124,7 @@ pub fn add_late_diagnostics(
     let mut failed = BTreeSet::new();
     let mut all = Vec::new();
     for (env, mut diags) in found {
-        if ctx.global.strict {
-            for d in diags.iter_mut().filter(|d| d.severity == Severity::Warning) {
-                d.severity = Severity::Error;
-            }
-        }
+        apply_strict(ctx, &mut diags);
         if diags.iter().any(|d| d.severity == Severity::Error) {
             failed.insert(env);
         }

@@ -481,6 +481,17 @@ pub enum GitopsEngine {
     None,
 }
 
+impl GitopsEngine {
+    /// Name as written in environment files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GitopsEngine::Argocd => "argocd",
+            GitopsEngine::Flux => "flux",
+            GitopsEngine::None => "none",
+        }
+    }
+}
+
 /// Helm values overrides, one free-form map per release (SPEC §5 release names).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -331,9 +331,16 @@ fn typed(
     Ok((resolved, diags))
 }
 
+/// The inverse of [`key_path`] for the paths of required fields (`ignore[0].reason` →
+/// `/ignore/0/reason`).
 fn pointer_of(key_path: &str) -> String {
     if key_path.is_empty() {
         return String::new();
     }
-    key_path.split('.').map(|s| format!("/{s}")).collect()
+    key_path
+        .replace('[', ".")
+        .replace(']', "")
+        .split('.')
+        .map(|s| format!("/{}", crate::yaml::escape_pointer(s)))
+        .collect()
 }

@@ -206,7 +206,7 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
     // KG601: GitOps engines need the repository.
     if matches!(e.gitops.engine, GitopsEngine::Argocd | GitopsEngine::Flux) && e.gitops.repo_url.is_none() {
         out.push(r.diag_at_any(
-            diag("KG601", format!("`gitops.engine: {}` needs `gitops.repoUrl`", engine_name(e.gitops.engine))),
+            diag("KG601", format!("`gitops.engine: {}` needs `gitops.repoUrl`", e.gitops.engine.as_str())),
             &["/gitops/engine", "/gitops"],
         ));
     }
@@ -266,12 +266,7 @@ fn versions(r: &Resolved) -> Vec<Diagnostic> {
         let too_new = s_major == major && s_minor > minor;
         let too_old = s_major != major || s_minor < lowest_minor;
         if too_new || too_old {
-            let at = if r.provenance.exact("/versions/knativeServing").is_some() {
-                "/versions/knativeServing"
-            } else {
-                "/versions/knativeOperator"
-            };
-            out.push(r.diag_at(
+            out.push(r.diag_at_any(
                 diag(
                     "KG205",
                     format!(
@@ -279,7 +274,7 @@ fn versions(r: &Resolved) -> Vec<Diagnostic> {
                     ),
                 )
                 .label(format!("not shipped by operator {op}")),
-                at,
+                &["/versions/knativeServing", "/versions/knativeOperator"],
             ));
         }
     }
@@ -386,14 +381,6 @@ fn kserve_values(r: &Resolved) -> Vec<Diagnostic> {
         }
     }
     out
-}
-
-fn engine_name(e: GitopsEngine) -> &'static str {
-    match e {
-        GitopsEngine::Argocd => "argocd",
-        GitopsEngine::Flux => "flux",
-        GitopsEngine::None => "none",
-    }
 }
 
 /// KG311: OpenShift Service Mesh 3 (Sail) installs only the Istio versions it knows.

@@ -827,11 +827,8 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
                         .unwrap_or(0)
                 };
                 let app_wave = wave(app);
-                let mut sources: Vec<&Value> =
-                    app.pointer("/spec/sources").and_then(Value::as_array).into_iter().flatten().collect();
-                sources.extend(app.pointer("/spec/source"));
                 let mut units = Vec::new();
-                for s in sources {
+                for (_, s) in app_sources(app) {
                     if let Some(rel) = str_at(s, "/helm/releaseName") {
                         units.push((format!("release/{rel}"), (app_wave, 0)));
                     } else if let Some(include) = str_at(s, "/directory/include") {
@@ -932,6 +929,20 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
     }
 }
 
+/// An Argo CD Application's sources with their pointers: `spec.sources[]` and `spec.source`.
+fn app_sources(app: &Value) -> Vec<(String, &Value)> {
+    let mut sources: Vec<(String, &Value)> = app
+        .pointer("/spec/sources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, s)| (format!("/spec/sources/{i}"), s))
+        .collect();
+    sources.extend(app.pointer("/spec/source").map(|s| ("/spec/source".to_string(), s)));
+    sources
+}
+
 /// KG602: nothing is applied before the CRDs it needs.
 fn ordering(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     let facts = &catalog::get().rule_facts;
@@ -1027,10 +1038,7 @@ fn server_side_apply(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     match r.env.gitops.engine {
         GitopsEngine::Argocd => {
             for (path, app) in t.docs_under("argocd/").into_iter().filter(|(_, d)| d["kind"] == "Application") {
-                let mut sources: Vec<&Value> =
-                    app.pointer("/spec/sources").and_then(Value::as_array).into_iter().flatten().collect();
-                sources.extend(app.pointer("/spec/source"));
-                let crd = sources.iter().any(|s| str_at(s, "/helm/releaseName") == Some("kserve-crd"));
+                let crd = app_sources(app).iter().any(|(_, s)| str_at(s, "/helm/releaseName") == Some("kserve-crd"));
                 let ssa = app
                     .pointer("/spec/syncPolicy/syncOptions")
                     .and_then(Value::as_array)
@@ -1087,16 +1095,7 @@ fn gitops_api(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             ));
         }
         if kind == "Application" {
-            let mut sources: Vec<(String, &Value)> = d
-                .pointer("/spec/sources")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-                .map(|(i, s)| (format!("/spec/sources/{i}"), s))
-                .collect();
-            sources.extend(d.pointer("/spec/source").map(|s| ("/spec/source".to_string(), s)));
-            for (at, s) in sources.iter().filter(|(_, s)| s.get("chart").is_some()) {
+            for (at, s) in app_sources(d).iter().filter(|(_, s)| s.get("chart").is_some()) {
                 if let Some(url) = str_at(s, "/repoURL").filter(|u| u.starts_with("oci://")) {
                     out.push(at_file(
                         r,
