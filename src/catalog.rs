@@ -159,6 +159,45 @@ pub struct Chart {
     pub namespace: String,
     /// Name of the pin giving the chart version (`kserve` = the KServe release).
     pub version: String,
+    /// Install without the chart's `crds/` (another release or CRD source provides them).
+    #[serde(default)]
+    pub skip_crds: bool,
+    /// Apply server-side: the chart holds objects too large for client-side apply.
+    #[serde(default)]
+    pub server_side_apply: bool,
+    /// `install.sh` applies `helm template` output server-side instead of installing a Helm
+    /// release (what the chart's own install docs do).
+    #[serde(default)]
+    pub apply_rendered: bool,
+    /// Values kgen sets from a chart version on, whatever the environment.
+    #[serde(default)]
+    pub version_values: Vec<VersionValues>,
+}
+
+/// Values that hold from a chart version on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VersionValues {
+    /// First chart version they apply to.
+    pub from: String,
+    /// The values.
+    pub values: serde_json::Value,
+}
+
+impl Chart {
+    /// The catalog's values for a chart version (later entries over earlier ones); `None` when
+    /// none apply.
+    pub fn values_for(&self, version: &str) -> Option<serde_json::Value> {
+        let have = crate::version::Version::parse(version)?;
+        let mut out: Option<serde_json::Value> = None;
+        for v in &self.version_values {
+            if crate::version::Version::parse(&v.from).is_some_and(|from| have >= from) {
+                let acc = out.get_or_insert_with(|| serde_json::json!({}));
+                crate::config::merge::deep_merge(acc, &v.values);
+            }
+        }
+        out
+    }
 }
 
 /// A CRD bundle published as release files.

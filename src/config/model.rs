@@ -517,6 +517,9 @@ pub struct ValuesOverrides {
     /// Values for the `envoy-gateway` release.
     #[serde(rename = "envoy-gateway", default, skip_serializing_if = "Option::is_none")]
     pub envoy_gateway: Option<HelmValues>,
+    /// Values for the `envoy-gateway-crds` release (Envoy Gateway's own CRDs).
+    #[serde(rename = "envoy-gateway-crds", default, skip_serializing_if = "Option::is_none")]
+    pub envoy_gateway_crds: Option<HelmValues>,
     /// Values for the `kserve-crd` release.
     #[serde(rename = "kserve-crd", default, skip_serializing_if = "Option::is_none")]
     pub kserve_crd: Option<HelmValues>,
@@ -539,6 +542,7 @@ impl ValuesOverrides {
             "istio-ingressgateway" => self.istio_ingressgateway.as_ref(),
             "knative-operator" => self.knative_operator.as_ref(),
             "envoy-gateway" => self.envoy_gateway.as_ref(),
+            "envoy-gateway-crds" => self.envoy_gateway_crds.as_ref(),
             "kserve-crd" => self.kserve_crd.as_ref(),
             "kserve" => self.kserve.as_ref(),
             "kserve-runtime-configs" => self.kserve_runtime_configs.as_ref(),

@@ -34,6 +34,11 @@ pub fn settings(r: &Resolved) -> Value {
         _ => "argocd".to_string(),
     });
     json!({
+        // Argo CD retries a failed automated sync of the same commit only with `retry`. Waves
+        // can run ahead of what a cluster has ready (an OLM operator's CRDs and webhooks appear
+        // minutes after its Subscription), so child Applications retry without limit (a
+        // negative limit), backing off to one attempt every 10 minutes.
+        "retry": {"limit": -1, "backoff": {"duration": "30s", "factor": 2, "maxDuration": "10m"}},
         "namespace": namespace,
         "path": e.path.clone().unwrap_or_else(|| format!("rendered/{}", r.name)),
         "server": r.env.cluster.server.clone().unwrap_or_else(|| "https://kubernetes.default.svc".to_string()),
@@ -77,6 +82,29 @@ fn labels(r: &Resolved) -> Value {
     json!({"app.kubernetes.io/managed-by": "kgen", "kgen.dev/environment": r.name})
 }
 
+/// Why a release's chart version must be installed without Helm's values-schema validation:
+/// the catalog records that its own `values.schema.json` rejects valid values.
+fn broken_schema(rel: &ChartRelease) -> Option<String> {
+    let cat = catalog::get();
+    cat.broken_values_schemas
+        .iter()
+        .find(|b| b.release == rel.name && b.version == rel.version)
+        .map(|b| b.source.clone())
+}
+
+/// Flux's `GitRepository.spec.ref` for a revision: a full commit SHA checks out that commit, a
+/// full ref name (`refs/tags/v1.2.0`) that ref, anything else a branch. A short name cannot say
+/// whether it is a branch or a tag, so tags are written as `refs/tags/…`.
+pub fn flux_git_ref(revision: &str) -> Value {
+    if revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit()) {
+        json!({"commit": revision})
+    } else if revision.starts_with("refs/") {
+        json!({"name": revision})
+    } else {
+        json!({"branch": revision})
+    }
+}
+
 fn release_by_name<'a>(plan: &'a Plan, name: &str) -> &'a ChartRelease {
     plan.releases.iter().find(|x| x.name == name).expect("graph releases are planned")
 }
@@ -98,16 +126,15 @@ fn argocd(r: &Resolved, plan: &Plan) -> Vec<GitopsFile> {
                     }
                     None => rel.repo.clone(),
                 };
+                let chart = &cat.charts[&rel.name];
                 let mut sync = vec!["CreateNamespace=true".to_string()];
-                if rel.name == "kserve-crd" {
-                    // The InferenceService CRD is ~2 MB, over the client-side apply annotation limit.
+                if chart.server_side_apply {
+                    // CRDs over the client-side apply annotation limit (InferenceService ~2 MB).
                     sync.push("ServerSideApply=true".into());
                 }
-                let broken =
-                    cat.broken_values_schemas.iter().find(|b| b.release == rel.name && b.version == rel.version);
                 json!({
                     "name": app_name, "wave": node.wave, "labels": labels(r), "release": rel, "repoURL": repo_url,
-                    "syncOptions": sync, "skipSchemaValidation": broken.map(|b| b.source.clone()),
+                    "syncOptions": sync, "skipSchemaValidation": broken_schema(rel), "skipCrds": chart.skip_crds,
                 })
             }
             "crds" => {
@@ -175,7 +202,7 @@ fn flux(r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Value>)
         path: format!("flux/gitrepository-{own_source}.yaml"),
         template: "flux/gitrepository.yaml",
         key: "src",
-        data: json!({"name": own_source, "url": r.env.gitops.repo_url, "interval": "1m", "ref": {"branch": r.env.gitops.revision}}),
+        data: json!({"name": own_source, "url": r.env.gitops.repo_url, "interval": "1m", "ref": flux_git_ref(&r.env.gitops.revision)}),
     });
     let mut repos: BTreeMap<String, String> = BTreeMap::new();
     for rel in &plan.releases {
@@ -220,6 +247,8 @@ fn flux(r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Value>)
                     data: json!({
                         "name": format!("{}-{name}", r.name), "release": rel, "repoName": format!("kgen-{}", cat.charts[&rel.name].repo_name),
                         "dependsOn": hr_deps, "valuesConfigMap": cm,
+                        "crds": if cat.charts[&rel.name].skip_crds { "Skip" } else { "CreateReplace" },
+                        "skipSchemaValidation": broken_schema(rel),
                     }),
                 });
                 kustomize.insert(
@@ -340,17 +369,37 @@ fn install_sh(r: &Resolved, plan: &Plan) -> GitopsFile {
         let (comment, commands) = match kind {
             "release" => {
                 let rel = release_by_name(plan, name);
+                let chart = &cat.charts[&rel.name];
                 let values = format!("\"$here/values/{name}.yaml\"");
-                let mut words: Vec<String> =
-                    vec!["helm".into(), "upgrade".into(), "--install".into(), rel.name.clone()];
+                let mut words: Vec<String> = if chart.apply_rendered {
+                    vec!["helm".into(), "template".into(), rel.name.clone()]
+                } else {
+                    vec!["helm".into(), "upgrade".into(), "--install".into(), rel.name.clone()]
+                };
                 match rel.repo.strip_prefix("oci://") {
                     Some(_) => words.push(format!("{}/{}", rel.repo, rel.chart)),
                     None => words.extend([rel.chart.clone(), "--repo".into(), rel.repo.clone()]),
                 }
                 words.extend(["--version".into(), rel.version.clone(), "--namespace".into(), rel.namespace.clone()]);
-                words.extend(["--create-namespace".into(), "--values".into(), values, "--wait".into()]);
+                if !chart.apply_rendered {
+                    words.push("--create-namespace".into());
+                }
+                words.extend(["--values".into(), values]);
+                if chart.skip_crds {
+                    words.push("--skip-crds".into());
+                }
+                if broken_schema(rel).is_some() {
+                    // Helm >= 3.16; the chart's own schema rejects valid values (catalog).
+                    words.push("--skip-schema-validation".into());
+                }
                 let w: Vec<&str> = words.iter().map(String::as_str).collect();
-                (format!("wave {}: Helm release {name} ({} {})", node.wave, rel.chart, rel.version), vec![cmd(&w)])
+                let command = if chart.apply_rendered {
+                    format!("{} | {}", cmd(&w), cmd(&["kubectl", "apply", "--server-side", "-f", "-"]))
+                } else {
+                    format!("{} --wait", cmd(&w))
+                };
+                let what = if chart.apply_rendered { "chart rendered and applied server-side" } else { "Helm release" };
+                (format!("wave {}: {what} {name} ({} {})", node.wave, rel.chart, rel.version), vec![command])
             }
             "crds" => {
                 let src = plan.crd_sources.iter().find(|s| s.name == name).expect("planned");

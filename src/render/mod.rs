@@ -57,9 +57,10 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
     for rel in &plan.releases {
         let text = render_template(engine, &rel.template, &ctx)?;
         let over = r.env.values.get(&rel.name);
+        let by_version = crate::catalog::get().charts[&rel.name].values_for(&rel.version);
         // Templates are written in the serializer's canonical style, so without overrides
         // their text is the file; debug builds and tests prove it by re-serialising.
-        let body = if over.is_none() && !cfg!(debug_assertions) {
+        let body = if over.is_none() && by_version.is_none() && !cfg!(debug_assertions) {
             text
         } else {
             let mut values: Value = yaml::from_str(&text, yaml::Budget::Render)
@@ -73,6 +74,9 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
                     "template {} is not in canonical form:\n{text}\nexpected:\n{canonical}",
                     rel.template
                 )));
+            }
+            if let Some(v) = &by_version {
+                deep_merge(&mut values, v);
             }
             // The user's escape hatch merges last, over everything kgen decided.
             if let Some(over) = over {

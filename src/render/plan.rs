@@ -189,7 +189,9 @@ pub fn plan(r: &Resolved) -> Plan {
         needs.insert("crds/gatewayApi".into(), vec![]);
     }
     if envoy {
-        add(&mut releases, &mut needs, "envoy-gateway", &ns["envoyGateway"], &[&phase_ns, "crds/gatewayApi"]);
+        add(&mut releases, &mut needs, "envoy-gateway-crds", &ns["envoyGateway"], &[&phase_ns]);
+        let eg_needs: &[&str] = &[&phase_ns, "crds/gatewayApi", "release/envoy-gateway-crds"];
+        add(&mut releases, &mut needs, "envoy-gateway", &ns["envoyGateway"], eg_needs);
     }
     add(&mut releases, &mut needs, "kserve-crd", &ns["kserve"], &[&phase_ns]);
     let mut kserve_needs = vec!["release/kserve-crd", "release/cert-manager", "phase/operators"];

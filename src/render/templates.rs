@@ -44,12 +44,19 @@ pub fn engine() -> &'static Environment<'static> {
         env.set_syntax(syntax);
         env.add_filter("toyaml", toyaml);
         env.add_filter("merge", merge);
+        env.add_filter("comment", comment);
         for (name, text) in TEMPLATES {
             let name = name.trim_end_matches(".j2");
             env.add_template(name, text).unwrap_or_else(|e| panic!("embedded template {name} is invalid: {e:#}"));
         }
         env
     })
+}
+
+/// Text for the rest of a `#` comment line: line breaks (which would end the comment and start
+/// YAML) become spaces. A comment has no other syntax to escape.
+fn comment(value: &str) -> String {
+    value.split(['\n', '\r']).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// Serialises any value as YAML: scalars inline (quoted where a YAML 1.1 reader would misread
@@ -143,6 +150,12 @@ mod tests {
     #[test]
     fn strict_undefined_fails() {
         assert!(engine().render_str("{{ missing }}", minijinja::context! {}).is_err());
+    }
+
+    #[test]
+    fn comment_keeps_text_on_one_line() {
+        assert_eq!(comment("a\nb\r\nc"), "a b c");
+        assert_eq!(comment("istio/istio#57354"), "istio/istio#57354");
     }
 
     #[test]

@@ -1033,31 +1033,34 @@ fn ordering(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// KG603: the ~2 MB InferenceService CRD is applied server-side.
+/// KG603: large CRDs (the ~2 MB InferenceService CRD, Envoy Gateway's) are applied server-side.
 fn server_side_apply(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    let charts = &catalog::get().charts;
     match r.env.gitops.engine {
         GitopsEngine::Argocd => {
             for (path, app) in t.docs_under("argocd/").into_iter().filter(|(_, d)| d["kind"] == "Application") {
-                let crd = app_sources(app).iter().any(|(_, s)| str_at(s, "/helm/releaseName") == Some("kserve-crd"));
+                let large = app_sources(app).iter().find_map(|(_, s)| {
+                    str_at(s, "/helm/releaseName").filter(|n| charts.get(*n).is_some_and(|c| c.server_side_apply))
+                });
                 let ssa = app
                     .pointer("/spec/syncPolicy/syncOptions")
                     .and_then(Value::as_array)
                     .is_some_and(|o| o.iter().any(|x| x == "ServerSideApply=true"));
-                if crd && !ssa {
-                    out.push(at_file(
-                        r,
-                        t,
-                        diag("KG603", "the Application installing `kserve-crd` lacks `ServerSideApply=true`; the InferenceService CRD is too large for client-side apply"),
-                        path,
-                        "/spec/syncPolicy/syncOptions",
-                    ));
+                if let Some(release) = large.filter(|_| !ssa) {
+                    let message = format!(
+                        "the Application installing `{release}` lacks `ServerSideApply=true`; its CRDs are too large for client-side apply"
+                    );
+                    out.push(at_file(r, t, diag("KG603", message), path, "/spec/syncPolicy/syncOptions"));
                 }
             }
         }
         GitopsEngine::None => {
             let Some(script) = t.rendered.files.get("install.sh") else { return };
             for (i, line) in script.lines().enumerate() {
-                if line.trim_start().starts_with("kubectl apply") && !line.contains("--server-side") {
+                // Also `helm template … | kubectl apply …`.
+                let command = line.trim_start();
+                if !command.starts_with('#') && command.contains("kubectl apply") && !command.contains("--server-side")
+                {
                     let d = diag(
                         "KG603",
                         "`kubectl apply` without `--server-side`; large CRDs and objects fail client-side",
