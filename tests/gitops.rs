@@ -91,6 +91,7 @@ fn argocd_applications_use_the_rendered_values_and_the_right_options() {
             app["spec"]["syncPolicy"]["syncOptions"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
         assert!(opts.contains(&"CreateNamespace=true"));
         assert_eq!(opts.contains(&"ServerSideApply=true"), name == "kserve-crd", "{name}: SSA only for the huge CRDs");
+        assert!(app["spec"]["syncPolicy"]["retry"].is_object(), "{name}: failed syncs are retried");
         assert!(chart["helm"].get("skipSchemaValidation").is_none(), "1.27.1's schema is fine");
     }
     let ks = parse(&r.files["argocd/application-dev-knative-manifests.yaml"]);
@@ -134,6 +135,99 @@ fn argocd_skips_schema_validation_only_for_broken_chart_schemas() {
     );
     let istiod = parse(&r.files["argocd/application-probe-istiod.yaml"]);
     assert!(istiod["spec"]["sources"][0]["helm"].get("skipSchemaValidation").is_none());
+}
+
+#[test]
+fn every_engine_skips_schema_validation_for_broken_chart_schemas() {
+    // legacy: Flux on Istio 1.23.2, whose gateway chart schema the catalog records as broken.
+    let r = render_example("legacy");
+    let hr = parse(&r.files["flux/releases/istio-ingressgateway/helmrelease-legacy-istio-ingressgateway.yaml"]);
+    assert_eq!(hr["spec"]["install"]["disableSchemaValidation"], true);
+    assert_eq!(hr["spec"]["upgrade"]["disableSchemaValidation"], true);
+    let istiod = parse(&r.files["flux/releases/istiod/helmrelease-legacy-istiod.yaml"]);
+    assert!(istiod["spec"]["install"].get("disableSchemaValidation").is_none(), "istiod's schema is fine");
+    let text = "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {platform: kubernetes, kubernetesVersion: \"1.30\"}\nkserve: {version: v0.15.2, deploymentMode: Knative}\nmesh: {provider: istio}\nversions: {istio: 1.23.2}\ngitops: {engine: none}\n";
+    let script = &render_with(text).files["install.sh"];
+    let gw = script.lines().find(|l| l.starts_with("helm upgrade --install istio-ingressgateway")).unwrap();
+    assert!(gw.contains("--skip-schema-validation"), "{gw}");
+    let istiod = script.lines().find(|l| l.starts_with("helm upgrade --install istiod")).unwrap();
+    assert!(!istiod.contains("--skip-schema-validation"), "{istiod}");
+}
+
+/// Envoy Gateway's chart bundles experimental-channel Gateway API CRDs, which the v1.5
+/// safe-upgrades policy refuses over the standard ones: every engine installs Envoy Gateway's own
+/// CRDs from gateway-crds-helm first and the chart without its CRDs.
+#[test]
+fn envoy_gateway_is_installed_without_its_bundled_gateway_api_crds() {
+    let staging = render_example("staging");
+    let hr = parse(&staging.files["flux/releases/envoy-gateway/helmrelease-staging-envoy-gateway.yaml"]);
+    assert_eq!(hr["spec"]["install"]["crds"], "Skip");
+    assert_eq!(hr["spec"]["upgrade"]["crds"], "Skip");
+    assert_eq!(hr["spec"]["dependsOn"][0]["name"], "staging-envoy-gateway-crds");
+    let crds = parse(&staging.files["values/envoy-gateway-crds.yaml"]);
+    assert_eq!(crds["crds"]["gatewayAPI"]["enabled"], false);
+    assert_eq!(crds["crds"]["envoyGateway"]["enabled"], true);
+    // v1.8.1 renders the safe-upgrades policy from a template; kgen's Gateway API install owns it.
+    let values = parse(&staging.files["values/envoy-gateway.yaml"]);
+    assert_eq!(values["crds"]["gatewayAPI"]["safeUpgradePolicy"]["enabled"], false);
+    let g = graph(&staging);
+    assert!(g["release/envoy-gateway"].contains(&"release/envoy-gateway-crds".to_string()));
+    assert!(g["release/envoy-gateway"].contains(&"crds/gatewayApi".to_string()));
+
+    let argo = "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {platform: kubernetes, kubernetesVersion: \"1.33\"}\nkserve: {deploymentMode: Standard, ingress: gatewayApi}\ngitops: {engine: argocd}\n";
+    let r = render_with(argo);
+    let app = parse(&r.files["argocd/application-probe-envoy-gateway.yaml"]);
+    assert_eq!(app["spec"]["sources"][0]["helm"]["skipCrds"], true);
+    let crd_app = parse(&r.files["argocd/application-probe-envoy-gateway-crds.yaml"]);
+    let opts = crd_app["spec"]["syncPolicy"]["syncOptions"].as_array().unwrap();
+    assert!(opts.iter().any(|o| o == "ServerSideApply=true"), "EnvoyProxy's CRD is 1.35 MB");
+    // Older Envoy Gateway charts have no such template: the value is not set for them.
+    let older = render_with(&argo.replace("kserve: {", "kserve: {version: v0.19.0, "));
+    assert!(!older.files["values/envoy-gateway.yaml"].contains("safeUpgradePolicy"));
+
+    let script = &render_with(&argo.replace("engine: argocd", "engine: none")).files["install.sh"];
+    let at = |prefix: &str| script.lines().position(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}"));
+    let crd_line = &script.lines().nth(at("helm template envoy-gateway-crds")).unwrap();
+    assert!(crd_line.ends_with("| kubectl apply --server-side -f -"), "{crd_line}");
+    let eg = script.lines().nth(at("helm upgrade --install envoy-gateway ")).unwrap();
+    assert!(eg.contains("--skip-crds"), "{eg}");
+    assert!(
+        at("kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api")
+            < at("helm upgrade --install envoy-gateway ")
+    );
+    assert!(at("helm template envoy-gateway-crds") < at("helm upgrade --install envoy-gateway "));
+    shellcheck(script);
+}
+
+#[test]
+fn argocd_child_applications_retry_failed_syncs() {
+    let r = render_example("openshift");
+    for (path, text) in r.files.iter().filter(|(p, _)| p.starts_with("argocd/application-")) {
+        let app = parse(text);
+        let retry = &app["spec"]["syncPolicy"]["retry"];
+        if path.ends_with("-root.yaml") {
+            continue;
+        }
+        assert!(retry["limit"].as_i64().unwrap() < 0, "{path}: unlimited retries");
+        assert_eq!(retry["backoff"]["maxDuration"], "10m", "{path}");
+    }
+}
+
+#[test]
+fn flux_follows_a_branch_a_full_ref_or_a_commit() {
+    let base = "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {platform: kubernetes, kubernetesVersion: \"1.33\"}\nkserve: {deploymentMode: Standard, ingress: gatewayApi}\ngitops: {engine: flux, revision: REV}\n";
+    for (rev, key) in [
+        ("main", "branch"),
+        ("release/2026-11", "branch"),
+        ("refs/tags/v1.4.0", "name"),
+        ("0123456789abcdef0123456789abcdef01234567", "commit"),
+    ] {
+        let r = render_with(&base.replace("REV", rev));
+        let src = parse(&r.files["flux/gitrepository-kgen-probe.yaml"]);
+        let reference = src["spec"]["ref"].as_object().unwrap();
+        assert_eq!(reference.len(), 1, "{rev}");
+        assert_eq!(reference[key], rev, "{rev}");
+    }
 }
 
 #[test]

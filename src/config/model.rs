@@ -452,7 +452,9 @@ pub struct Gitops {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^(https://|ssh://|git@)\S+$"))]
     pub repo_url: Option<String>,
-    /// Branch, tag or commit the engine follows.
+    /// Branch, tag or commit the engine follows. Argo CD takes it as written; for Flux a
+    /// 40-digit commit SHA becomes `ref.commit`, a full ref name (`refs/tags/v1.4.0`) `ref.name`,
+    /// anything else `ref.branch` (so write tags as `refs/tags/…`).
     #[serde(default = "defaults::revision")]
     pub revision: String,
     /// Folder of the rendered tree in that repository; defaults to `rendered/<environment>`.
