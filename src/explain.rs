@@ -75,6 +75,12 @@ pub enum Source {
         /// That release.
         release: String,
     },
+    /// Derived by kgen from other values when no file sets it (`gitops.path` from the
+    /// environment's name, OLM channels from the catalog, …).
+    Derived {
+        /// How.
+        how: String,
+    },
     /// The default of kgen's environment model (`kgen schema` shows it).
     Default,
 }
@@ -90,6 +96,7 @@ impl fmt::Display for Source {
             Source::NewestRelease { release } => {
                 write!(f, "catalog: KServe {release} (the newest release; no file sets kserve.version)")
             }
+            Source::Derived { how } => write!(f, "derived: {how}"),
             Source::Default => f.write_str("default (kgen's model)"),
         }
     }
@@ -152,12 +159,26 @@ pub fn leaves(r: &Resolved) -> Vec<Leaf> {
                 Some(o) if o.file == r.env_file() => Source::Environment { origin: o.clone() },
                 Some(o) => Source::Layer { origin: o.clone() },
                 None if pointer == "/kserve/version" => Source::NewestRelease { release: r.release.version.clone() },
-                None => Source::Default,
+                None => match r.derived.get(&pointer) {
+                    Some(how) => Source::Derived { how: how.clone() },
+                    None => Source::Default,
+                },
             };
             let overrides = r.provenance.shadowed(&pointer).iter().rev().cloned().collect();
             Leaf { key: key_path(&pointer), pointer, value, source, overrides }
         })
         .collect();
+    // `extends` is consumed by merging; it is still a value a file set.
+    // The parent is the file before the environment's own in the chain.
+    let parent = r.files.iter().rev().nth(1).and_then(|f| std::path::Path::new(f).file_stem()?.to_str());
+    if let (Some(parent), Some(o)) = (parent, r.provenance.exact("/extends")) {
+        let origin = o.clone();
+        let source =
+            if origin.file == r.env_file() { Source::Environment { origin } } else { Source::Layer { origin } };
+        let pointer = "/extends".to_string();
+        let overrides = r.provenance.shadowed(&pointer).iter().rev().cloned().collect();
+        out.push(Leaf { key: "extends".into(), pointer, value: Value::String(parent.to_string()), source, overrides });
+    }
     for (pin, version) in &r.pins {
         if r.pin_sources.get(pin) == Some(&PinSource::Catalog) {
             let pointer = format!("/versions/{}", escape_pointer(pin));
@@ -208,6 +229,15 @@ const RENDER_UNDEFINED: &[&str] = &["KG204", "KG601"];
 /// Tries changed values in turn and keeps the first that resolves and changes the render; when
 /// every one that resolves changes nothing, the value reaches nothing.
 fn trace_one(r: &Resolved, sources: &BTreeMap<String, String>, baseline: &Rendered, leaf: &Leaf) -> Reach {
+    if leaf.pointer == "/extends" {
+        // Another parent changes every value it sets; those are traced one by one.
+        return Reach::NotTraced {
+            reason: format!(
+                "the layer chain is {}; each value a layer sets is listed with its own file and line",
+                r.files.join(" → ")
+            ),
+        };
+    }
     let candidates = candidates(r, leaf);
     if candidates.is_empty() {
         return Reach::NotTraced { reason: no_candidate_reason(leaf) };

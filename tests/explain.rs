@@ -90,6 +90,42 @@ fn unknown_keys_fail_with_a_suggestion_and_unset_ones_are_said_to_be_unset() {
     let out = explain(&["ml", "kserve.tlsSecretName"]);
     assert_eq!(
         out,
-        "kserve.tlsSecretName: not set in `ml` (no file sets it, and kgen's model has no default for it)\n"
+        "kserve.tlsSecretName: not set in `ml`: no file sets it, and it has no default in this environment\n"
     );
+    // Derived values are derived only where they are used: OLM settings on OpenShift.
+    let out = explain(&["ml", "olm.source"]);
+    assert_eq!(out, "olm.source: not set in `ml`: no file sets it, and it has no default in this environment\n");
+}
+
+/// Values kgen derives from others (the environment's name, the engine, the platform) are
+/// explained as such, with what they reach; `extends` is explained too.
+#[test]
+fn derived_values_and_extends_are_explained() {
+    let run = |args: &[&str]| {
+        let o = kgen(&root(), args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let out = run(&["explain", "openshift", "olm"]);
+    let serverless = block(&out, "olm.channels.serverless");
+    assert!(serverless.contains("derived: kgen's catalog (openshift.operators.serverless.channel)"), "{serverless}");
+    assert!(
+        serverless.contains("manifests/openshift-serverless/subscription-serverless-operator.yaml"),
+        "{serverless}"
+    );
+    let approval = block(&out, "olm.installPlanApproval");
+    assert!(approval.contains("environment environments/openshift.yaml:"), "{approval}");
+    let out = run(&["explain", "staging", "gitops"]);
+    let path = block(&out, "gitops.path");
+    assert!(path.contains("derived: the folder `kgen render` writes this environment to"), "{path}");
+    assert!(path.contains("flux/kustomization-kgen-staging.yaml"), "{path}");
+    assert!(block(&out, "gitops.namespace").contains("derived: Flux's own namespace"));
+    let out = run(&["explain", "prod", "extends"]);
+    let extends = block(&out, "extends");
+    assert!(extends.contains("= _base") || out.contains("extends = _base"), "{out}");
+    assert!(extends.contains("environment environments/prod.yaml:4:10"), "{extends}");
+    assert!(extends.contains("environments/_base.yaml → environments/prod.yaml"), "{extends}");
+    // Every Argo CD object carries the cluster's name, so one Argo CD can hold a fleet.
+    let out = run(&["explain", "prod", "cluster.name"]);
+    assert!(block(&out, "cluster.name").contains("argocd/application-prod-kserve.yaml"), "{out}");
 }

@@ -123,7 +123,7 @@ fn under(key: &str, prefix: &str) -> bool {
 fn unset_or_unknown(ctx: &Context<'_>, env: &str, key: &str, all: &[explain::Leaf]) -> Result<u8, Error> {
     let pointer: String = key.split('.').map(|s| format!("/{}", yaml::escape_pointer(s))).collect();
     if schema::schema_at(schema::environment_schema(), &pointer).is_some() {
-        let text = format!("{key}: not set in `{env}` (no file sets it, and kgen's model has no default for it)\n");
+        let text = format!("{key}: not set in `{env}`: no file sets it, and it has no default in this environment\n");
         let _ = ctx.printer.data(&text);
         return Ok(exit_codes::SUCCESS);
     }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::load::{SourceFile, Workspace, is_valid_stem};
 use super::merge::{Origin, Provenance, merge_chain};
-use super::model::{Environment, GatewayImplementation, IngressFlavour};
+use super::model::{Environment, GatewayImplementation, GitopsEngine, IngressFlavour, MeshProvider, Platform};
 use super::schema;
 use super::validate::{did_you_mean, key_path, schema_diagnostics};
 use crate::catalog::{self, Release};
@@ -43,6 +43,9 @@ pub struct Resolved {
     pub pins: BTreeMap<String, String>,
     /// Where each pin comes from.
     pub pin_sources: BTreeMap<String, PinSource>,
+    /// Values kgen derived because no file set them (JSON pointer → how), already filled into
+    /// `env`: every consumer reads one value, and `kgen explain` says where it came from.
+    pub derived: BTreeMap<String, String>,
 }
 
 impl Resolved {
@@ -326,10 +329,76 @@ fn typed(
         pins.insert(k.to_string(), v.to_string());
         pin_sources.insert(k.to_string(), PinSource::Override);
     }
-    let resolved = Resolved { name: name.to_string(), env, merged, provenance, files, release, pins, pin_sources };
+    let mut env = env;
+    let derived = derive_defaults(name, &mut env);
+    let resolved =
+        Resolved { name: name.to_string(), env, merged, provenance, files, release, pins, pin_sources, derived };
     let diags = rules::apply_ignores(&resolved, rules::check(&resolved));
     Ok((resolved, diags))
 }
+
+/// Fills in the values whose default depends on other values (the environment's name, the
+/// engine, the platform), and says how each was decided. Only what this environment uses is
+/// filled: OLM settings on OpenShift, the Argo CD destination with Argo CD.
+fn derive_defaults(name: &str, env: &mut Environment) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut fill = |slot: &mut Option<String>, pointer: &str, value: &str, how: &str| {
+        if slot.is_none() {
+            *slot = Some(value.to_string());
+            out.insert(pointer.to_string(), how.to_string());
+        }
+    };
+    fill(&mut env.cluster.name, "/cluster/name", name, "the environment's name");
+    let engine = env.gitops.engine;
+    if engine != GitopsEngine::None {
+        let path = format!("rendered/{name}");
+        fill(&mut env.gitops.path, "/gitops/path", &path, "the folder `kgen render` writes this environment to");
+        let (ns, how) = match engine {
+            GitopsEngine::Flux => ("flux-system", "Flux's own namespace"),
+            _ => ("argocd", "Argo CD's own namespace"),
+        };
+        fill(&mut env.gitops.namespace, "/gitops/namespace", ns, how);
+    }
+    if engine == GitopsEngine::Argocd {
+        fill(&mut env.cluster.server, "/cluster/server", IN_CLUSTER, "the cluster Argo CD runs in");
+    }
+    if env.cluster.platform == Platform::Openshift {
+        let os = &catalog::get().openshift;
+        let olm = &mut env.olm;
+        fill(&mut olm.source, "/olm/source", &os.catalog_source, "kgen's catalog (openshift.catalogSource)");
+        let how = "kgen's catalog (openshift.catalogSourceNamespace)";
+        fill(&mut olm.source_namespace, "/olm/sourceNamespace", &os.catalog_source_namespace, how);
+        if olm.install_plan_approval.is_none() {
+            olm.install_plan_approval = serde_json::from_value(Value::String(os.install_plan_approval.clone())).ok();
+            out.insert("/olm/installPlanApproval".into(), "kgen's catalog (openshift.installPlanApproval)".into());
+        }
+        let mesh_role = match env.mesh.provider {
+            MeshProvider::Ossm2 => Some("ossm2"),
+            MeshProvider::Ossm3 => Some("ossm3"),
+            _ => None,
+        };
+        let mut channel = |slot: &mut Option<String>, pointer: &str, role: &str| {
+            let how = format!("kgen's catalog (openshift.operators.{role}.channel)");
+            if slot.is_none() {
+                *slot = Some(os.operators[role].channel.clone());
+                out.insert(pointer.to_string(), how);
+            }
+        };
+        if let Some(role) = mesh_role {
+            channel(&mut olm.channels.service_mesh, "/olm/channels/serviceMesh", role);
+        }
+        if env.kserve.deployment_mode.is_knative() {
+            channel(&mut olm.channels.serverless, "/olm/channels/serverless", "serverless");
+        }
+        if env.cert_manager.install {
+            channel(&mut olm.channels.cert_manager, "/olm/channels/certManager", "certManager");
+        }
+    }
+    out
+}
+
+/// Argo CD's name for the cluster it runs in.
+pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
 
 /// The inverse of [`key_path`] for the paths of required fields (`ignore[0].reason` →
 /// `/ignore/0/reason`).

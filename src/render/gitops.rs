@@ -28,20 +28,21 @@ pub struct GitopsFile {
 
 /// Settings every GitOps template sees as `gitops`.
 pub fn settings(r: &Resolved) -> Value {
+    // Resolving fills these in when no file sets them (`Resolved::derived`), for the engines
+    // that use them; install.sh (`none`) uses neither.
     let e = &r.env.gitops;
-    let namespace = e.namespace.clone().unwrap_or_else(|| match e.engine {
-        GitopsEngine::Flux => "flux-system".to_string(),
-        _ => "argocd".to_string(),
-    });
+    let namespace = e.namespace.clone().unwrap_or_default();
+    let path = e.path.clone().unwrap_or_default();
     json!({
         // Argo CD retries a failed automated sync of the same commit only with `retry`. Waves
         // can run ahead of what a cluster has ready (an OLM operator's CRDs and webhooks appear
         // minutes after its Subscription), so child Applications retry without limit (a
         // negative limit), backing off to one attempt every 10 minutes.
         "retry": {"limit": -1, "backoff": {"duration": "30s", "factor": 2, "maxDuration": "10m"}},
+        "labels": labels(r),
         "namespace": namespace,
-        "path": e.path.clone().unwrap_or_else(|| format!("rendered/{}", r.name)),
-        "server": r.env.cluster.server.clone().unwrap_or_else(|| "https://kubernetes.default.svc".to_string()),
+        "path": path,
+        "server": r.env.cluster.server.clone().unwrap_or_else(|| crate::config::resolve::IN_CLUSTER.to_string()),
     })
 }
 
@@ -78,8 +79,14 @@ pub fn files(r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Va
     }
 }
 
+/// Labels of every Argo CD object: one Argo CD can hold a fleet, and `argocd app list -l
+/// kgen.dev/cluster=…` finds one cluster's Applications.
 fn labels(r: &Resolved) -> Value {
-    json!({"app.kubernetes.io/managed-by": "kgen", "kgen.dev/environment": r.name})
+    json!({
+        "app.kubernetes.io/managed-by": "kgen",
+        "kgen.dev/environment": r.name,
+        "kgen.dev/cluster": r.env.cluster.name.as_deref().unwrap_or(&r.name),
+    })
 }
 
 /// Why a release's chart version must be installed without Helm's values-schema validation:

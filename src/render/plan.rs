@@ -373,13 +373,13 @@ pub fn mesh_members(r: &Resolved) -> Vec<String> {
 fn openshift_objects(r: &Resolved, ns: &BTreeMap<&'static str, String>, objects: &mut Vec<Object>) {
     let os = &catalog::get().openshift;
     let e = &r.env;
+    // Resolving fills the OLM settings in from the catalog when no file sets them.
     let approval = match e.olm.install_plan_approval {
         Some(crate::config::model::InstallPlanApproval::Manual) => "Manual".to_string(),
-        Some(crate::config::model::InstallPlanApproval::Automatic) => "Automatic".to_string(),
-        None => os.install_plan_approval.clone(),
+        _ => "Automatic".to_string(),
     };
-    let source = e.olm.source.clone().unwrap_or_else(|| os.catalog_source.clone());
-    let source_ns = e.olm.source_namespace.clone().unwrap_or_else(|| os.catalog_source_namespace.clone());
+    let source = e.olm.source.clone().expect("derived on OpenShift");
+    let source_ns = e.olm.source_namespace.clone().expect("derived on OpenShift");
     let mut subscribe = |role: &str, channel: Option<&String>| {
         let op = &os.operators[role];
         objects.push(Object {
@@ -391,7 +391,7 @@ fn openshift_objects(r: &Resolved, ns: &BTreeMap<&'static str, String>, objects:
             phase: PHASE_OPERATORS,
             data: json!({
                 "name": op.package, "namespace": op.namespace, "package": op.package,
-                "channel": channel.cloned().unwrap_or_else(|| op.channel.clone()),
+                "channel": channel.expect("derived for every subscribed operator"),
                 "approval": approval, "source": source, "sourceNamespace": source_ns,
             }),
         });

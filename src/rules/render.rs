@@ -857,8 +857,7 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
                 .collect();
             let mut owner = BTreeMap::new();
             let mut depends = BTreeMap::new();
-            let env_prefix =
-                format!("./{}/", r.env.gitops.path.clone().unwrap_or_else(|| format!("rendered/{}", r.name)));
+            let env_prefix = format!("./{}/", r.env.gitops.path.clone().unwrap_or_default());
             let mut at = BTreeMap::new();
             for (k_path, k) in docs.iter().filter(|(_, d)| {
                 d["kind"] == "Kustomization"
