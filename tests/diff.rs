@@ -45,7 +45,13 @@ fn json(dir: &Path, args: &[&str]) -> Value {
 /// The same change in the three formats, snapshotted; the formats agree on the counts.
 #[test]
 fn fixture_pairs_in_three_formats() {
-    let cases = [("mode-switch", true), ("downgrade", true), ("mesh-switch", true), ("base-layer", false)];
+    let cases = [
+        ("mode-switch", true),
+        ("downgrade", true),
+        ("mesh-switch", true),
+        ("release-moved", true),
+        ("base-layer", false),
+    ];
     for (case, risky) in cases {
         let project = fixture(case);
         let dir = project.path();
@@ -228,29 +234,130 @@ fn markdown_is_split_under_a_small_budget() {
     assert!(parts[1].contains("(continued)"), "{}", parts[1]);
     insta::assert_snapshot!("mesh-switch.md.4000", out);
 
-    // One file larger than a whole part: its hunks, then its lines, are cut, and it says so.
-    let big = |n: usize, v: &str| -> String {
-        let mut s = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big, namespace: n}\ndata:\n");
+    // Every file fits a part of its own, so none is cut to save a comment.
+    assert!(parts.iter().all(|p| p.contains(" Cut: nothing.")), "{out}");
+
+    let big = |name: &str, n: usize, v: &str| -> String {
+        let mut s = format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: n}}\ndata:\n");
         for i in 0..n {
             s.push_str(&format!("  key-{i:04}: {v}-{i}\n"));
         }
         s
     };
-    let old = Previous {
-        generated: ["manifests/n/configmap-big.yaml".to_string()].into(),
-        contents: [("manifests/n/configmap-big.yaml".to_string(), big(400, "old").into_bytes())].into(),
-    };
-    let new =
-        Rendered { env: "e".into(), files: [("manifests/n/configmap-big.yaml".to_string(), big(400, "new"))].into() };
-    let report = diff::report(
-        Base { source: BaseSource::Disk, git_ref: None, path: "rendered".into() },
-        vec![diff::diff_env(&new, &old)],
+    let path = |name: &str| format!("manifests/n/configmap-{name}.yaml");
+
+    // A file that fits a part of its own is not cut to stay in the first, even with more
+    // than half of it free.
+    let report = one_env_report(
+        &[(path("a"), big("a", 12, "old")), (path("b"), big("b", 30, "old"))],
+        &[(path("a"), big("a", 12, "new")), (path("b"), big("b", 30, "new"))],
     );
     let parts = diff::markdown::render(&report, 5_000);
+    assert_eq!(parts.len(), 2, "{parts:#?}");
+    assert!(parts[0].contains("Holds the summary table; details of `e` (file 1 of 2). Cut: nothing."), "{}", parts[0]);
+    assert!(parts[1].contains("Holds details of `e` (file 2 of 2). Cut: nothing."), "{}", parts[1]);
     assert!(parts.iter().all(|p| p.len() <= 5_000));
-    let all = parts.join("\n");
-    assert!(all.contains("Cut: hunks and "), "{all}");
-    assert!(all.contains("more lines cut; run `kgen diff e` locally"), "{all}");
+
+    // One file larger than a whole part: its hunks, then its lines, are cut, and it says so.
+    // Cut anyway, it is cut beside the summary table, which leaves more than half a part free.
+    let report = one_env_report(&[(path("big"), big("big", 400, "old"))], &[(path("big"), big("big", 400, "new"))]);
+    let parts = diff::markdown::render(&report, 5_000);
+    assert_eq!(parts.len(), 1, "{parts:#?}");
+    assert!(parts[0].len() <= 5_000);
+    assert!(parts[0].contains("Cut: hunks and "), "{}", parts[0]);
+    assert!(parts[0].contains("more lines cut; run `kgen diff e` locally"), "{}", parts[0]);
+
+    // After files that fill more than half of the first part, the same file is cut to fit a
+    // part of its own instead of being cut down to the lines that would fit in the first.
+    let small: Vec<String> = (0..2).map(|i| format!("a{i}")).collect();
+    let mut old: Vec<(String, String)> = small.iter().map(|n| (path(n), big(n, 12, "old"))).collect();
+    let mut new: Vec<(String, String)> = small.iter().map(|n| (path(n), big(n, 12, "new"))).collect();
+    old.push((path("big"), big("big", 400, "old")));
+    new.push((path("big"), big("big", 400, "new")));
+    let report = one_env_report(&old, &new);
+    let parts = diff::markdown::render(&report, 5_000);
+    assert_eq!(parts.len(), 2, "{parts:#?}");
+    assert!(parts.iter().all(|p| p.len() <= 5_000));
+    assert!(
+        parts[0].contains("Holds the summary table; details of `e` (files 1–2 of 3). Cut: nothing."),
+        "{}",
+        parts[0]
+    );
+    assert!(parts[1].contains("Holds details of `e` (file 3 of 3). Cut: hunks and "), "{}", parts[1]);
+    assert!(!parts[0].contains("configmap-big"), "{}", parts[0]);
+    let kept = parts[1].lines().filter(|l| l.starts_with("  - `data.key-")).count();
+    assert!(kept >= 60, "a part of its own keeps {kept} change lines");
+}
+
+/// The report of one environment `e` whose files go from `old` to `new`.
+fn one_env_report(old: &[(String, String)], new: &[(String, String)]) -> diff::Report {
+    let old = Previous {
+        generated: old.iter().map(|(p, _)| p.clone()).collect(),
+        contents: old.iter().map(|(p, c)| (p.clone(), c.clone().into_bytes())).collect(),
+    };
+    let new = Rendered { env: "e".into(), files: new.iter().cloned().collect() };
+    diff::report(
+        Base { source: BaseSource::Disk, git_ref: None, path: "rendered".into() },
+        vec![diff::diff_env(&new, &old)],
+    )
+}
+
+/// A values file too large for any part is cut where it stands: the ~1 KB it shrinks to fits
+/// beside the summary table, so one part holds everything, not a summary alone and the file in
+/// a second part.
+#[test]
+fn markdown_cuts_an_oversized_file_in_place_when_it_fits() {
+    let values = |extra: usize| -> String {
+        let mut s = String::from("kserve:\n  controller:\n    deploymentMode: Standard\n");
+        if extra > 0 {
+            s.push_str("  extraEnv:\n");
+            for i in 0..extra {
+                s.push_str(&format!("    KEY_{i:03}: value-{i:03}\n"));
+            }
+        }
+        s
+    };
+    let path = "values/kserve.yaml".to_string();
+    let report = one_env_report(&[(path.clone(), values(0))], &[(path, values(150))]);
+    let whole = diff::markdown::render(&report, 65_000);
+    assert_eq!(whole.len(), 1);
+    assert!(whole[0].len() > 4_000, "the file alone is over the small budget: {} bytes", whole[0].len());
+    let parts = diff::markdown::render(&report, 4_000);
+    assert_eq!(parts.len(), 1, "{parts:#?}");
+    let part = &parts[0];
+    assert!(part.len() <= 4_000, "{} bytes", part.len());
+    assert!(part.contains("| Environment |"), "{part}");
+    assert!(part.contains("- `kserve.extraEnv`: added "), "the change line stays: {part}");
+    assert!(
+        part.contains("> **Part 1 of 1.** Holds the summary table; details of `e` (1 file). Cut: hunks of `e` `values/kserve.yaml` (154 lines)"),
+        "{part}"
+    );
+    assert!(part.contains("_Diff hunks cut (154 lines); run `kgen diff e` locally for everything._"), "{part}");
+    assert!(!part.contains("```diff"), "{part}");
+
+    // Behind a file that leaves less than half a part free, it still goes in the first part:
+    // a part of its own would cut its hunks just the same.
+    let filler = |v: &str| -> String {
+        let mut s = String::from("a:\n");
+        for i in 0..30 {
+            s.push_str(&format!("  key{i:02}: {v}\n"));
+        }
+        s
+    };
+    let a = "values/a.yaml".to_string();
+    let path = "values/kserve.yaml".to_string();
+    let report = one_env_report(
+        &[(a.clone(), filler("old")), (path.clone(), values(0))],
+        &[(a, filler("new")), (path, values(150))],
+    );
+    let parts = diff::markdown::render(&report, 4_000);
+    assert_eq!(parts.len(), 1, "{parts:#?}");
+    assert!(parts[0].len() <= 4_000, "{} bytes", parts[0].len());
+    assert!(
+        parts[0].contains("Holds the summary table; details of `e` (2 files). Cut: hunks of `e` `values/kserve.yaml`"),
+        "{}",
+        parts[0]
+    );
 }
 
 #[test]
@@ -265,7 +372,7 @@ fn json_schema_is_committed_and_outputs_follow_it() {
     );
     let schema: Value = serde_json::from_slice(&committed).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
-    for case in ["mode-switch", "downgrade", "mesh-switch", "base-layer"] {
+    for case in ["mode-switch", "downgrade", "mesh-switch", "release-moved", "base-layer"] {
         let project = fixture(case);
         let report = json(project.path(), &[]);
         let errors: Vec<String> =

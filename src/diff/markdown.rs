@@ -97,42 +97,33 @@ pub fn render(report: &Report, max_bytes: usize) -> Vec<String> {
     let mut risk_no = 0;
     let mut env_seen = vec![false; report.environments.len()];
     for block in blocks {
-        let mut attempt = 0;
-        loop {
-            let part = parts.last_mut().expect("one part at least");
-            let prefix = prefix(report, part, block.kind, (row_no, risk_no, &env_seen));
-            let room = budget.saturating_sub(part.body.len() + prefix.len());
-            let fits = block.text.len() <= room;
-            if !fits && part.last.is_some() && attempt == 0 {
-                parts.push(Part::default());
-                attempt += 1;
-                continue;
-            }
-            // Alone in a part and still too large: shrink it.
-            let (text, cut) = if fits { (block.text.clone(), None) } else { shrink(report, &block, room) };
-            part.body.push_str(&prefix);
-            part.body.push_str(&text);
-            if let Some(c) = cut {
-                part.cuts.push(c);
-            }
-            match block.kind {
-                Kind::Row => {
-                    part.rows.push(row_no);
-                    row_no += 1;
-                }
-                Kind::Risk => {
-                    part.risks.push(risk_no);
-                    risk_no += 1;
-                }
-                Kind::Unchanged => part.unchanged = true,
-                Kind::File { env, file } => {
-                    part.files.push((env, file));
-                    env_seen[env] = true;
-                }
-            }
-            part.last = Some(block.kind);
-            break;
+        let here = parts.last().expect("one part at least");
+        let (new_part, text, cut) = place(report, here, &block, (row_no, risk_no, &env_seen), budget);
+        if new_part {
+            parts.push(Part::default());
         }
+        let part = parts.last_mut().expect("one part at least");
+        part.body.push_str(&prefix(report, part, block.kind, (row_no, risk_no, &env_seen)));
+        part.body.push_str(&text);
+        if let Some(c) = cut {
+            part.cuts.push(c);
+        }
+        match block.kind {
+            Kind::Row => {
+                part.rows.push(row_no);
+                row_no += 1;
+            }
+            Kind::Risk => {
+                part.risks.push(risk_no);
+                risk_no += 1;
+            }
+            Kind::Unchanged => part.unchanged = true,
+            Kind::File { env, file } => {
+                part.files.push((env, file));
+                env_seen[env] = true;
+            }
+        }
+        part.last = Some(block.kind);
     }
     let total = parts.len();
     parts
@@ -148,6 +139,38 @@ pub fn render(report: &Report, max_bytes: usize) -> Vec<String> {
         })
         .collect()
 }
+
+/// Where a block goes and in what form: `(open a new part, text, what was cut)`.
+///
+/// A block that fits the room left in the current part goes there whole. One that does not
+/// but would fit a part of its own opens a new part: nothing is cut just to save a comment.
+/// One too large for any part is cut wherever it goes, so it is cut to fit the current part
+/// when that keeps a useful amount (everything a part of its own would keep, or at least half
+/// a part's room); otherwise it is cut to fit a new part. The first part always holds the
+/// first block, so the summary table starts there.
+fn place(report: &Report, here: &Part, block: &Block, seen: (usize, usize, &[bool]), budget: usize) -> Placed {
+    let room_here = budget.saturating_sub(here.body.len() + prefix(report, here, block.kind, seen).len());
+    if block.text.len() <= room_here {
+        return (false, block.text.clone(), None);
+    }
+    let fresh = Part::default();
+    let room_fresh = budget.saturating_sub(prefix(report, &fresh, block.kind, seen).len());
+    if block.text.len() <= room_fresh {
+        return (true, block.text.clone(), None);
+    }
+    let (there, there_cut) = shrink(report, block, room_fresh);
+    let (text, cut) = shrink(report, block, room_here);
+    // Alone in its part, it stays there whatever it takes.
+    let alone = here.last.is_none();
+    if alone || (text.len() <= room_here && (text == there || room_here >= room_fresh / 2)) {
+        (false, text, cut)
+    } else {
+        (true, there, there_cut)
+    }
+}
+
+/// A placement decided by [`place`].
+type Placed = (bool, String, Option<String>);
 
 /// What must precede a block in the current part: the table header, the risk heading, an
 /// environment heading; `(continued)` when an earlier part began it.

@@ -1,5 +1,6 @@
 //! Risk flags: changes that delete data or workloads, switch how KServe or the mesh works, go
-//! back in version, rename Helm releases or touch fields Kubernetes will not change in place.
+//! back in version, rename or move Helm releases or touch fields Kubernetes will not change in
+//! place.
 //! Deterministic rules over the field diff and the index (`kgen.lock.json`); `kgen diff
 //! --fail-on risk` exits 3 when any is raised.
 
@@ -9,7 +10,9 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::values::{Seg, path_string};
 use super::{Change, DocStatus, EnvStatus, FileDiff, ObjectRef};
+use crate::render::LOCK_FILE;
 use crate::version::Version;
 
 /// What kind of risk; the order is the order of severity in which flags are listed.
@@ -26,6 +29,9 @@ pub enum RiskKind {
     ReleaseRemoved,
     /// A Helm release is renamed, or its chart changes name.
     ReleaseRenamed,
+    /// A Helm release moves to another namespace: Helm cannot move a release, so the GitOps
+    /// engine installs a second copy and uninstalls the first, deleting what it installed.
+    ReleaseMoved,
     /// KServe's deployment mode switches (Knative ↔ Standard).
     DeploymentModeSwitch,
     /// The mesh provider switches (Istio via Helm, OpenShift Service Mesh 2 or 3, none).
@@ -37,7 +43,8 @@ pub enum RiskKind {
     ImmutableField,
 }
 
-/// One risk flag.
+/// One risk flag. Besides the message for people, the fields a bot needs: what file, object
+/// and field path it is about, and the value before and after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Risk {
@@ -45,15 +52,50 @@ pub struct Risk {
     pub kind: RiskKind,
     /// One line saying what and why, for people.
     pub message: String,
-    /// The file concerned, relative to `rendered/<env>/`, when there is one.
+    /// The file concerned, relative to `rendered/<env>/`, when there is one: the removed
+    /// object's file, `kgen.lock.json` for what the index records (releases, versions, the
+    /// deployment mode), the values file when the mode is read from it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     /// The object concerned, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object: Option<ObjectRef>,
-    /// The field path concerned, when there is one.
+    /// The field path concerned in `file`, written as in `changes[].path`, when there is one:
+    /// `spec.selector` (`immutable-field`), `kserve.deploymentMode`, `versions.istio` or
+    /// `kserve.version` (the component or pin of a `version-downgrade`),
+    /// `releases[name=kserve].version`, `releases[name=kserve].chart`,
+    /// `releases[name=knative-operator].namespace`, `releases[name=istiod]` (a release removed
+    /// or renamed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The value before, when one value changes: the version (`version-downgrade`), the
+    /// deployment mode as written (`deployment-mode-switch`), the mesh providers
+    /// (`mesh-switch`: `istio`, `ossm2`, `ossm3` joined by ` + `, or `none`), the release name
+    /// (`release-removed`, `release-renamed`) or chart (`release-renamed` when the chart
+    /// changes), the release namespace (`release-moved`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    /// The value after, as for `old`; absent when the thing is removed (`release-removed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+}
+
+impl Risk {
+    /// A risk with only a kind and a message; the other fields are set by the caller.
+    fn new(kind: RiskKind, message: String) -> Risk {
+        Risk { kind, message, file: None, object: None, path: None, old: None, new: None }
+    }
+
+    /// The same risk about `path` in `file`, going from `old` to `new`.
+    fn at(self, file: &str, path: String, old: Option<&str>, new: Option<&str>) -> Risk {
+        Risk {
+            file: Some(file.to_string()),
+            path: Some(path),
+            old: old.map(str::to_string),
+            new: new.map(str::to_string),
+            ..self
+        }
+    }
 }
 
 impl RiskKind {
@@ -65,6 +107,7 @@ impl RiskKind {
             RiskKind::NamespaceRemoved => "namespace-removed",
             RiskKind::ReleaseRemoved => "release-removed",
             RiskKind::ReleaseRenamed => "release-renamed",
+            RiskKind::ReleaseMoved => "release-moved",
             RiskKind::DeploymentModeSwitch => "deployment-mode-switch",
             RiskKind::MeshSwitch => "mesh-switch",
             RiskKind::VersionDowngrade => "version-downgrade",
@@ -123,12 +166,11 @@ fn canonical_mode(m: &str) -> String {
 /// The risk flags of one environment, most severe first.
 pub fn assess(status: EnvStatus, files: &[FileDiff], old_lock: Option<&Value>, new_lock: Option<&Value>) -> Vec<Risk> {
     let mut risks = Vec::new();
-    let risk = |kind, message: String| Risk { kind, message, file: None, object: None, path: None };
     if status == EnvStatus::Added {
         return risks;
     }
     if status == EnvStatus::Removed {
-        risks.push(risk(
+        risks.push(Risk::new(
             RiskKind::EnvironmentRemoved,
             format!("environment removed: its {} generated files are pruned", files.len()),
         ));
@@ -148,7 +190,7 @@ pub fn assess(status: EnvStatus, files: &[FileDiff], old_lock: Option<&Value>, n
                     risks.push(Risk {
                         file: Some(f.path.clone()),
                         object: Some(obj.clone()),
-                        ..risk(kind, format!("{obj} is removed: {why}"))
+                        ..Risk::new(kind, format!("{obj} is removed: {why}"))
                     });
                 }
             }
@@ -161,10 +203,15 @@ pub fn assess(status: EnvStatus, files: &[FileDiff], old_lock: Option<&Value>, n
         lock_risks(old, new, files, &mut risks);
     } else if status == EnvStatus::Changed {
         // No index on one side (hand-made or damaged render): fall back to the values files.
-        if let Some((o, n)) = values_mode_change(files)
+        if let Some((file, path, o, n)) = values_mode_change(files)
             && canonical_mode(&o) != canonical_mode(&n)
         {
-            risks.push(risk(RiskKind::DeploymentModeSwitch, format!("KServe deployment mode {o} → {n}")));
+            risks.push(Risk::new(RiskKind::DeploymentModeSwitch, format!("KServe deployment mode {o} → {n}")).at(
+                file,
+                path.to_string(),
+                Some(&o),
+                Some(&n),
+            ));
         }
     }
     risks.sort_by(|a, b| (a.kind, &a.message).cmp(&(b.kind, &b.message)));
@@ -179,62 +226,90 @@ fn immutable(obj: &ObjectRef, file: &str, changes: &[Change], risks: &mut Vec<Ri
     for prefix in *prefixes {
         if changes.iter().any(|c| under(&c.path, prefix)) {
             risks.push(Risk {
-                kind: RiskKind::ImmutableField,
-                message: format!(
-                    "{obj}: `{prefix}` is immutable: the apply fails unless the object is deleted and recreated"
-                ),
-                file: Some(file.to_string()),
                 object: Some(obj.clone()),
-                path: Some((*prefix).to_string()),
+                ..Risk::new(
+                    RiskKind::ImmutableField,
+                    format!(
+                        "{obj}: `{prefix}` is immutable: the apply fails unless the object is deleted and recreated"
+                    ),
+                )
+                .at(file, (*prefix).to_string(), None, None)
             });
         }
     }
 }
 
-/// `kserve.controller.deploymentMode` old → new in a values file, if it changes.
-fn values_mode_change(files: &[FileDiff]) -> Option<(String, String)> {
-    files.iter().flat_map(|f| &f.documents).flat_map(|d| &d.changes).find_map(|c| {
-        if c.path != "kserve.controller.deploymentMode" {
-            return None;
-        }
-        let s = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).unwrap_or("none").to_string();
-        Some((s(&c.old), s(&c.new)))
-    })
+/// The values file, path and old → new of `kserve.controller.deploymentMode`, if it changes.
+fn values_mode_change(files: &[FileDiff]) -> Option<(&str, &str, String, String)> {
+    files
+        .iter()
+        .flat_map(|f| f.documents.iter().map(move |d| (f, d)))
+        .flat_map(|(f, d)| d.changes.iter().map(move |c| (f, c)))
+        .find_map(|(f, c)| {
+            if c.path != "kserve.controller.deploymentMode" {
+                return None;
+            }
+            let s = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).unwrap_or("none").to_string();
+            Some((f.path.as_str(), c.path.as_str(), s(&c.old), s(&c.new)))
+        })
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
 }
 
-/// Release name → (chart, version) from an index.
-fn releases(lock: &Value) -> BTreeMap<String, (String, String)> {
+/// What the index records of one Helm release.
+struct Release {
+    chart: String,
+    version: String,
+    /// Where Helm keeps the release (and installs what the chart does not place itself).
+    namespace: Option<String>,
+}
+
+/// Release name → what the index records of it.
+fn releases(lock: &Value) -> BTreeMap<String, Release> {
     lock.get("releases")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|r| {
             let name = r.get("name")?.as_str()?;
-            let chart = r.get("chart").and_then(Value::as_str).unwrap_or_default();
-            let version = r.get("version").and_then(Value::as_str).unwrap_or_default();
-            Some((name.to_string(), (chart.to_string(), version.to_string())))
+            let field = |k: &str| r.get(k).and_then(Value::as_str);
+            let release = Release {
+                chart: field("chart").unwrap_or_default().to_string(),
+                version: field("version").unwrap_or_default().to_string(),
+                namespace: field("namespace").map(str::to_string),
+            };
+            Some((name.to_string(), release))
         })
         .collect()
 }
 
+/// `releases[name=<release>]` with `field` after it, if any: where the index records it.
+fn release_path(release: &str, field: Option<&str>) -> String {
+    let mut segs = vec![Seg::Key("releases".into()), Seg::Item("name", release.to_string())];
+    segs.extend(field.map(|f| Seg::Key(f.to_string())));
+    path_string(&segs)
+}
+
 fn lock_risks(old: &Value, new: &Value, files: &[FileDiff], risks: &mut Vec<Risk>) {
-    let risk = |kind, message: String| Risk { kind, message, file: None, object: None, path: None };
     // Deployment mode.
     let mode = |l: &Value| str_at(l, &["kserve", "deploymentMode"]).map(str::to_string);
     if let (Some(o), Some(n)) = (mode(old), mode(new))
         && canonical_mode(&o) != canonical_mode(&n)
     {
-        risks.push(risk(RiskKind::DeploymentModeSwitch, format!("KServe deployment mode {o} → {n}")));
+        risks.push(Risk::new(RiskKind::DeploymentModeSwitch, format!("KServe deployment mode {o} → {n}")).at(
+            LOCK_FILE,
+            "kserve.deploymentMode".into(),
+            Some(&o),
+            Some(&n),
+        ));
     }
     // Mesh provider: upstream Istio from the Helm releases, OSSM from its control-plane objects.
     let (old_rel, new_rel) = (releases(old), releases(new));
     let mut gone = BTreeSet::new();
     let mut came = BTreeSet::new();
-    let istio = |r: &BTreeMap<String, (String, String)>| ISTIO_RELEASES.iter().any(|n| r.contains_key(*n));
+    let istio = |r: &BTreeMap<String, Release>| ISTIO_RELEASES.iter().any(|n| r.contains_key(*n));
     match (istio(&old_rel), istio(&new_rel)) {
         (true, false) => {
             gone.insert("istio");
@@ -261,75 +336,137 @@ fn lock_risks(old: &Value, new: &Value, files: &[FileDiff], risks: &mut Vec<Risk
         let side = |s: &BTreeSet<&str>| {
             if s.is_empty() { "none".to_string() } else { s.iter().copied().collect::<Vec<_>>().join(" + ") }
         };
-        risks.push(risk(RiskKind::MeshSwitch, format!("mesh provider {} → {}", side(&gone), side(&came))));
+        let (o, n) = (side(&gone), side(&came));
+        // Derived from several files (releases, control-plane objects): no one file or path.
+        risks.push(Risk {
+            old: Some(o.clone()),
+            new: Some(n.clone()),
+            ..Risk::new(RiskKind::MeshSwitch, format!("mesh provider {o} → {n}"))
+        });
     }
-    // Helm releases: renames, chart renames, removals.
+    // Helm releases: renames, chart renames, moves, removals.
     let mut appeared: Vec<&String> = new_rel.keys().filter(|n| !old_rel.contains_key(*n)).collect();
-    for (name, (chart, _)) in &old_rel {
+    for (name, was) in &old_rel {
+        let chart = &was.chart;
         match new_rel.get(name) {
-            Some((new_chart, _)) if new_chart != chart => risks.push(risk(
-                RiskKind::ReleaseRenamed,
-                format!(
-                    "Helm release {name} changes chart {chart} → {new_chart}: check the upgrade notes of the new chart"
-                ),
-            )),
-            Some(_) => {}
-            None => match appeared.iter().position(|n| new_rel[*n].0 == *chart) {
+            Some(is) => {
+                if is.chart != *chart {
+                    risks.push(
+                        Risk::new(
+                            RiskKind::ReleaseRenamed,
+                            format!(
+                                "Helm release {name} changes chart {chart} → {}: check the upgrade notes of the new chart",
+                                is.chart
+                            ),
+                        )
+                        .at(LOCK_FILE, release_path(name, Some("chart")), Some(chart), Some(&is.chart)),
+                    );
+                }
+                if let (Some(o), Some(n)) = (&was.namespace, &is.namespace)
+                    && o != n
+                {
+                    risks.push(
+                        Risk::new(
+                            RiskKind::ReleaseMoved,
+                            format!(
+                                "Helm release {name} moves from namespace {o} to {n}: Helm cannot move a release, so a \
+                                 second copy is installed and the first uninstalled with what it installed (custom \
+                                 resources too when the chart templates its CRDs)"
+                            ),
+                        )
+                        .at(LOCK_FILE, release_path(name, Some("namespace")), Some(o), Some(n)),
+                    );
+                }
+            }
+            None => match appeared.iter().position(|n| new_rel[*n].chart == *chart) {
                 Some(i) => {
                     let to = appeared.remove(i);
-                    risks.push(risk(
-                        RiskKind::ReleaseRenamed,
-                        format!(
-                            "Helm release {name} → {to} (chart {chart}): the old release is uninstalled and a new one installed"
-                        ),
-                    ));
+                    risks.push(
+                        Risk::new(
+                            RiskKind::ReleaseRenamed,
+                            format!(
+                                "Helm release {name} → {to} (chart {chart}): the old release is uninstalled and a new one installed"
+                            ),
+                        )
+                        .at(LOCK_FILE, release_path(name, None), Some(name), Some(to)),
+                    );
                 }
-                None => risks.push(risk(
-                    RiskKind::ReleaseRemoved,
-                    format!(
-                        "Helm release {name} (chart {chart}) is removed: uninstalling it deletes what it installed"
-                    ),
-                )),
+                None => risks.push(
+                    Risk::new(
+                        RiskKind::ReleaseRemoved,
+                        format!(
+                            "Helm release {name} (chart {chart}) is removed: uninstalling it deletes what it installed"
+                        ),
+                    )
+                    .at(LOCK_FILE, release_path(name, None), Some(name), None),
+                ),
             },
         }
     }
     // Version downgrades: KServe, component pins, then chart versions not already explained.
-    let mut downgrades: Vec<(String, String, String, Vec<String>)> = Vec::new();
-    let mut down = |subject: &str, o: &str, n: &str| {
+    struct Downgrade {
+        subject: String,
+        path: String,
+        old: String,
+        new: String,
+        releases: Vec<String>,
+    }
+    let mut downgrades: Vec<Downgrade> = Vec::new();
+    let mut down = |subject: &str, path: String, o: &str, n: &str| {
         if let (Some(a), Some(b)) = (Version::parse(o), Version::parse(n))
             && b < a
         {
-            downgrades.push((subject.to_string(), o.to_string(), n.to_string(), Vec::new()));
+            downgrades.push(Downgrade {
+                subject: subject.to_string(),
+                path,
+                old: o.to_string(),
+                new: n.to_string(),
+                releases: Vec::new(),
+            });
         }
     };
     if let (Some(o), Some(n)) = (str_at(old, &["kserve", "version"]), str_at(new, &["kserve", "version"])) {
-        down("KServe", o, n);
+        down("KServe", "kserve.version".into(), o, n);
     }
     if let (Some(o), Some(n)) =
         (old.get("versions").and_then(Value::as_object), new.get("versions").and_then(Value::as_object))
     {
         for (k, ov) in o {
             if let (Some(ov), Some(nv)) = (ov.as_str(), n.get(k).and_then(Value::as_str)) {
-                down(k, ov, nv);
+                down(k, path_string(&[Seg::Key("versions".into()), Seg::Key(k.clone())]), ov, nv);
             }
         }
     }
-    for (name, (_, ov)) in &old_rel {
-        let Some((_, nv)) = new_rel.get(name) else { continue };
-        if let (Some(a), Some(b)) = (Version::parse(ov), Version::parse(nv))
+    for (name, was) in &old_rel {
+        let Some(is) = new_rel.get(name) else { continue };
+        if let (Some(a), Some(b)) = (Version::parse(&was.version), Version::parse(&is.version))
             && b < a
         {
             match downgrades
                 .iter_mut()
-                .find(|d| Version::parse(&d.1) == Some(a.clone()) && Version::parse(&d.2) == Some(b.clone()))
+                .find(|d| Version::parse(&d.old) == Some(a.clone()) && Version::parse(&d.new) == Some(b.clone()))
             {
-                Some(d) => d.3.push(name.clone()),
-                None => downgrades.push((format!("Helm release {name}"), ov.clone(), nv.clone(), Vec::new())),
+                Some(d) => d.releases.push(name.clone()),
+                None => downgrades.push(Downgrade {
+                    subject: format!("Helm release {name}"),
+                    path: release_path(name, Some("version")),
+                    old: was.version.clone(),
+                    new: is.version.clone(),
+                    releases: Vec::new(),
+                }),
             }
         }
     }
-    for (subject, o, n, rels) in downgrades {
-        let rels = if rels.is_empty() { String::new() } else { format!(" (Helm releases {})", rels.join(", ")) };
-        risks.push(risk(RiskKind::VersionDowngrade, format!("{subject} {o} → {n}{rels}: downgrade")));
+    for d in downgrades {
+        let rels =
+            if d.releases.is_empty() { String::new() } else { format!(" (Helm releases {})", d.releases.join(", ")) };
+        risks.push(
+            Risk::new(RiskKind::VersionDowngrade, format!("{} {} → {}{rels}: downgrade", d.subject, d.old, d.new)).at(
+                LOCK_FILE,
+                d.path,
+                Some(&d.old),
+                Some(&d.new),
+            ),
+        );
     }
 }

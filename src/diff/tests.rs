@@ -75,7 +75,7 @@ fn immutable_selector_is_a_risk() {
     let d = diff_env(&new, &old);
     assert_eq!(d.risks.len(), 1, "{:#?}", d.risks);
     assert_eq!(d.risks[0].kind, RiskKind::ImmutableField);
-    assert_eq!(d.risks[0].path.as_deref(), Some("spec.selector"));
+    assert_eq!(fields(&d.risks[0]), [Some("manifests/team/deployment-web.yaml"), Some("spec.selector"), None, None]);
 }
 
 #[test]
@@ -108,9 +108,15 @@ fn removed_namespaces_and_crds_are_risks() {
 }
 
 fn lock(mode: &str, kserve: &str, releases: &[(&str, &str, &str)]) -> String {
+    let releases: Vec<(&str, &str, &str, &str)> = releases.iter().map(|&(n, c, v)| (n, c, v, "ns")).collect();
+    lock_in(mode, kserve, &releases)
+}
+
+/// An index whose releases are (name, chart, version, namespace).
+fn lock_in(mode: &str, kserve: &str, releases: &[(&str, &str, &str, &str)]) -> String {
     let rel: Vec<Value> = releases
         .iter()
-        .map(|(n, c, v)| serde_json::json!({"name": n, "chart": c, "version": v, "namespace": "ns"}))
+        .map(|(n, c, v, ns)| serde_json::json!({"name": n, "chart": c, "version": v, "namespace": ns}))
         .collect();
     serde_json::to_string_pretty(&serde_json::json!({
         "kgenVersion": "0.1.0",
@@ -121,6 +127,11 @@ fn lock(mode: &str, kserve: &str, releases: &[(&str, &str, &str)]) -> String {
         "files": {"a": format!("sha256:{kserve}")},
     }))
     .unwrap()
+}
+
+/// A risk's `file`, `path`, `old` and `new`.
+fn fields(r: &Risk) -> [Option<&str>; 4] {
+    [r.file.as_deref(), r.path.as_deref(), r.old.as_deref(), r.new.as_deref()]
 }
 
 #[test]
@@ -157,9 +168,118 @@ fn lock_risks_mode_mesh_downgrade_rename() {
             "version-downgrade: KServe v0.20.0 → v0.16.0 (Helm releases kserve): downgrade",
         ]
     );
+    // What bots read instead of the messages: where in the index, and the values before and after.
+    assert_eq!(
+        d.risks.iter().map(fields).collect::<Vec<_>>(),
+        vec![
+            [Some(LOCK_FILE), Some("releases[name=istiod]"), Some("istiod"), None],
+            [Some(LOCK_FILE), Some("releases[name=kserve].chart"), Some("kserve-resources"), Some("kserve")],
+            [Some(LOCK_FILE), Some("releases[name=old-name]"), Some("old-name"), Some("new-name")],
+            [Some(LOCK_FILE), Some("kserve.deploymentMode"), Some("Knative"), Some("RawDeployment")],
+            [None, None, Some("istio"), Some("none")],
+            [Some(LOCK_FILE), Some("kserve.version"), Some("v0.20.0"), Some("v0.16.0")],
+        ]
+    );
+    assert!(d.risks.iter().all(|r| r.object.is_none()));
     // Derived index fields are not changes.
     let paths: Vec<&str> = d.files[0].documents[0].changes.iter().map(|c| c.path.as_str()).collect();
     assert!(!paths.iter().any(|p| p.starts_with("files") || p.starts_with("inputs.digest")), "{paths:?}");
+}
+
+#[test]
+fn downgrades_of_pins_and_charts_name_what_goes_down() {
+    let mut old: Value =
+        serde_json::from_str(&lock("Knative", "v0.16.0", &[("cert-manager", "cert-manager", "v1.16.1")])).unwrap();
+    old["versions"]["knativeOperator"] = "v1.16.0".into();
+    let mut new: Value =
+        serde_json::from_str(&lock("Knative", "v0.16.0", &[("cert-manager", "cert-manager", "v1.15.0")])).unwrap();
+    new["versions"]["knativeOperator"] = "v1.15.7".into();
+    let old = previous(&[(LOCK_FILE, &serde_json::to_string(&old).unwrap())]);
+    let new = rendered("e", &[(LOCK_FILE, &serde_json::to_string(&new).unwrap())]);
+    let d = diff_env(&new, &old);
+    let messages: Vec<&str> = d.risks.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        vec!["Helm release cert-manager v1.16.1 → v1.15.0: downgrade", "knativeOperator v1.16.0 → v1.15.7: downgrade"]
+    );
+    assert_eq!(
+        d.risks.iter().map(fields).collect::<Vec<_>>(),
+        vec![
+            [Some(LOCK_FILE), Some("releases[name=cert-manager].version"), Some("v1.16.1"), Some("v1.15.0")],
+            [Some(LOCK_FILE), Some("versions.knativeOperator"), Some("v1.16.0"), Some("v1.15.7")],
+        ]
+    );
+}
+
+#[test]
+fn a_release_that_changes_namespace_is_moved() {
+    let old = previous(&[(
+        LOCK_FILE,
+        &lock_in(
+            "Knative",
+            "v0.15.2",
+            &[
+                ("knative-operator", "knative-operator", "v1.15.7", "knative-serving"),
+                ("kserve", "kserve", "v0.15.2", "kserve"),
+            ],
+        ),
+    )]);
+    let new = rendered(
+        "e",
+        &[(
+            LOCK_FILE,
+            &lock_in(
+                "Knative",
+                "v0.16.0",
+                &[
+                    ("knative-operator", "knative-operator", "v1.16.0", "knative-operator"),
+                    ("kserve", "kserve", "v0.16.0", "kserve"),
+                ],
+            ),
+        )],
+    );
+    let d = diff_env(&new, &old);
+    assert_eq!(d.risks.len(), 1, "{:#?}", d.risks);
+    let r = &d.risks[0];
+    assert_eq!(r.kind, RiskKind::ReleaseMoved);
+    assert!(r.message.starts_with("Helm release knative-operator moves from namespace knative-serving to knative-operator: Helm cannot move a release"), "{}", r.message);
+    assert_eq!(
+        fields(r),
+        [
+            Some(LOCK_FILE),
+            Some("releases[name=knative-operator].namespace"),
+            Some("knative-serving"),
+            Some("knative-operator")
+        ]
+    );
+    // An index without namespaces (or with the same one) moves nothing.
+    let old = previous(&[(LOCK_FILE, &lock("Knative", "v0.15.2", &[("kserve", "kserve", "v0.15.2")]))]);
+    let new = rendered("e", &[(LOCK_FILE, &lock("Knative", "v0.16.0", &[("kserve", "kserve", "v0.16.0")]))]);
+    assert!(diff_env(&new, &old).risks.is_empty());
+    let mut bare: Value =
+        serde_json::from_str(&lock("Knative", "v0.16.0", &[("kserve", "kserve", "v0.16.0")])).unwrap();
+    bare["releases"][0].as_object_mut().unwrap().remove("namespace");
+    let new = rendered("e", &[(LOCK_FILE, &serde_json::to_string(&bare).unwrap())]);
+    assert!(diff_env(&new, &old).risks.is_empty());
+}
+
+#[test]
+fn without_an_index_the_mode_switch_is_read_from_the_values() {
+    let values = |m: &str| format!("kserve:\n  controller:\n    deploymentMode: {m}\n");
+    let old = previous(&[("values/kserve.yaml", &values("Serverless"))]);
+    let new = rendered("e", &[("values/kserve.yaml", &values("Standard"))]);
+    let d = diff_env(&new, &old);
+    assert_eq!(d.risks.len(), 1, "{:#?}", d.risks);
+    let r = &d.risks[0];
+    assert_eq!(r.kind, RiskKind::DeploymentModeSwitch);
+    assert_eq!(r.message, "KServe deployment mode Serverless → Standard");
+    assert_eq!(
+        fields(r),
+        [Some("values/kserve.yaml"), Some("kserve.controller.deploymentMode"), Some("Serverless"), Some("Standard")]
+    );
+    // The same mode under its other name is not a switch.
+    let new = rendered("e", &[("values/kserve.yaml", &values("Knative"))]);
+    assert!(diff_env(&new, &old).risks.is_empty());
 }
 
 #[test]
