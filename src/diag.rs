@@ -46,8 +46,12 @@ pub struct Diagnostic {
     pub label: Option<String>,
     /// What to do about it.
     pub hint: Option<String>,
-    /// Where the fact behind the rule comes from (a URL or an upstream file), printed as `see:`.
+    /// Where the fact behind the rule comes from (a URL or a README section), printed as `see:`.
     pub see: Option<String>,
+    /// A note standing in for a diagnostic an `ignore:` entry suppressed: `kgen validate` shows
+    /// it, other commands only with `-v` (it is the same every run and would clutter CI logs).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_note: bool,
 }
 
 impl Diagnostic {
@@ -63,6 +67,7 @@ impl Diagnostic {
             label: None,
             hint: None,
             see: None,
+            ignore_note: false,
         }
     }
 
@@ -98,6 +103,12 @@ impl Diagnostic {
     pub fn key(mut self, key_path: impl Into<String>) -> Self {
         let k = key_path.into();
         self.key_path = (!k.is_empty()).then_some(k);
+        self
+    }
+
+    /// Marks it as the note of an ignored rule.
+    pub fn ignore_note(mut self) -> Self {
+        self.ignore_note = true;
         self
     }
 

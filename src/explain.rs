@@ -247,7 +247,7 @@ fn trace_one(r: &Resolved, sources: &BTreeMap<String, String>, baseline: &Render
     for probe in candidates.into_iter().take(MAX_PROBES) {
         let mut doc = r.merged.clone();
         set(&mut doc, &leaf.pointer, probe.clone());
-        // A probe may break a rule (moving the mesh namespace alone breaks KG407) and still
+        // A probe may break a rule (`mesh.provider: ossm2` on Kubernetes breaks KG304) and still
         // show what the value reaches; only a probe that cannot be resolved, or whose render
         // is undefined (a needed pin or repository missing), is rejected.
         let (changed, diags) = match resolve::resolve_merged(&r.name, doc, r.provenance.clone(), r.files.clone()) {

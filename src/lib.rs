@@ -33,7 +33,10 @@ use commands::Context;
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: &Cli) -> u8 {
-    let ctx = Context { global: &cli.global, printer: printer::Printer::new(&cli.global) };
+    // Notes of ignored rules are reviewed where rules are reviewed (`kgen validate`); elsewhere
+    // they would repeat on every run of `render`, `diff` and CI, so they need `-v`.
+    let show_ignore_notes = matches!(cli.command, Command::Validate(_)) || cli.global.verbose;
+    let ctx = Context { global: &cli.global, printer: printer::Printer::new(&cli.global), show_ignore_notes };
     let result = match &cli.command {
         Command::Render(args) => commands::render::run(&ctx, args),
         Command::Diff(args) => commands::diff::run(&ctx, args),

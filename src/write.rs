@@ -69,13 +69,14 @@ pub fn read_previous(target: &Path, new: &Rendered) -> Result<Previous, Error> {
 
 /// Reads a regular file without following a symlink in its last component: one `open` with
 /// `O_NOFOLLOW` and an `fstat` on the descriptor, instead of two path lookups (a fleet
-/// `--check` reads tens of thousands of files).
-fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+/// `--check` reads tens of thousands of files). `O_NONBLOCK`: opening a FIFO left in a render
+/// folder must not wait for a writer (the `fstat` then rejects it).
+pub(crate) fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut options = fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK);
     let mut f = options.open(path)?;
     let m = f.metadata()?;
     if !m.is_file() {

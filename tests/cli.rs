@@ -203,13 +203,41 @@ fn completions_and_rules() {
     for part in ["why:", "fix:", "source:", "fact: L2", "ignore:", "example:", "mesh: {provider: none}"] {
         assert!(out.contains(part), "{part}: {out}");
     }
+    // The fact id is printed, the register it comes from (not shipped to users) is not.
+    assert!(out.contains("fact: L2 (kgen's register of upstream facts)\n") && !out.contains("kserve-facts"), "{out}");
     assert_exit(&kgen(&["rules", "kg401"]), 0);
     let o = kgen(&["rules"]);
     assert_exit(&o, 0);
     assert!(stdout(&o).lines().any(|l| l.starts_with("KG108")), "{}", stdout(&o));
+    assert!(stdout(&o).lines().any(|l| l.starts_with("KG407 ")), "retired codes are listed: {}", stdout(&o));
     let o = kgen(&["rules", "KG999"]);
     assert_exit(&o, 2);
     assert!(o.stdout.is_empty());
+    // A retired code is explained, not answered with a did-you-mean of another rule.
+    let o = kgen(&["rules", "kg407"]);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(out.starts_with("KG407 (retired "), "{out}");
+    assert!(out.contains("why: ") && out.contains("replaced by: KG404, KG406"), "{out}");
+    assert!(!out.contains("did you mean") && stderr(&o).is_empty(), "{out}{}", stderr(&o));
+}
+
+#[test]
+fn ignore_notes_are_for_validate_and_verbose() {
+    // openshift-ossm3 ignores KG405: `validate` shows the note (see above), other commands do
+    // not repeat it on every run unless asked with -v.
+    let o = kgen(&["render", "--check"]);
+    assert_exit(&o, 0);
+    assert!(!stderr(&o).contains("KG405"), "{}", stderr(&o));
+    let o = kgen(&["diff", "--format", "json"]);
+    assert_exit(&o, 0);
+    assert!(!stderr(&o).contains("KG405"), "{}", stderr(&o));
+    let o = kgen(&["-v", "render", "--check"]);
+    assert_exit(&o, 0);
+    assert!(stderr(&o).contains("info[KG405]: `ignore[0].rule`: ignored in `openshift-ossm3`"), "{}", stderr(&o));
+    let o = kgen(&["validate", "openshift-ossm3"]);
+    assert_exit(&o, 0);
+    assert!(stderr(&o).contains("info[KG405]"), "{}", stderr(&o));
 }
 
 #[test]

@@ -252,6 +252,101 @@ fn a_50_mb_file_is_rejected_fast_with_kg108() {
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
     assert!(run.elapsed < MAX_RUN, "took {:?}", run.elapsed);
+    // The message is reviewed like those of the fixture cases.
+    insta::with_settings!({
+        description => "kgen validate (generated: environments/huge.yaml, 50 MiB of comments)".to_string(),
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!("generated-50-mb-file", format!("exit: {}\n--- stderr ---\n{}", run.code, run.stderr));
+    });
+}
+
+/// Runs kgen like [`kgen`], but kills it and fails if it has not finished within [`MAX_RUN`]:
+/// for inputs that could make it block instead of fail.
+#[cfg(unix)]
+fn kgen_or_hang(dir: &Path, args: &[&str]) -> Run {
+    use std::io::Read;
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kgen"))
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .arg("-C")
+        .arg(dir)
+        .args(["--color", "never"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kgen runs");
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > MAX_RUN {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kgen {args:?} blocked for {MAX_RUN:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    Run { code: status.code().unwrap_or(-1), stdout, stderr, elapsed: start.elapsed() }
+}
+
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let ok = Command::new("mkfifo").arg(path).status().expect("mkfifo runs").success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+/// Opening a FIFO for reading waits for a writer: a FIFO named like an environment file (or a
+/// symlink to one) is rejected by its type before it is opened (KG100, exit 2), while a symlink
+/// to a regular file is read as usual. A FIFO where the previous render's index would be is
+/// not read either.
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_rejected_without_blocking() {
+    let _serial = serial();
+    let legacy = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("environments/legacy.yaml")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let envs = tmp.path().join("environments");
+    std::fs::create_dir_all(&envs).unwrap();
+    mkfifo(&envs.join("fifo.yaml"));
+    std::os::unix::fs::symlink("fifo.yaml", envs.join("to-fifo.yaml")).unwrap();
+    std::fs::write(tmp.path().join("legacy.yaml"), legacy).unwrap();
+    std::os::unix::fs::symlink("../legacy.yaml", envs.join("legacy.yaml")).unwrap();
+
+    let run = kgen_or_hang(tmp.path(), &["validate"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    for name in ["fifo", "to-fifo"] {
+        assert!(
+            run.stderr.contains(&format!(
+                "error[KG100]: not a regular file (a FIFO), so kgen does not read it\n  --> environments/{name}.yaml\n"
+            )),
+            "{}",
+            run.stderr
+        );
+    }
+    assert!(!run.stderr.contains("legacy"), "the symlinked regular file is read: {}", run.stderr);
+    insta::with_settings!({
+        description => "kgen validate (generated: environments/fifo.yaml a FIFO, to-fifo.yaml a symlink to it)"
+            .to_string(),
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!("generated-fifo", format!("exit: {}\n--- stderr ---\n{}", run.code, run.stderr));
+    });
+
+    // The previous render's index as a FIFO: treated as absent, never waited on.
+    let index = tmp.path().join("rendered/legacy/kgen.lock.json");
+    std::fs::create_dir_all(index.parent().unwrap()).unwrap();
+    mkfifo(&index);
+    let run = kgen_or_hang(tmp.path(), &["validate", "legacy"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = kgen_or_hang(tmp.path(), &["render", "--check", "legacy"]);
+    assert_eq!(run.code, 1, "stale: the index is not a file kgen wrote: {}", run.stderr);
 }
 
 #[test]

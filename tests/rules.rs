@@ -353,22 +353,157 @@ fn release_builds_still_catch_what_overrides_break() {
 }
 
 #[test]
-fn readme_rule_table_matches_the_catalog() {
+fn readme_rule_tables_match_the_catalog() {
     let path = root().join("README.md");
-    let readme = std::fs::read_to_string(&path).unwrap();
-    let start = readme.find("<!-- rules:start").expect("README has the rules:start marker");
-    let start = start + readme[start..].find("-->\n").unwrap() + 4;
-    let end = readme.find("<!-- rules:end -->").expect("README has the rules:end marker");
-    let table = rules::markdown_table();
-    if std::env::var_os("KGEN_BLESS").is_some() {
-        std::fs::write(&path, format!("{}{table}{}", &readme[..start], &readme[end..])).unwrap();
-        return;
+    let mut readme = std::fs::read_to_string(&path).unwrap();
+    let bless = std::env::var_os("KGEN_BLESS").is_some();
+    for (marker, table) in [("rules", rules::markdown_table()), ("retired", rules::retired_markdown_table())] {
+        let start = readme.find(&format!("<!-- {marker}:start")).expect("README has the start marker");
+        let start = start + readme[start..].find("-->\n").unwrap() + 4;
+        let end = readme.find(&format!("<!-- {marker}:end -->")).expect("README has the end marker");
+        if bless {
+            readme = format!("{}{table}{}", &readme[..start], &readme[end..]);
+            continue;
+        }
+        assert_eq!(
+            readme[start..end],
+            table,
+            "README's {marker} table is stale: run `KGEN_BLESS=1 cargo test --test rules readme`"
+        );
     }
-    assert_eq!(
-        readme[start..end],
-        table,
-        "README's rule table is stale: run `KGEN_BLESS=1 cargo test --test rules readme`"
-    );
+    if bless {
+        std::fs::write(&path, readme).unwrap();
+    }
+}
+
+/// The anchors GitHub gives the README's headings: lower-case, punctuation other than `-` and
+/// `_` dropped, spaces as `-`, a repeated heading suffixed `-1`, `-2`… Lines in code blocks
+/// (`# comment` in YAML) are not headings.
+fn readme_anchors() -> BTreeSet<String> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut anchors = BTreeSet::new();
+    let mut in_code = false;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        let Some(title) = line.strip_prefix('#').filter(|_| !in_code).map(|t| t.trim_start_matches('#')) else {
+            continue;
+        };
+        let slug: String = title
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('-'),
+                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                _ => None,
+            })
+            .collect();
+        let mut anchor = slug.clone();
+        for n in 1.. {
+            if !anchors.contains(&anchor) {
+                break;
+            }
+            anchor = format!("{slug}-{n}");
+        }
+        anchors.insert(anchor);
+    }
+    anchors
+}
+
+#[test]
+fn every_source_is_a_link_users_can_open() {
+    // `source` is printed under diagnostics (`see:`) and by `kgen rules CODE`: each `; `-separated
+    // entry is an https URL or a README section, never a document only kgen's authors have.
+    let anchors = readme_anchors();
+    assert!(anchors.contains("ignoring-a-rule") && anchors.contains("kgen-diff-what-a-change-does-to-each-cluster"));
+    let mut bad = Vec::new();
+    // Entries are separated by `; ` outside the parenthesised notes (which may contain one).
+    let entries = |source: &str| -> Vec<String> {
+        let (mut out, mut current, mut depth) = (Vec::new(), String::new(), 0usize);
+        for c in source.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth = depth.saturating_sub(1),
+                ';' if depth == 0 => {
+                    out.push(std::mem::take(&mut current).trim().to_string());
+                    continue;
+                }
+                _ => {}
+            }
+            current.push(c);
+        }
+        out.push(current.trim().to_string());
+        out
+    };
+    for r in rules::rules() {
+        for entry in entries(&r.source) {
+            let target = entry.split_whitespace().next().unwrap_or_default();
+            let note_ok = entry[target.len()..].trim().is_empty()
+                || entry[target.len()..].trim().starts_with('(') && entry.ends_with(')');
+            let ok = match target.strip_prefix("README.md#") {
+                Some(anchor) => anchors.contains(anchor),
+                None => target.starts_with("https://") && target.len() > "https://".len(),
+            };
+            if !ok || !note_ok {
+                bad.push(format!("{}: {entry}", r.code));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "sources that are neither an https URL nor a README anchor that exists: {bad:#?}");
+}
+
+#[test]
+fn retired_codes_are_never_reused() {
+    let active: BTreeSet<&str> = rules::rules().iter().map(|r| r.code.as_str()).collect();
+    let mut seen = BTreeSet::new();
+    assert!(!rules::retired().is_empty(), "KG407 is recorded as retired");
+    for r in rules::retired() {
+        assert!(seen.insert(r.code.as_str()), "{} is retired twice", r.code);
+        assert!(!active.contains(r.code.as_str()), "{} is retired and must not name an active rule", r.code);
+        assert!(r.code.len() == 5 && r.code.starts_with("KG") && r.code[2..].parse::<u16>().is_ok(), "{}", r.code);
+        assert!(!r.why.trim().is_empty() && !r.retired.trim().is_empty(), "{}: when and why", r.code);
+        for by in &r.replaced_by {
+            assert!(active.contains(by.as_str()), "{} is replaced by {by}, which is not an active rule", r.code);
+        }
+    }
+}
+
+#[test]
+fn an_ignore_of_a_retired_rule_is_a_warning_saying_so() {
+    let dir = project();
+    std::fs::write(
+        dir.path().join("environments/retired.yaml"),
+        "apiVersion: kgen/v1\nkind: Environment\nextends: _k8s\n\
+         ignore:\n  - {rule: KG407, reason: old istio-system rule}\n",
+    )
+    .unwrap();
+    let o = kgen_in(dir.path(), &["validate", "retired"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "a warning, not an error: {err}");
+    assert!(err.contains("warning[KG117]: `ignore[0].rule`: `KG407` is a retired rule"), "{err}");
+    assert!(err.contains("environments/retired.yaml:5:"), "{err}");
+    // Not mistaken for a typo of another rule.
+    assert!(!err.contains("KG116") && !err.contains("did you mean"), "{err}");
+    insta::assert_snapshot!("ignore_retired_KG407", err);
+}
+
+#[test]
+fn an_unignorable_rule_suggests_no_other_code() {
+    let dir = project();
+    std::fs::write(
+        dir.path().join("environments/input-rule.yaml"),
+        "apiVersion: kgen/v1\nkind: Environment\nextends: _k8s\nignore:\n  - {rule: KG103, reason: x}\n",
+    )
+    .unwrap();
+    let o = kgen_in(dir.path(), &["validate", "input-rule"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("error[KG116]: `ignore[0].rule`: `KG103` is about reading the input"), "{err}");
+    // KG103 exists: "did you mean `KG103`?" would point at the entry itself.
+    assert!(!err.contains("did you mean"), "{err}");
 }
 
 /// One environment of the combination space: platform × mesh × mode × ingress × Gateway API

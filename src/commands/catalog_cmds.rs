@@ -88,6 +88,10 @@ pub fn rules(ctx: &Context<'_>, code: Option<&str>) -> Result<u8, Error> {
         None => emit(ctx, &rules_table()),
         Some(code) => {
             let code = code.to_ascii_uppercase();
+            // A retired code is a real answer, not a typo: explained, exit 0.
+            if let Some(r) = rules::retired_rule(&code) {
+                return emit(ctx, &retired_text(r));
+            }
             let Some(r) = rules::rule(&code) else {
                 let codes: Vec<&str> = rules::rules().iter().map(|r| r.code.as_str()).collect();
                 let hint = crate::config::validate::did_you_mean(&code, codes)
@@ -99,7 +103,7 @@ pub fn rules(ctx: &Context<'_>, code: Option<&str>) -> Result<u8, Error> {
     }
 }
 
-/// The catalog as a table: code, severity, stage, fact, title.
+/// The catalog as a table: code, severity, stage, fact, title; then the retired codes.
 pub fn rules_table() -> String {
     let mut rows = vec![["CODE", "SEVERITY", "STAGE", "FACT", "RULE"].map(String::from).to_vec()];
     for r in rules::rules() {
@@ -111,7 +115,17 @@ pub fn rules_table() -> String {
             r.title.clone(),
         ]);
     }
-    table(&rows)
+    let mut out = table(&rows);
+    if !rules::retired().is_empty() {
+        out.push_str("\nRetired codes (never reused; `kgen rules CODE` says why):\n\n");
+        let mut rows = vec![["CODE", "REPLACED-BY", "WAS"].map(String::from).to_vec()];
+        for r in rules::retired() {
+            let by = if r.replaced_by.is_empty() { "-".to_string() } else { r.replaced_by.join(", ") };
+            rows.push(vec![r.code.clone(), by, r.title.clone()]);
+        }
+        out.push_str(&table(&rows));
+    }
+    out
 }
 
 /// One rule in full: rationale, fix, source and example.
@@ -119,7 +133,8 @@ fn rule_text(r: &rules::Rule) -> String {
     let mut out = format!("{} ({}, checked on the {}): {}\n\n", r.code, r.severity.as_str(), r.stage.as_str(), r.title);
     out.push_str(&format!("why: {}\nfix: {}\nsource: {}\n", r.rationale, r.fix, r.source));
     if let Some(f) = &r.fact {
-        out.push_str(&format!("fact: {f} in docs/kserve-facts.md §8\n"));
+        // The id is for traceability (quote it in a report); the register itself is not shipped.
+        out.push_str(&format!("fact: {f} (kgen's register of upstream facts)\n"));
     }
     if r.stage != rules::Stage::Input {
         out.push_str(&format!(
@@ -131,6 +146,18 @@ fn rule_text(r: &rules::Rule) -> String {
     for line in r.example.lines() {
         out.push_str(&format!("  {line}\n"));
     }
+    out
+}
+
+/// A retired code: what it was, when and why it was retired, what checks it now.
+fn retired_text(r: &rules::Retired) -> String {
+    let mut out = format!("{} (retired {}): {}\n\n", r.code, r.retired, r.title);
+    out.push_str(&format!("This code is no longer a rule and will not be given to another one.\nwhy: {}\n", r.why));
+    if !r.replaced_by.is_empty() {
+        let codes = r.replaced_by.join(", ");
+        out.push_str(&format!("replaced by: {codes} (`kgen rules {}`)\n", r.replaced_by[0]));
+    }
+    out.push_str(&format!("ignore: an `ignore:` entry for {} hides nothing (kgen warns, KG117); remove it\n", r.code));
     out
 }
 

@@ -22,6 +22,18 @@ pub struct Context<'a> {
     pub global: &'a GlobalArgs,
     /// The terminal.
     pub printer: Printer,
+    /// Whether notes of ignored rules are reported: by `kgen validate`, by the others with `-v`.
+    pub show_ignore_notes: bool,
+}
+
+impl Context<'_> {
+    /// Drops the notes of ignored rules this command does not report, so they are neither
+    /// printed nor counted in its summary.
+    fn keep_reported(&self, diags: &mut Vec<Diagnostic>) {
+        if !self.show_ignore_notes {
+            diags.retain(|d| !d.ignore_note);
+        }
+    }
 }
 
 /// Environments loaded, merged and checked, plus every diagnostic that concerns them.
@@ -82,6 +94,7 @@ pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
         diagnostics.extend(c.diagnostics);
         resolved.extend(c.resolved);
     }
+    ctx.keep_reported(&mut diagnostics);
     apply_strict(ctx, &mut diagnostics);
     diag::normalize(&mut diagnostics);
     // An environment that is fine by itself but whose warnings are errors under --strict.
@@ -124,6 +137,7 @@ pub fn add_late_diagnostics(
     let mut failed = BTreeSet::new();
     let mut all = Vec::new();
     for (env, mut diags) in found {
+        ctx.keep_reported(&mut diags);
         apply_strict(ctx, &mut diags);
         if diags.iter().any(|d| d.severity == Severity::Error) {
             failed.insert(env);

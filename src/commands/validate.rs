@@ -24,7 +24,8 @@ pub fn run(ctx: &Context<'_>, sel: &EnvSelection) -> Result<u8, Error> {
         .iter()
         .map(|r| {
             let mut p = Previous::default();
-            if let Ok(bytes) = std::fs::read(out.join(&r.env).join(LOCK_FILE)) {
+            // As `render` reads it: a regular file only, never waiting on a FIFO.
+            if let Ok(bytes) = crate::write::read_regular(&out.join(&r.env).join(LOCK_FILE)) {
                 p.contents.insert(LOCK_FILE.to_string(), bytes);
             }
             p

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::schema;
-use super::validate::schema_diagnostics;
+use super::validate::{QUOTE_HINT, schema_diagnostics};
 use crate::diag::Diagnostic;
 use crate::error::Error;
 use crate::yaml;
@@ -170,8 +170,30 @@ type Checked = Result<(String, SourceFile), (Option<String>, Vec<Diagnostic>)>;
 /// Reads one file within the environment-file budget and checks it against the layer schema.
 fn read_checked(path: &Path, display: &str) -> Checked {
     let fail = |d: Diagnostic| Err((None, vec![d.in_file(display)]));
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
+    let not_regular = |t: std::fs::FileType| {
+        fail(
+            Diagnostic::error("KG100", format!("not a regular file ({}), so kgen does not read it", file_kind(t)))
+                .hint(
+                    "environment files are regular files (or symlinks to one); \
+                     remove it or rename it away from `.yaml`",
+                ),
+        )
+    };
+    // Opening a FIFO waits for a writer and a device may have side effects, so the type is
+    // checked first (through symlinks); the open cannot block either (`O_NONBLOCK`), and the
+    // descriptor is checked again in case the path changed in between.
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => return not_regular(m.file_type()),
+        Ok(_) => {}
+        Err(e) => return fail(Diagnostic::error("KG100", format!("cannot read the file: {e}"))),
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = match options.open(path).and_then(|f| f.metadata().map(|m| (f, m))) {
+        Ok((_, m)) if !m.is_file() => return not_regular(m.file_type()),
+        Ok((f, _)) => f,
         Err(e) => {
             return fail(Diagnostic::error("KG100", format!("cannot read the file: {e}")));
         }
@@ -226,16 +248,35 @@ fn read_checked(path: &Path, display: &str) -> Checked {
     let source = SourceFile { name: String::new(), path: display.to_string(), value, positions };
     let mut diags = schema_diagnostics(&source.value, schema::layer_schema(), &|p| source.position_of(p), display);
     for d in &mut diags {
-        // Quote what the user wrote (`1.30`), not what YAML made of it (`1.3`).
+        // Quote what the user wrote (`1.30`), not what YAML made of it (`1.3`). Only the quoting
+        // hint: other KG104 hints (`write true or false` for a boolean) are not about quoting.
         if d.code == "KG104"
-            && d.hint.is_some()
+            && d.hint.as_deref().is_some_and(|h| h.starts_with(QUOTE_HINT))
             && let Some((l, c)) = d.location
             && let Some(raw) = crate::diag::token_at(&text, l, c)
         {
-            d.hint = Some(format!("quote it: `\"{raw}\"` (unquoted, YAML reads a number or a boolean)"));
+            d.hint = Some(format!("{QUOTE_HINT}`\"{raw}\"` (unquoted, YAML reads a number or a boolean)"));
         }
     }
     if diags.is_empty() { Ok((text, source)) } else { Err((Some(text), diags)) }
+}
+
+/// What a file that is not a regular file is, for the message.
+fn file_kind(t: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+    }
+    if t.is_dir() { "a folder" } else { "a special file" }
 }
 
 /// Classifies a YAML reading error.

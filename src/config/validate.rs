@@ -54,6 +54,10 @@ fn short(v: &Value) -> String {
     if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s }
 }
 
+/// How the hint for a number or boolean where a string is expected begins: the loader, which
+/// has the file's text, rewrites exactly these hints to quote the token as written.
+pub(crate) const QUOTE_HINT: &str = "quote it: ";
+
 /// Compiled validators, one per schema (compiling costs far more than validating a file).
 fn validator(schema: &'static Value) -> &'static jsonschema::Validator {
     use std::sync::{Mutex, OnceLock};
@@ -79,9 +83,21 @@ pub fn schema_diagnostics(
 ) -> Vec<Diagnostic> {
     use jsonschema::error::ValidationErrorKind as K;
     let validator = validator(schema);
+    let errors: Vec<_> = validator.iter_errors(value).collect();
+    // A value outside a fixed set of the wrong type (`urlScheme: null`, `provider: 5`) fails both
+    // `type` and `enum`; it is one problem, reported once, as KG105, whose message lists the
+    // values allowed.
+    let enum_at: std::collections::BTreeSet<String> = errors
+        .iter()
+        .filter(|e| matches!(e.kind(), K::Enum { .. } | K::Constant { .. }))
+        .map(|e| e.instance_path().as_str().to_string())
+        .collect();
     let mut out = Vec::new();
-    for err in validator.iter_errors(value) {
+    for err in errors {
         let ptr = err.instance_path().as_str().to_string();
+        if matches!(err.kind(), K::Type { .. }) && enum_at.contains(&ptr) {
+            continue;
+        }
         let instance = value.pointer(&ptr).unwrap_or(&Value::Null);
         let sub = schema_at(schema, &ptr);
         let here = |d: Diagnostic| d.in_file(file).at(locate(&ptr)).key(key_path(&ptr));
@@ -140,7 +156,7 @@ pub fn schema_diagnostics(
                 .label(format!("{} here", type_name(instance)));
                 if expected == "string" && matches!(instance, Value::Number(_) | Value::Bool(_)) {
                     // The loader replaces this with the token as written (`1.30`, not `1.3`).
-                    d = d.hint(format!("quote it: `\"{}\"`", short(instance)));
+                    d = d.hint(format!("{QUOTE_HINT}`\"{}\"`", short(instance)));
                 } else if expected == "boolean" {
                     d = d.hint("write `true` or `false` (kgen reads YAML 1.2: `yes`, `on` are strings)");
                 }
@@ -157,6 +173,8 @@ pub fn schema_diagnostics(
                 .label("not an allowed value");
                 if let Some(s) = did_you_mean(&got, opts.iter().copied()) {
                     d = d.hint(format!("did you mean `{s}`?"));
+                } else if instance.is_null() {
+                    d = d.hint("a key without a value is null: write one of the values, or remove the key");
                 }
                 out.push(d);
             }

@@ -228,23 +228,47 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
     out
 }
 
-/// KG116: `ignore:` must name rules that exist and can be ignored.
+/// KG116: `ignore:` must name rules that exist and can be ignored. An entry naming a retired
+/// rule is KG117 instead: it is obsolete, not a typo, so no other rule is suggested.
 fn ignore_entries(r: &Resolved) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (i, x) in r.env.ignore.iter().enumerate() {
-        let problem = match rule(&x.rule) {
-            None => format!("`{}` is not a rule (`kgen rules` lists them)", x.rule),
+        let at = format!("/ignore/{i}/rule");
+        if let Some(old) = super::retired_rule(&x.rule) {
+            let mut hint = format!("remove the entry (`kgen rules {}` says why it was retired)", old.code);
+            if !old.replaced_by.is_empty() {
+                hint.push_str(&format!("; what it checked is now {}", old.replaced_by.join(", ")));
+            }
+            let d = diag(
+                "KG117",
+                format!(
+                    "`{}` is a retired rule ({}): it never fires, so ignoring it hides nothing",
+                    old.code, old.title
+                ),
+            )
+            .label("retired")
+            .hint(hint);
+            out.push(r.diag_at(d, &at));
+            continue;
+        }
+        let d = match rule(&x.rule) {
+            None => {
+                let d = diag("KG116", format!("`{}` is not a rule (`kgen rules` lists them)", x.rule));
+                // Only for a code that does not exist: for one that exists but cannot be
+                // ignored, the closest code is itself.
+                let codes: Vec<&str> = super::rules().iter().map(|k| k.code.as_str()).collect();
+                match crate::config::validate::did_you_mean(&x.rule, codes) {
+                    Some(s) => d.hint(format!("did you mean `{s}`?")),
+                    None => d,
+                }
+            }
             Some(k) if k.stage == Stage::Input => {
-                format!("`{}` is about reading the input and cannot be ignored", x.rule)
+                diag("KG116", format!("`{}` is about reading the input and cannot be ignored", x.rule))
+                    .hint("remove the entry; rules of the input stage always apply, so fix what they report")
             }
             Some(_) => continue,
         };
-        let mut d = diag("KG116", problem);
-        let codes: Vec<&str> = super::rules().iter().map(|k| k.code.as_str()).collect();
-        if let Some(s) = crate::config::validate::did_you_mean(&x.rule, codes) {
-            d = d.hint(format!("did you mean `{s}`?"));
-        }
-        out.push(r.diag_at(d, &format!("/ignore/{i}/rule")));
+        out.push(r.diag_at(d, &at));
     }
     out
 }

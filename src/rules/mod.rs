@@ -57,7 +57,8 @@ pub struct Rule {
     pub severity: Severity,
     /// When it runs.
     pub stage: Stage,
-    /// The constraint of `docs/kserve-facts.md` §8 it encodes (`L7`), if any.
+    /// The constraint of kgen's register of upstream facts (`docs/kserve-facts.md` §8, which
+    /// users do not have) it encodes (`L7`), if any: printed as the id only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fact: Option<String>,
     /// One-line summary.
@@ -66,25 +67,67 @@ pub struct Rule {
     pub rationale: String,
     /// How to fix it.
     pub fix: String,
-    /// Where the underlying fact comes from.
+    /// Where the underlying fact comes from, as users can open it: `; `-separated https URLs or
+    /// `README.md#anchor`s (each may end in a parenthesised note).
     pub source: String,
     /// An environment fragment (or, for guards of kgen's output, a rendered fragment) that
     /// breaks the rule, and the fix, as YAML with comments. Every rule has one.
     pub example: String,
 }
 
-/// The rule catalog, embedded from `catalog/rules.yaml`.
-pub fn rules() -> &'static [Rule] {
-    static RULES: std::sync::OnceLock<Vec<Rule>> = std::sync::OnceLock::new();
-    RULES.get_or_init(|| {
+/// A code withdrawn from the catalog. It stays recorded so that it is never given to another
+/// rule (SPEC §8: a code is never reused), `kgen rules CODE` can say what happened to it, and an
+/// `ignore:` naming it is recognised as obsolete rather than as a typo of some other rule.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Retired {
+    /// The code it had.
+    pub code: String,
+    /// Its title when it was active.
+    pub title: String,
+    /// When it was retired (date, release).
+    pub retired: String,
+    /// Why.
+    pub why: String,
+    /// Active rules that now check what it checked, if any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaced_by: Vec<String>,
+}
+
+/// `catalog/rules.yaml`: the rules, then the retired codes.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Catalog {
+    rules: Vec<Rule>,
+    retired: Vec<Retired>,
+}
+
+fn catalog() -> &'static Catalog {
+    static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+    CATALOG.get_or_init(|| {
         crate::yaml::from_str(RULES_YAML, crate::yaml::Budget::Render)
             .unwrap_or_else(|e| panic!("embedded catalog/rules.yaml is invalid: {e}"))
     })
 }
 
+/// The rule catalog, embedded from `catalog/rules.yaml`.
+pub fn rules() -> &'static [Rule] {
+    &catalog().rules
+}
+
 /// The rule with this code.
 pub fn rule(code: &str) -> Option<&'static Rule> {
     rules().iter().find(|r| r.code == code)
+}
+
+/// The retired codes, in catalog order.
+pub fn retired() -> &'static [Retired] {
+    &catalog().retired
+}
+
+/// The retired code `code`, if it is one.
+pub fn retired_rule(code: &str) -> Option<&'static Retired> {
+    retired().iter().find(|r| r.code == code)
 }
 
 /// The catalog as the Markdown table of the README (code, severity, stage, what, why, fix),
@@ -107,6 +150,24 @@ pub fn markdown_table() -> String {
     out
 }
 
+/// The retired codes as the README's second generated table (code, retired, title, why,
+/// replaced by), between its `retired:start` / `retired:end` markers.
+pub fn retired_markdown_table() -> String {
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::from("| code | retired | was | why | replaced by |\n|---|---|---|---|---|\n");
+    for r in retired() {
+        let by = if r.replaced_by.is_empty() { "—".to_string() } else { r.replaced_by.join(", ") };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {by} |\n",
+            r.code,
+            cell(&r.retired),
+            cell(&r.title),
+            cell(&r.why)
+        ));
+    }
+    out
+}
+
 /// A diagnostic of a catalog rule: its severity, its fix as the hint, its source as `see:`.
 pub(crate) fn diag(code: &'static str, message: impl Into<String>) -> Diagnostic {
     let r = rule(code).expect("rule codes used in checks are in the catalog");
@@ -119,7 +180,8 @@ pub(crate) fn diag(code: &'static str, message: impl Into<String>) -> Diagnostic
 }
 
 /// Removes the diagnostics an environment's `ignore:` names and returns them as notes (info,
-/// located at the `ignore` entry, with the reason), so `kgen validate` still shows them.
+/// located at the `ignore` entry, with the reason, marked [`Diagnostic::ignore_note`]), so
+/// `kgen validate` still shows them.
 pub fn apply_ignores(r: &Resolved, diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut out = Vec::with_capacity(diags.len());
     for d in diags {
@@ -131,7 +193,8 @@ pub fn apply_ignores(r: &Resolved, diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
         let title = rule(d.code).map_or("", |k| k.title.as_str());
         let note = Diagnostic::info(d.code, format!("ignored in `{}` ({title}): {reason}", r.name))
             .label("ignored")
-            .hint(format!("it would report: {}", d.message));
+            .hint(format!("it would report: {}", d.message))
+            .ignore_note();
         out.push(r.diag_at(note, &format!("/ignore/{i}/rule")));
     }
     out
