@@ -25,7 +25,7 @@ fn ossm2_member_roll_control_plane_and_subscriptions() {
     let sub = |p: &str| file(&r, p)["spec"].clone();
     let mesh = sub("manifests/openshift-operators/subscription-servicemeshoperator.yaml");
     assert_eq!((mesh["name"].as_str(), mesh["channel"].as_str()), (Some("servicemeshoperator"), Some("stable")));
-    assert_eq!(mesh["installPlanApproval"], "Manual", "the example approves upgrades by hand");
+    assert_eq!(mesh["installPlanApproval"], "Automatic", "the example installs with no manual step (KG606)");
     let serverless = sub("manifests/openshift-serverless/subscription-serverless-operator.yaml");
     assert_eq!(serverless["source"], "redhat-operators");
     assert_eq!(file(&r, "manifests/openshift-serverless/operatorgroup-openshift-serverless.yaml")["spec"], json!({}));

@@ -218,6 +218,15 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
     out.extend(istio_values(r));
     out.extend(networking(r));
     out.extend(kserve_values(r));
+    // KG606: a manual install plan blocks the first install, not only upgrades.
+    if e.cluster.platform == Platform::Openshift
+        && e.olm.install_plan_approval == Some(crate::config::model::InstallPlanApproval::Manual)
+    {
+        out.push(r.diag_at(
+            diag("KG606", "OLM installs nothing until someone approves each operator's first InstallPlan"),
+            "/olm/installPlanApproval",
+        ));
+    }
     if e.gitops.engine == GitopsEngine::None {
         // KG605: what install.sh was written against.
         out.push(r.diag_at(
