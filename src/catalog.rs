@@ -180,6 +180,9 @@ pub struct Chart {
 pub struct VersionValues {
     /// First chart version they apply to.
     pub from: String,
+    /// First chart version they no longer apply to (none: every later one).
+    #[serde(default)]
+    pub until: Option<String>,
     /// The values.
     pub values: serde_json::Value,
 }
@@ -191,7 +194,9 @@ impl Chart {
         let have = crate::version::Version::parse(version)?;
         let mut out: Option<serde_json::Value> = None;
         for v in &self.version_values {
-            if crate::version::Version::parse(&v.from).is_some_and(|from| have >= from) {
+            let from = crate::version::Version::parse(&v.from).is_some_and(|from| have >= from);
+            let until = v.until.as_deref().is_none_or(|u| crate::version::Version::parse(u).is_some_and(|u| have < u));
+            if from && until {
                 let acc = out.get_or_insert_with(|| serde_json::json!({}));
                 crate::config::merge::deep_merge(acc, &v.values);
             }
@@ -435,5 +440,19 @@ mod tests {
         assert_eq!(c.modes(c.release("v0.15.2").unwrap()).knative, "Serverless");
         assert_eq!(c.modes(c.release("v0.16.0").unwrap()).knative, "Knative");
         assert_eq!(c.modes(c.release("v0.14.1").unwrap()).standard, "RawDeployment");
+    }
+
+    #[test]
+    fn values_by_chart_version_hold_in_their_range_only() {
+        let c = get();
+        let kserve = &c.charts["kserve"];
+        let off = serde_json::json!({"kserve": {"modelmesh": {"enabled": false}}});
+        assert_eq!(kserve.values_for("v0.14.1"), Some(off));
+        assert_eq!(kserve.values_for("v0.15.2"), None, "the key is gone after v0.14.x");
+        let eg = &c.charts["envoy-gateway"];
+        assert!(eg.values_for("v1.8.1").is_some());
+        assert_eq!(eg.values_for("v1.8.0"), None, "no safe-upgrades template before v1.8.1");
+        assert_eq!(eg.values_for("v1.7.0"), None);
+        assert_eq!(c.charts["istiod"].values_for("1.27.1"), None);
     }
 }
