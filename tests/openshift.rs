@@ -124,6 +124,15 @@ fn ossm3_knative_mode_renders_the_gateway_sail_does_not() {
     assert_eq!(svc["spec"]["selector"], json!({"istio": "ingressgateway"}));
     let g = file(&r, "manifests/knative-serving/gateway-knative-ingress-gateway.yaml");
     assert_eq!(g["spec"]["selector"], labels.as_object().map(|m| json!({"istio": m["istio"]})).unwrap());
+    // Istio serves a `credentialName` only to a gateway whose ServiceAccount may read it.
+    let sa = dep["spec"]["template"]["spec"]["serviceAccountName"].as_str().unwrap();
+    assert_eq!(file(&r, &format!("manifests/istio-system/serviceaccount-{sa}.yaml"))["metadata"]["name"], sa);
+    let binding = file(&r, "manifests/istio-system/rolebinding-istio-ingressgateway-sds.yaml");
+    assert_eq!(binding["subjects"], json!([{"kind": "ServiceAccount", "name": sa, "namespace": "istio-system"}]));
+    let role_name = binding["roleRef"]["name"].as_str().unwrap();
+    let role = file(&r, &format!("manifests/istio-system/role-{role_name}.yaml"));
+    assert_eq!(role["rules"][0]["resources"], json!(["secrets"]));
+    assert_eq!(role["rules"][0]["verbs"], json!(["get", "watch", "list"]));
 }
 
 #[test]

@@ -66,7 +66,7 @@ fn kebab(s: &str) -> String {
 
 /// Kinds whose schema every cluster knows; other objects may need a CRD applied earlier.
 fn is_builtin(api_version: &str) -> bool {
-    matches!(api_version, "v1" | "apps/v1" | "networking.k8s.io/v1")
+    matches!(api_version, "v1" | "apps/v1" | "networking.k8s.io/v1" | "rbac.authorization.k8s.io/v1")
 }
 
 /// The files of the environment's GitOps engine, plus kustomize files that only list others

@@ -509,6 +509,26 @@ fn openshift_gateways(r: &Resolved, ns: &BTreeMap<&'static str, String>, objects
         }),
     });
     if r.env.mesh.provider == MeshProvider::Ossm3 {
+        // Its own ServiceAccount, allowed to read Secrets in the mesh namespace: Istio serves a
+        // Gateway's `credentialName` (kserve.tlsSecretName) only to a gateway that may read it
+        // (sail-operator chart/samples/ingress-gateway.yaml).
+        let sa = "istio-ingressgateway";
+        let rbac = [
+            ("v1", "ServiceAccount", sa.to_string(), "manifests/serviceaccount.yaml"),
+            ("rbac.authorization.k8s.io/v1", "Role", format!("{sa}-sds"), "manifests/role-secrets.yaml"),
+            ("rbac.authorization.k8s.io/v1", "RoleBinding", format!("{sa}-sds"), "manifests/rolebinding.yaml"),
+        ];
+        for (api_version, kind, name, template) in rbac {
+            objects.push(Object {
+                api_version,
+                kind,
+                name: name.clone(),
+                namespace: Some(mesh_ns.clone()),
+                template,
+                phase: PHASE_NETWORKING,
+                data: json!({"name": name, "namespace": mesh_ns, "role": format!("{sa}-sds"), "serviceAccount": sa}),
+            });
+        }
         objects.push(Object {
             api_version: "apps/v1",
             kind: "Deployment",
