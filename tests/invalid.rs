@@ -80,18 +80,17 @@ struct Run {
     elapsed: Duration,
 }
 
-/// Runs the binary in `dir` with a clean environment (only `NO_COLOR=1`).
+/// The binary in `dir` with a clean environment (only `NO_COLOR=1`), without colour.
+fn command<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kgen"));
+    c.env_clear().env("NO_COLOR", "1").arg("-C").arg(dir).args(["--color", "never"]).args(args);
+    c
+}
+
+/// Runs the binary in `dir` (see [`command`]).
 fn kgen(dir: &Path, args: &[String]) -> Run {
     let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_kgen"))
-        .env_clear()
-        .env("NO_COLOR", "1")
-        .arg("-C")
-        .arg(dir)
-        .args(["--color", "never"])
-        .args(args)
-        .output()
-        .expect("kgen runs");
+    let out = command(dir, args).output().expect("kgen runs");
     let elapsed = start.elapsed();
     let tmp = dir.to_string_lossy().into_owned();
     let canonical = dir.canonicalize().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| tmp.clone());
@@ -267,13 +266,7 @@ fn a_50_mb_file_is_rejected_fast_with_kg108() {
 fn kgen_or_hang(dir: &Path, args: &[&str]) -> Run {
     use std::io::Read;
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kgen"))
-        .env_clear()
-        .env("NO_COLOR", "1")
-        .arg("-C")
-        .arg(dir)
-        .args(["--color", "never"])
-        .args(args)
+    let mut child = command(dir, args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
