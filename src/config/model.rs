@@ -348,6 +348,13 @@ pub struct Knative {
     #[serde(default = "defaults::knative_namespace")]
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
     pub namespace: String,
+    /// Namespace of the Knative operator's Helm release (`knative-operator`); defaults to the one
+    /// KServe's install script of the pinned release uses (`knative-serving` up to v0.15.x,
+    /// `knative-operator` from v0.16.0). A Helm release cannot change namespace in place: when
+    /// an upgrade would move it, keep the previous one here (rule KG209).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    pub operator_namespace: Option<String>,
     /// Extra Knative configuration, by ConfigMap name without `config-` (for example
     /// `autoscaler: {scale-to-zero-grace-period: 60s}`), merged into `KnativeServing.spec.config`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -566,7 +573,7 @@ impl Default for Mesh {
 
 impl Default for Knative {
     fn default() -> Self {
-        Knative { namespace: defaults::knative_namespace(), config: IndexMap::new() }
+        Knative { namespace: defaults::knative_namespace(), operator_namespace: None, config: IndexMap::new() }
     }
 }
 

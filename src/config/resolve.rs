@@ -330,7 +330,7 @@ fn typed(
         pin_sources.insert(k.to_string(), PinSource::Override);
     }
     let mut env = env;
-    let derived = derive_defaults(name, &mut env);
+    let derived = derive_defaults(name, release, &mut env);
     let resolved =
         Resolved { name: name.to_string(), env, merged, provenance, files, release, pins, pin_sources, derived };
     let diags = rules::apply_ignores(&resolved, rules::check(&resolved));
@@ -340,7 +340,7 @@ fn typed(
 /// Fills in the values whose default depends on other values (the environment's name, the
 /// engine, the platform), and says how each was decided. Only what this environment uses is
 /// filled: OLM settings on OpenShift, the Argo CD destination with Argo CD.
-fn derive_defaults(name: &str, env: &mut Environment) -> BTreeMap<String, String> {
+fn derive_defaults(name: &str, release: &Release, env: &mut Environment) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut fill = |slot: &mut Option<String>, pointer: &str, value: &str, how: &str| {
         if slot.is_none() {
@@ -349,6 +349,11 @@ fn derive_defaults(name: &str, env: &mut Environment) -> BTreeMap<String, String
         }
     };
     fill(&mut env.cluster.name, "/cluster/name", name, "the environment's name");
+    if env.cluster.platform == Platform::Kubernetes && env.kserve.deployment_mode.is_knative() {
+        let how = format!("kgen's catalog (where KServe {}'s install script puts the operator)", release.version);
+        let ns = &release.knative_operator_namespace;
+        fill(&mut env.knative.operator_namespace, "/knative/operatorNamespace", ns, &how);
+    }
     let engine = env.gitops.engine;
     if engine != GitopsEngine::None {
         let path = format!("rendered/{name}");

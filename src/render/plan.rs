@@ -127,7 +127,9 @@ pub fn plan(r: &Resolved) -> Plan {
     ns.insert("kserve", e.kserve.namespace.clone());
     ns.insert("mesh", e.mesh.namespace.clone());
     ns.insert("knative", e.knative.namespace.clone());
-    ns.insert("knativeOperator", r.release.knative_operator_namespace.clone());
+    // Derived from the catalog at resolve when the environment does not pin it.
+    let operator_ns = e.knative.operator_namespace.clone();
+    ns.insert("knativeOperator", operator_ns.unwrap_or_else(|| r.release.knative_operator_namespace.clone()));
     ns.insert("certManager", e.cert_manager.namespace.clone());
     ns.insert("envoyGateway", cat.charts["envoy-gateway"].namespace.clone());
 

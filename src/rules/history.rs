@@ -33,5 +33,48 @@ pub fn check(r: &Resolved, previous: &Value) -> Vec<Diagnostic> {
             &["/versions/gatewayApi", "/kserve/version"],
         ));
     }
+    out.extend(moved_releases(r, previous));
+    out
+}
+
+/// The field that decides a release's namespace, and its key path.
+fn namespace_field(release: &str) -> Option<(&'static str, &'static str)> {
+    Some(match release {
+        "knative-operator" => ("/knative/operatorNamespace", "knative.operatorNamespace"),
+        "cert-manager" => ("/certManager/namespace", "certManager.namespace"),
+        "istio-base" | "istiod" | "istio-ingressgateway" => ("/mesh/namespace", "mesh.namespace"),
+        "kserve-crd" | "kserve" | "kserve-runtime-configs" => ("/kserve/namespace", "kserve.namespace"),
+        _ => return None,
+    })
+}
+
+/// KG209: a Helm release keeps its namespace. Helm cannot move one; Argo CD and Flux install a
+/// second copy and uninstall the first, and charts whose CRDs are templates (kserve-crd, the
+/// Knative operator) take every custom resource of those kinds with them.
+fn moved_releases(r: &Resolved, previous: &Value) -> Vec<Diagnostic> {
+    let Some(before) = previous.pointer("/releases").and_then(Value::as_array) else { return Vec::new() };
+    let plan = crate::render::plan::plan(r);
+    let mut out = Vec::new();
+    for rel in &plan.releases {
+        let old = before
+            .iter()
+            .find(|b| b["name"] == rel.name.as_str())
+            .and_then(|b| b["namespace"].as_str())
+            .filter(|ns| *ns != rel.namespace);
+        let Some(old) = old else { continue };
+        let message = format!(
+            "Helm release `{}` would move from namespace `{old}` to `{}`: Helm cannot move a release, so it would be installed again and the old one uninstalled",
+            rel.name, rel.namespace
+        );
+        let mut d = diag("KG209", message).label(format!("the cluster has it in `{old}`"));
+        let pointers: Vec<&str> = match namespace_field(&rel.name) {
+            Some((pointer, key)) => {
+                d = d.hint(format!("keep it where it is: `{key}: {old}`"));
+                vec![pointer, "/kserve/version"]
+            }
+            None => vec!["/kserve/version"],
+        };
+        out.push(r.diag_at_any(d, &pointers));
+    }
     out
 }
