@@ -69,6 +69,14 @@ impl Printer {
         self.err(&format!("{head}: {text}"));
     }
 
+    /// A warning on stderr (suppressed by `-q`, like warning diagnostics).
+    pub fn warning(&self, text: &str) {
+        if !self.quiet {
+            let head = if self.color_err { "\x1b[1;33mwarning\x1b[0m" } else { "warning" };
+            self.err(&format!("{head}: {text}"));
+        }
+    }
+
     /// A diagnostic with its source frame. Warnings and notes are suppressed by `-q`.
     pub fn diagnostic(&self, d: &Diagnostic, source: Option<&str>) {
         if self.quiet && d.severity != Severity::Error {

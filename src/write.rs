@@ -8,14 +8,16 @@
 //!   never followed);
 //! - the new tree is assembled in a staging folder next to the target and swapped in with one
 //!   atomic `renameat2(RENAME_EXCHANGE)`: a failed or killed render leaves the previous render
-//!   byte-identical;
-//! - nothing is written through a symlink or outside the output folder.
+//!   byte-identical, and the staging folder a killed render leaves is removed by the next one;
+//! - nothing is written through a symlink or outside the output folder: a symlink (or a file)
+//!   where the render needs a folder is an [`Obstacle`] and the write is refused.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
 use crate::compare::{Changeset, Previous, compare};
+use crate::config::load::is_valid_name;
 use crate::error::Error;
 use crate::render::{LOCK_FILE, Rendered};
 
@@ -30,23 +32,224 @@ fn safe_relative(rel: &str) -> Result<&Path, Error> {
     if ok { Ok(p) } else { Err(Error::Internal(format!("refusing to write outside the output folder: `{rel}`"))) }
 }
 
-/// Fails if `path` exists and is a symlink.
-fn not_a_symlink(path: &Path) -> Result<(), Error> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            Err(Error::Usage(format!("`{}` is a symlink; kgen never writes through symlinks", path.display())))
+/// The folders a GitOps engine applies an environment from: Argo CD's root Application syncs
+/// `argocd/`, Flux Kustomizations point at `flux/`, and both (and `kustomize build`) read
+/// `manifests/`. A file there that kgen did not generate may reach the cluster.
+pub const APPLIED_FOLDERS: [&str; 3] = ["argocd", "flux", "manifests"];
+
+/// Something that stands where a render needs a folder: a symlink or a file. Writing through a
+/// symlink would put files outside the output folder, so kgen refuses to write the environment.
+/// It does not replace the link with a folder either (as it does a symlink in place of a
+/// generated file): the folder it points to may hold files kgen did not generate, which would
+/// silently drop out of the render, and the user may expect the render to land at its target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Obstacle {
+    /// Relative to the output folder (`<env>/values`); empty for the output folder itself.
+    pub path: String,
+    /// A symlink; otherwise a file (or anything else that is not a folder).
+    pub symlink: bool,
+}
+
+impl Obstacle {
+    /// One readable line; `out` is how to show the output folder.
+    pub fn describe(&self, out: &str) -> String {
+        let full = if self.path.is_empty() { out.to_string() } else { format!("{out}/{}", self.path) };
+        if self.symlink {
+            format!(
+                "`{full}` is a symlink where kgen writes a folder; kgen never writes through a symlink: \
+                 replace it with a real folder (kgen leaves the link and its target alone)"
+            )
+        } else {
+            format!(
+                "`{full}` is not a folder, but kgen writes a folder there; move it away \
+                 (kgen never removes what it did not generate)"
+            )
         }
-        _ => Ok(()),
     }
 }
 
+/// What is at a path, from its directory entry or an `lstat`: never followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Folder,
+    Symlink,
+    Other,
+}
+
+impl Kind {
+    fn of(t: fs::FileType) -> Kind {
+        if t.is_dir() {
+            Kind::Folder
+        } else if t.is_symlink() {
+            Kind::Symlink
+        } else {
+            Kind::Other
+        }
+    }
+
+    fn at(path: &Path) -> Option<Kind> {
+        fs::symlink_metadata(path).ok().map(|m| Kind::of(m.file_type()))
+    }
+}
+
+/// What stands in the way of writing `new` into `out/<env>`: the output folder, the
+/// environment's folder or a folder on the way to a generated file that is a symlink or a file.
+/// Topmost only: what lies beyond an obstacle is not looked at. [`survey`] finds the same from
+/// its listing; this asks the disk again, right before a write.
+pub fn obstacles(out: &Path, new: &Rendered) -> Vec<Obstacle> {
+    if let Some(o) = out_obstacle(out) {
+        return vec![o];
+    }
+    let target = out.join(&new.env);
+    let blocked = blocked_folders(new.files.keys(), |rel| Kind::at(&target.join(rel)));
+    env_obstacles(&new.env, Kind::at(&target), &blocked)
+}
+
+fn out_obstacle(out: &Path) -> Option<Obstacle> {
+    Kind::at(out).filter(|k| *k != Kind::Folder).map(|k| Obstacle { path: String::new(), symlink: k == Kind::Symlink })
+}
+
+fn env_obstacles(env: &str, target: Option<Kind>, blocked: &BTreeMap<String, bool>) -> Vec<Obstacle> {
+    match target {
+        Some(Kind::Folder) => {
+            blocked.iter().map(|(rel, &symlink)| Obstacle { path: format!("{env}/{rel}"), symlink }).collect()
+        }
+        Some(k) => vec![Obstacle { path: env.to_string(), symlink: k == Kind::Symlink }],
+        None => vec![],
+    }
+}
+
+/// The folders on the way to `paths` (relative to a real folder) that exist as something else:
+/// relative path → whether it is a symlink. Topmost only. `kind` says what is at a relative
+/// path; it is asked once per distinct folder.
+fn blocked_folders<'a>(
+    paths: impl IntoIterator<Item = &'a String>,
+    mut kind: impl FnMut(&str) -> Option<Kind>,
+) -> BTreeMap<String, bool> {
+    let mut fine: BTreeSet<&str> = BTreeSet::new();
+    let mut blocked = BTreeMap::new();
+    'paths: for path in paths {
+        for (i, _) in path.match_indices('/') {
+            let dir = &path[..i];
+            if blocked.contains_key(dir) {
+                continue 'paths;
+            }
+            if fine.contains(dir) {
+                continue;
+            }
+            match kind(dir) {
+                Some(k @ (Kind::Symlink | Kind::Other)) => {
+                    blocked.insert(dir.to_string(), k == Kind::Symlink);
+                    continue 'paths;
+                }
+                // A real folder, or missing (the render creates it).
+                _ => {
+                    fine.insert(dir);
+                }
+            }
+        }
+    }
+    blocked
+}
+
+/// Whether `path` lies beyond one of the `blocked` folders.
+fn behind(path: &str, blocked: &BTreeMap<String, bool>) -> bool {
+    !blocked.is_empty() && path.match_indices('/').any(|(i, _)| blocked.contains_key(&path[..i]))
+}
+
+fn is_folder(path: &Path) -> bool {
+    Kind::at(path) == Some(Kind::Folder)
+}
+
+/// An environment folder as listed: its own entries and everything under its real
+/// [`APPLIED_FOLDERS`], each with its kind from the directory entry (no `stat` per entry: a
+/// fleet `--check` lists every environment). Other folders (`values/`) are not listed: their files
+/// are read by name, and nothing in them reaches the cluster.
+#[derive(Default)]
+struct Listing {
+    kinds: HashMap<String, Kind>,
+    /// Folders whose every entry is in `kinds` (`""`: the environment folder).
+    listed: HashSet<String>,
+}
+
+impl Listing {
+    fn of(target: &Path) -> Listing {
+        let mut listing = Listing::default();
+        let mut todo = vec![String::new()];
+        while let Some(rel) = todo.pop() {
+            let Ok(entries) = fs::read_dir(if rel.is_empty() { target.to_path_buf() } else { target.join(&rel) })
+            else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+                let kind = e.file_type().map_or(Kind::Other, Kind::of);
+                let applied = APPLIED_FOLDERS.contains(&child.split('/').next().unwrap_or_default());
+                if kind == Kind::Folder && applied {
+                    todo.push(child.clone());
+                }
+                listing.kinds.insert(child, kind);
+            }
+            listing.listed.insert(rel);
+        }
+        listing
+    }
+
+    /// Whether the listing shows that nothing is at `rel` (`false` when it cannot tell).
+    fn missing(&self, rel: &str) -> bool {
+        let parent = rel.rsplit_once('/').map_or("", |(p, _)| p);
+        self.listed.contains(parent) && !self.kinds.contains_key(rel)
+    }
+
+    /// What is at `rel`: from the listing when its folder was listed, else one `lstat`.
+    fn kind(&self, target: &Path, rel: &str) -> Option<Kind> {
+        let parent = rel.rsplit_once('/').map_or("", |(p, _)| p);
+        if self.listed.contains(parent) { self.kinds.get(rel).copied() } else { Kind::at(&target.join(rel)) }
+    }
+}
+
+/// One environment on disk, as a render needs to know it: what kgen owns of the previous
+/// render, what stands in the way of writing it, and what sits where the engine applies from.
+#[derive(Debug, Clone, Default)]
+pub struct Survey {
+    /// What [`read_previous`] returns.
+    pub previous: Previous,
+    /// What [`obstacles`] returns.
+    pub obstacles: Vec<Obstacle>,
+    /// Files in the [`APPLIED_FOLDERS`] that kgen does not generate now and did not generate
+    /// before (those it prunes), relative to the environment folder, in path order. Symlinks
+    /// are listed like files (the engine reads what they point to); obstacles are not.
+    pub stray: Vec<String>,
+}
+
+/// Looks at `out/<env>` once for everything a render or `--check` needs to know about it.
+pub fn survey(out: &Path, new: &Rendered) -> Survey {
+    if let Some(o) = out_obstacle(out) {
+        return Survey { obstacles: vec![o], ..Survey::default() };
+    }
+    survey_env(&out.join(&new.env), new)
+}
+
 /// Reads what kgen owns of a previous render: the previous index and every file that is
-/// generated now or was generated before. Symlinks are not followed (their content counts as
-/// missing, so `--check` reports them).
+/// generated now or was generated before. Symlinks are never followed, in the last component
+/// or on the way to it: what lies behind one counts as missing, so `--check` reports it and
+/// `render` (which refuses to write through it, see [`obstacles`]) never trusts it.
 pub fn read_previous(target: &Path, new: &Rendered) -> Result<Previous, Error> {
-    let mut prev = Previous::default();
-    let lock_path = target.join(LOCK_FILE);
-    if let Ok(text) = read_regular(&lock_path)
+    Ok(survey_env(target, new).previous)
+}
+
+fn survey_env(target: &Path, new: &Rendered) -> Survey {
+    let mut survey = Survey::default();
+    let env_kind = Kind::at(target);
+    if env_kind != Some(Kind::Folder) {
+        survey.obstacles = env_obstacles(&new.env, env_kind, &BTreeMap::new());
+        return survey;
+    }
+    let listing = Listing::of(target);
+    let kind = |rel: &str| listing.kind(target, rel);
+    let prev = &mut survey.previous;
+    if let Ok(text) = read_regular(&target.join(LOCK_FILE))
         && let Ok(lock) = serde_json::from_slice::<serde_json::Value>(&text)
         && let Some(files) = lock.get("files").and_then(serde_json::Value::as_object)
     {
@@ -59,12 +262,31 @@ pub fn read_previous(target: &Path, new: &Rendered) -> Result<Previous, Error> {
         prev.generated.insert(LOCK_FILE.to_string());
     }
     let wanted: BTreeSet<&String> = new.files.keys().chain(prev.generated.iter()).collect();
+    let unreadable = blocked_folders(wanted.iter().copied(), kind);
     for rel in wanted {
+        // Behind a symlink, or known to be missing: no `open`.
+        if behind(rel, &unreadable) || listing.missing(rel) {
+            continue;
+        }
         if let Ok(bytes) = read_regular(&target.join(rel)) {
             prev.contents.insert(rel.clone(), bytes);
         }
     }
-    Ok(prev)
+    let blocked = blocked_folders(new.files.keys(), kind);
+    survey.obstacles = env_obstacles(&new.env, env_kind, &blocked);
+    let needed: BTreeSet<&str> =
+        new.files.keys().flat_map(|p| p.match_indices('/').map(move |(i, _)| &p[..i])).collect();
+    let prev = &survey.previous;
+    survey.stray = listing
+        .kinds
+        .iter()
+        .filter(|(rel, k)| **k != Kind::Folder && rel.contains('/'))
+        .map(|(rel, _)| rel)
+        .filter(|rel| !new.files.contains_key(*rel) && !prev.generated.contains(*rel) && !needed.contains(rel.as_str()))
+        .cloned()
+        .collect();
+    survey.stray.sort();
+    survey
 }
 
 /// Reads a regular file without following a symlink in its last component: one `open` with
@@ -83,8 +305,40 @@ pub(crate) fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
         return Err(std::io::Error::other("not a regular file"));
     }
     let mut buf = Vec::with_capacity(m.len() as usize);
-    f.read_to_end(&mut buf)?;
+    // Through `take`: `File::read_to_end` asks the file for its size and position again (an
+    // `fstat` and an `lseek` per file, ~68,000 system calls over a fleet `--check`, more than
+    // listing the folders the engine applies costs); the size is known already.
+    Read::by_ref(&mut f).take(u64::MAX).read_to_end(&mut buf)?;
     Ok(buf)
+}
+
+/// The staging folder of `env`: hidden, next to the environment's folder, a name only kgen uses.
+fn staging_path(out: &Path, env: &str) -> PathBuf {
+    out.join(format!(".{env}.kgen-staging"))
+}
+
+/// Environments whose staging folder is in `out`: a render was killed before it removed it.
+pub fn leftover_stagings(out: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(out) else {
+        return vec![];
+    };
+    let mut found: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            let env = name.strip_prefix('.')?.strip_suffix(".kgen-staging")?;
+            is_valid_name(env).then(|| env.to_string())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Removes `env`'s leftover staging folder, if there is one. Only that exact name, and never
+/// through a symlink: a symlink of that name is removed, not what it points to, and
+/// `remove_dir_all` does not follow the symlinks inside.
+pub fn remove_leftover_staging(out: &Path, env: &str) -> Result<(), Error> {
+    remove_all(&staging_path(out, env))
 }
 
 /// What a write did.
@@ -104,18 +358,28 @@ pub struct FaultInjection {
 /// Writes one environment's render into `out/<env>/`.
 /// `prev` is what [`read_previous`] returned for `out/<env>` before this render.
 pub fn write_env(out: &Path, new: &Rendered, prev: &Previous, fault: FaultInjection) -> Result<WriteReport, Error> {
-    not_a_symlink(out)?;
+    let refuse = |blocked: Vec<Obstacle>| {
+        let shown = out.display().to_string();
+        let lines: Vec<String> = blocked.iter().map(|o| o.describe(&shown)).collect();
+        Error::Usage(format!("{}: nothing written\n{}", new.env, lines.join("\n")))
+    };
+    // The output folder first: the staging folder is removed through it.
+    if let Some(o) = out_obstacle(out) {
+        return Err(refuse(vec![o]));
+    }
     fs::create_dir_all(out).map_err(io(out, "create the output folder"))?;
     let target = out.join(&new.env);
-    not_a_symlink(&target)?;
+    let staging = staging_path(out, &new.env);
+    // A leftover from a killed run holds nothing of value (the target is always complete), and
+    // nothing else would ever remove it: do it before deciding whether anything changed.
+    remove_all(&staging)?;
     let changes = compare(new, prev);
     if changes.is_empty() {
         return Ok(WriteReport { changes });
     }
-    let staging = out.join(format!(".{}.kgen-staging", new.env));
-    // A leftover from a killed run holds nothing of value: the target is always complete.
-    if fs::symlink_metadata(&staging).is_ok() {
-        remove_all(&staging)?;
+    let blocked = obstacles(out, new);
+    if !blocked.is_empty() {
+        return Err(refuse(blocked));
     }
     fs::create_dir(&staging).map_err(io(&staging, "create the staging folder"))?;
     let result = assemble(&target, &staging, new, prev, &changes, fault).and_then(|()| swap(&staging, &target));
@@ -152,16 +416,28 @@ fn assemble(
     // Folders already made in the staging tree: `mkdir` on an existing folder is a failed
     // system call, and there are thousands of them in a fleet render.
     let mut made: BTreeSet<PathBuf> = BTreeSet::new();
+    // One component at a time, each made here or already a real folder made here: never
+    // `create_dir_all`, which goes through a symlink. `obstacles` keeps symlinks off the way to
+    // generated files, so none is carried over there; this keeps it so if that ever changes.
     let mut mkdirs = |dir: &Path| -> Result<(), Error> {
         if made.contains(dir) {
             return Ok(());
         }
-        fs::create_dir_all(dir).map_err(io(dir, "create a folder"))?;
-        let mut d = dir.to_path_buf();
-        while d.starts_with(staging) && made.insert(d.clone()) {
-            if !d.pop() {
-                break;
+        let rel = dir.strip_prefix(staging).map_err(|_| {
+            Error::Internal(format!("refusing to create a folder outside the staging folder: `{}`", dir.display()))
+        })?;
+        let mut d = staging.to_path_buf();
+        for c in rel.components() {
+            d.push(c);
+            if made.contains(&d) {
+                continue;
             }
+            match fs::create_dir(&d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && is_folder(&d) => {}
+                Err(e) => return Err(io(&d, "create a folder")(e)),
+            }
+            made.insert(d.clone());
         }
         Ok(())
     };
@@ -217,7 +493,9 @@ fn assemble(
         if let Some(parent) = dest.parent() {
             mkdirs(parent)?;
         }
-        // `create_new`: the staging folder is fresh, so this never follows an existing link.
+        // `create_new` (`O_EXCL`) refuses whatever already sits at the last component, a
+        // symlink included, and `mkdirs` made every folder above it a real one in the staging
+        // folder: the write cannot leave the staging tree.
         let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&dest).map_err(io(&dest, "create"))?;
         std::io::Write::write_all(&mut f, new.files[rel].as_bytes()).map_err(io(&dest, "write"))?;
         writes += 1;
@@ -263,4 +541,27 @@ fn swap(staging: &Path, target: &Path) -> Result<(), Error> {
     fs::rename(target, &backup).map_err(io(target, "move the previous render aside"))?;
     fs::rename(staging, target).map_err(io(target, "move the new render into place"))?;
     fs::rename(&backup, staging).map_err(io(staging, "move the previous render back for removal"))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    /// `obstacles` keeps symlinks off the way to generated files before `assemble` runs; should
+    /// one be in the staging tree anyway, `assemble` fails instead of writing through it.
+    #[test]
+    fn assemble_never_makes_a_folder_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        let staging = dir.path().join(".e.kgen-staging");
+        fs::create_dir(&outside).unwrap();
+        fs::create_dir(&staging).unwrap();
+        std::os::unix::fs::symlink(&outside, staging.join("values")).unwrap();
+        let new = Rendered { env: "e".into(), files: [("values/x.yaml".to_string(), "x: 1\n".to_string())].into() };
+        let prev = Previous::default();
+        let changes = compare(&new, &prev);
+        let target = dir.path().join("e");
+        assert!(assemble(&target, &staging, &new, &prev, &changes, FaultInjection::default()).is_err());
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    }
 }

@@ -336,6 +336,225 @@ fn nothing_is_written_through_a_symlink() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("symlink"));
 }
 
+/// Entries directly in a folder (0 for an empty one).
+fn entries(dir: &Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+#[cfg(unix)]
+fn a_symlinked_subfolder_is_refused_and_nothing_is_written() {
+    let project = temp_project();
+    let out = project.path().join("rendered");
+    assert!(kgen(project.path(), &["render"]).status.success());
+    // A change to every environment, so that a refused render has something to write.
+    let base = project.path().join("environments/_base.yaml");
+    std::fs::write(&base, std::fs::read_to_string(&base).unwrap().replace("models.example.com", "ml.example.com"))
+        .unwrap();
+    let outside = project.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    // (a folder of a render, the link put in its place): relative links (they resolve the same
+    // from the staging folder, which sits at the same depth) and an absolute one.
+    let cases = [
+        ("dev/values", Path::new("../../outside").to_path_buf()),
+        ("dev/manifests/knative-serving", outside.clone()),
+        ("staging/flux/phases", Path::new("../../../outside").to_path_buf()),
+    ];
+    for (rel, link) in &cases {
+        let folder = out.join(rel);
+        std::fs::remove_dir_all(&folder).unwrap();
+        std::os::unix::fs::symlink(link, &folder).unwrap();
+        let before = read_tree(&out);
+        let env = rel.split('/').next().unwrap();
+        let said = format!("`rendered/{rel}` is a symlink where kgen writes a folder");
+        for args in [&["render"][..], &["render", env][..]] {
+            let o = kgen(project.path(), args);
+            assert_eq!(o.status.code(), Some(2), "{args:?} with {rel} a symlink");
+            assert!(stderr(&o).contains(&said), "{}", stderr(&o));
+            assert_eq!(entries(&outside), 0, "{rel}: nothing written through the link");
+            assert!(read_tree(&out) == before, "{rel}: the previous render (every environment) is byte-identical");
+            assert_eq!(&std::fs::read_link(&folder).unwrap(), link, "{rel}: the link is left alone");
+        }
+        let o = kgen(project.path(), &["render", "--check"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stdout(&o).contains(&said), "{}", stdout(&o));
+        // Once the user replaces the link with a folder, the render goes through.
+        std::fs::remove_file(&folder).unwrap();
+        std::fs::create_dir(&folder).unwrap();
+        assert!(kgen(project.path(), &["render"]).status.success());
+        assert_eq!(entries(&outside), 0);
+    }
+    assert_eq!(kgen(project.path(), &["render", "--check"]).status.code(), Some(0));
+    // A file where kgen writes a folder: refused the same way, the file kept as it is.
+    let values = out.join("prod/values");
+    std::fs::remove_dir_all(&values).unwrap();
+    std::fs::write(&values, "mine\n").unwrap();
+    let before = read_tree(&out);
+    let o = kgen(project.path(), &["render", "prod"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("`rendered/prod/values` is not a folder"), "{}", stderr(&o));
+    assert!(read_tree(&out) == before);
+    std::fs::remove_file(&values).unwrap();
+    // A symlink that no generated file lies under is the user's business: carried over as it is,
+    // never followed, even when the environment around it is rewritten.
+    let docs = out.join("dev/docs");
+    std::os::unix::fs::symlink(&outside, &docs).unwrap();
+    std::fs::write(&base, std::fs::read_to_string(&base).unwrap().replace("ml.example.com", "models.example.com"))
+        .unwrap();
+    assert!(kgen(project.path(), &["render"]).status.success());
+    assert_eq!(std::fs::read_link(&docs).unwrap(), outside);
+    assert_eq!(entries(&outside), 0);
+}
+
+#[test]
+#[cfg(unix)]
+fn write_env_refuses_a_symlinked_subfolder_and_read_previous_does_not_read_through_it() {
+    let project = temp_project();
+    let out = project.path().join("rendered");
+    assert!(kgen(project.path(), &["render", "prod"]).status.success());
+    let outside = tempfile::tempdir().unwrap();
+    // The link's target holds exactly what kgen would write: it still does not count as written.
+    std::fs::copy(out.join("prod/values/kserve.yaml"), outside.path().join("kserve.yaml")).unwrap();
+    std::fs::remove_dir_all(out.join("prod/values")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), out.join("prod/values")).unwrap();
+    let before = read_tree(&out);
+    let (ws, mut r) = resolved_in(project.path(), "prod");
+    r.env.kserve.ingress_domain = "changed.example.com".into();
+    let new = kgen::render::render(&r, &ws.sources).unwrap();
+    let prev = read_previous(&out.join("prod"), &new).unwrap();
+    assert!(!prev.contents.contains_key("values/kserve.yaml"), "read through a symlinked folder");
+    assert!(prev.contents.contains_key("kustomization.yaml"));
+    let err = write_env(&out, &new, &prev, FaultInjection::default()).unwrap_err().to_string();
+    assert!(err.contains("values` is a symlink where kgen writes a folder"), "{err}");
+    assert!(read_tree(&out) == before);
+    assert_eq!(entries(outside.path()), 1);
+    // A symlinked environment folder is not read at all.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::remove_file(out.join("prod/values")).unwrap();
+    std::fs::rename(out.join("prod"), elsewhere.path().join("prod")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path().join("prod"), out.join("prod")).unwrap();
+    assert!(read_previous(&out.join("prod"), &new).unwrap().contents.is_empty());
+}
+
+#[test]
+#[cfg(unix)]
+fn a_file_kgen_did_not_generate_where_the_engine_applies_fails_check_and_render_keeps_it_loudly() {
+    let project = temp_project();
+    let out = project.path().join("rendered");
+    assert!(kgen(project.path(), &["render"]).status.success());
+    // (environment, a generated file copied with its header, the copy, why it matters): only
+    // the file, the lock is not edited. dev is Argo CD, staging Flux.
+    let root_app = "the root Application syncs every file in argocd/, so Argo CD would apply it to the cluster";
+    let cases = [
+        ("dev", "argocd/application-dev-kserve.yaml", "argocd/application-dev-kserve-old.yaml", root_app),
+        (
+            "dev",
+            "manifests/knative-serving/knativeserving-knative-serving.yaml",
+            "manifests/knative-serving/knativeserving-old.yaml",
+            "manifests/ is a folder the GitOps engine applies, so it can reach the cluster",
+        ),
+        (
+            "staging",
+            "flux/kustomization-kgen-staging-release-kserve.yaml",
+            "flux/kustomization-kgen-staging-release-kserve-old.yaml",
+            "flux/ is a folder the GitOps engine applies, so it can reach the cluster",
+        ),
+        (
+            "staging",
+            "manifests/kserve/gateway-kserve-ingress-gateway.yaml",
+            "manifests/kserve/gateway-old.yaml",
+            "manifests/ is a folder the GitOps engine applies, so it can reach the cluster",
+        ),
+    ];
+    for (env, from, to, why) in cases {
+        let stray = out.join(env).join(to);
+        std::fs::copy(out.join(env).join(from), &stray).unwrap();
+        let shown = format!("rendered/{env}/{to}");
+        for args in [&["render", env, "--check"][..], &["render", "--check"][..]] {
+            let o = kgen(project.path(), args);
+            assert_eq!(o.status.code(), Some(1), "{args:?} with {shown}");
+            assert!(stdout(&o).contains(&format!("not generated by kgen: {shown} ({why})")), "{}", stdout(&o));
+        }
+        let before = read_tree(&out);
+        // Under --strict the warning is an error: nothing written.
+        let o = kgen(project.path(), &["--strict", "render", env]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains(&format!("error: {shown} is not generated by kgen: {why}")), "{}", stderr(&o));
+        assert!(read_tree(&out) == before);
+        // `render` never deletes what kgen did not generate: kept, with a warning (hidden by -q).
+        let o = kgen(project.path(), &["render", env]);
+        assert!(o.status.success());
+        assert!(stderr(&o).contains(&format!("warning: {shown} is not generated by kgen: {why}")), "{}", stderr(&o));
+        assert!(read_tree(&out) == before, "kept, and nothing else touched");
+        let o = kgen(project.path(), &["-q", "render", env]);
+        assert!(o.status.success() && !stderr(&o).contains("warning"), "{}", stderr(&o));
+        assert_eq!(kgen(project.path(), &["render", "--check"]).status.code(), Some(1), "still there, still red");
+        std::fs::remove_file(&stray).unwrap();
+        assert_eq!(kgen(project.path(), &["render", "--check"]).status.code(), Some(0));
+    }
+    // A symlink there is listed too: the engine reads what it points to.
+    let link = out.join("dev/argocd/application-dev-extra.yaml");
+    std::os::unix::fs::symlink("../values/kserve.yaml", &link).unwrap();
+    let o = kgen(project.path(), &["render", "dev", "--check"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("not generated by kgen: rendered/dev/argocd/application-dev-extra.yaml"));
+}
+
+#[test]
+#[cfg(unix)]
+fn a_leftover_staging_folder_is_reported_by_check_and_removed_by_render() {
+    let project = temp_project();
+    let out = project.path().join("rendered");
+    assert!(kgen(project.path(), &["render"]).status.success());
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("keep.yaml"), "keep: true\n").unwrap();
+    // What a render of dev killed mid-way leaves, with a symlink inside that removal must not follow.
+    let dev = out.join(".dev.kgen-staging");
+    std::fs::create_dir_all(dev.join("values")).unwrap();
+    std::fs::write(dev.join("values/kserve.yaml"), "partial").unwrap();
+    std::os::unix::fs::symlink(outside.path(), dev.join("values/linked")).unwrap();
+    // A staging name that is a symlink: the link goes, not what it points to.
+    let prod = out.join(".prod.kgen-staging");
+    std::os::unix::fs::symlink(outside.path(), &prod).unwrap();
+    // One of an environment whose file and folder are gone.
+    let gone = out.join(".gone.kgen-staging");
+    std::fs::create_dir_all(gone.join("values")).unwrap();
+    // Not kgen's names: never touched.
+    let mine = [out.join(".mine"), out.join(".Dev.kgen-staging"), out.join(".dev.kgen-staging.bak")];
+    for m in &mine {
+        std::fs::create_dir(m).unwrap();
+    }
+    let exists = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+
+    let o = kgen(project.path(), &["render", "--check"]);
+    assert_eq!(o.status.code(), Some(1));
+    for name in ["dev", "gone", "prod"] {
+        let line = format!("leftover staging folder of a killed render: rendered/.{name}.kgen-staging");
+        assert!(stdout(&o).contains(&line), "{}", stdout(&o));
+    }
+    // Named environments: only their own leftovers count.
+    assert_eq!(kgen(project.path(), &["render", "legacy", "--check"]).status.code(), Some(0));
+    assert_eq!(kgen(project.path(), &["render", "dev", "--check"]).status.code(), Some(1));
+    // dev is up to date, and its leftover still goes.
+    let o = kgen(project.path(), &["render", "dev"]);
+    assert!(o.status.success() && stderr(&o).contains("dev: up to date"), "{}", stderr(&o));
+    assert!(!exists(&dev));
+    assert!(exists(&prod) && exists(&gone), "not written in this run");
+    assert!(kgen(project.path(), &["render"]).status.success());
+    assert!(!exists(&prod) && !exists(&gone));
+    assert_eq!(std::fs::read_to_string(outside.path().join("keep.yaml")).unwrap(), "keep: true\n");
+    assert!(mine.iter().all(|m| m.is_dir()));
+    assert_eq!(kgen(project.path(), &["render", "--check"]).status.code(), Some(0));
+}
+
 #[test]
 fn check_is_green_when_fresh_and_red_after_any_edit() {
     let project = temp_project();

@@ -129,41 +129,63 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
             renders.push(Rendered { env: name, files: BTreeMap::new() });
         }
     }
-    let previous: Vec<Result<Previous, Error>> = par_map(&renders, |r| write::read_previous(&out.join(&r.env), r));
-    let previous: Vec<Previous> = previous.into_iter().collect::<Result<_, _>>()?;
+    // One look at each environment on disk, before anything is written.
+    let surveys: Vec<write::Survey> = par_map(&renders, |r| write::survey(&out, r));
+    let mut previous = Vec::with_capacity(surveys.len());
+    let (mut blocked, mut stray) = (Vec::new(), Vec::new());
+    for s in surveys {
+        previous.push(s.previous);
+        blocked.push(s.obstacles);
+        stray.push(s.stray);
+    }
     let mut checked = checked;
     if history_failed(ctx, &mut checked, &renders, &previous, "nothing rendered") {
         return Ok(exit_codes::ERROR);
     }
     let out_display = display_path(&ctx.global.dir, &out);
+    let jobs: Vec<(&Rendered, &Previous)> = renders.iter().zip(&previous).collect();
+    let leftovers: Vec<String> = write::leftover_stagings(&out)
+        .into_iter()
+        .filter(|env| args.selection.envs.is_empty() || renders.iter().any(|r| &r.env == env))
+        .collect();
 
     if args.check {
-        let mut stale = Vec::new();
-        let mut text = String::new();
-        for (r, p) in renders.iter().zip(&previous) {
-            let c = compare::compare(r, p);
-            if c.is_empty() {
-                continue;
-            }
-            stale.push(r.env.clone());
-            text.push_str(&diff_text(&out_display, r, p, &c));
+        return Ok(check_report(ctx, &out_display, &jobs, &blocked, &stray, &leftovers));
+    }
+
+    // Refused before anything is written: a render of several environments writes none of them.
+    let refused: Vec<String> = blocked.iter().flatten().map(|o| o.describe(&out_display)).collect();
+    if !refused.is_empty() {
+        for line in &refused {
+            ctx.printer.error(line);
         }
-        if stale.is_empty() {
-            ctx.printer.info(&format!("{} environment render(s) in {out_display}/ are up to date", renders.len()));
-            return Ok(exit_codes::SUCCESS);
+        ctx.printer
+            .info(&format!("nothing rendered: {} symlink(s) or file(s) where kgen writes a folder", refused.len()));
+        return Ok(exit_codes::ERROR);
+    }
+    let shown = out_display.as_str();
+    let stray_lines: Vec<String> = renders
+        .iter()
+        .zip(&stray)
+        .flat_map(|(r, files)| files.iter().map(move |f| stray_warning(shown, &r.env, f)))
+        .collect();
+    if ctx.global.strict && !stray_lines.is_empty() {
+        for line in &stray_lines {
+            ctx.printer.error(line);
         }
-        let _ = ctx.printer.data(&text);
         ctx.printer.info(&format!(
-            "{} of {} environment render(s) are out of date: {} (run `kgen render` and commit the result)",
-            stale.len(),
-            renders.len(),
-            stale.join(", ")
+            "nothing rendered: {} file(s) kgen did not generate where the engine applies from (an error under --strict)",
+            stray_lines.len()
         ));
-        return Ok(exit_codes::CHANGES);
+        return Ok(exit_codes::ERROR);
+    }
+    // Leftover staging folders of environments that are not written in this run (their file
+    // is gone, and so is their folder); `write_env` removes those of the others.
+    for env in leftovers.iter().filter(|env| !renders.iter().any(|r| &r.env == *env)) {
+        write::remove_leftover_staging(&out, env)?;
     }
 
     // Environments are independent: write them in parallel, each atomically.
-    let jobs: Vec<(&Rendered, &Previous)> = renders.iter().zip(&previous).collect();
     let changes: Vec<Changeset> = par_map(&jobs, |(r, p)| write::write_env(&out, r, p, FaultInjection::default()))
         .into_iter()
         .map(|w| w.map(|w| w.changes))
@@ -196,7 +218,106 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
     if !full.is_empty() {
         let _ = ctx.printer.data(&full);
     }
+    // Last, so that they are what the user sees: kgen keeps these files, the engine applies them.
+    for line in &stray_lines {
+        ctx.printer.warning(line);
+    }
     Ok(exit_codes::SUCCESS)
+}
+
+/// `render --check`: prints every finding (stdout) and a summary (stderr); the exit code.
+fn check_report(
+    ctx: &Context<'_>,
+    out: &str,
+    jobs: &[(&Rendered, &Previous)],
+    blocked: &[Vec<write::Obstacle>],
+    stray: &[Vec<String>],
+    leftovers: &[String],
+) -> u8 {
+    let mut text = String::new();
+    for env in leftovers {
+        text.push_str(&format!(
+            "leftover staging folder of a killed render: {out}/.{env}.kgen-staging (`kgen render` removes it)\n"
+        ));
+    }
+    let mut stale = Vec::new();
+    let (mut stray_envs, mut blocked_envs) = (Vec::new(), Vec::new());
+    for (((r, p), b), s) in jobs.iter().zip(blocked).zip(stray) {
+        for o in b {
+            text.push_str(&o.describe(out));
+            text.push('\n');
+        }
+        for f in s {
+            text.push_str(&format!("not generated by kgen: {out}/{}/{f} ({})\n", r.env, applied_reason(f)));
+        }
+        let c = compare::compare(r, p);
+        if !c.is_empty() {
+            stale.push(r.env.as_str());
+            text.push_str(&diff_text(out, r, p, &c));
+        }
+        if !b.is_empty() {
+            blocked_envs.push(r.env.as_str());
+        }
+        if !s.is_empty() {
+            stray_envs.push(r.env.as_str());
+        }
+    }
+    if text.is_empty() {
+        ctx.printer.info(&format!("{} environment render(s) in {out}/ are up to date", jobs.len()));
+        return exit_codes::SUCCESS;
+    }
+    let _ = ctx.printer.data(&text);
+    if !stale.is_empty() {
+        ctx.printer.info(&format!(
+            "{} of {} environment render(s) are out of date: {} (run `kgen render` and commit the result)",
+            stale.len(),
+            jobs.len(),
+            stale.join(", ")
+        ));
+    }
+    if !blocked_envs.is_empty() {
+        ctx.printer.info(&format!(
+            "symlinks or files where kgen writes a folder in: {} (`kgen render` refuses to write through them)",
+            blocked_envs.join(", ")
+        ));
+    }
+    if !stray_envs.is_empty() {
+        ctx.printer.info(&format!(
+            "files kgen did not generate where the GitOps engine applies from, in: {} (move them out or delete them; \
+             `kgen render` keeps them)",
+            stray_envs.join(", ")
+        ));
+    }
+    if !leftovers.is_empty() {
+        ctx.printer.info(&format!(
+            "leftover staging folders of a killed render: {} (`kgen render` removes them)",
+            leftovers.len()
+        ));
+    }
+    exit_codes::CHANGES
+}
+
+/// Why a file kgen did not generate matters in the folder it sits in (one of
+/// [`write::APPLIED_FOLDERS`]). Only the root Application reads a whole folder today (the top
+/// of `argocd/`); elsewhere kgen lists its files (kustomizations, `directory.include`), but a
+/// folder the engine applies is one hand-edit or one tool away from applying all of it.
+fn applied_reason(rel: &str) -> String {
+    let (top, rest) = rel.split_once('/').unwrap_or((rel, ""));
+    if top == "argocd" && !rest.contains('/') {
+        "the root Application syncs every file in argocd/, so Argo CD would apply it to the cluster".into()
+    } else {
+        format!("{top}/ is a folder the GitOps engine applies, so it can reach the cluster")
+    }
+}
+
+/// The `render` warning (an error under `--strict`) for a file kgen did not generate.
+fn stray_warning(out: &str, env: &str, rel: &str) -> String {
+    let top = rel.split_once('/').map_or(rel, |(t, _)| t);
+    format!(
+        "{out}/{env}/{rel} is not generated by kgen: {}; kgen never deletes files it did not generate: \
+         move it out of {top}/ or delete it",
+        applied_reason(rel)
+    )
 }
 
 fn display_path(root: &Path, out: &Path) -> String {
