@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -91,7 +92,13 @@ fn main() {
     });
     let kgen = env!("CARGO_BIN_EXE_kgen");
     let dir = tempfile::tempdir().expect("tempdir");
+    // `KGEN_BENCH_KEEP=1` leaves the fleet (printed below) for profiling a single command.
+    let dir_path = if std::env::var_os("KGEN_BENCH_KEEP").is_some() { dir.keep() } else { dir.path().to_path_buf() };
+    let dir = Fleet(dir_path);
     write_fleet(dir.path(), count);
+    if std::env::var_os("KGEN_BENCH_KEEP").is_some() {
+        println!("fleet kept in {}", dir.path().display());
+    }
     let render = || {
         let mut c = Command::new(kgen);
         c.arg("-C").arg(dir.path()).args(["-q", "render", "--all"]);
@@ -176,4 +183,13 @@ fn main() {
         mb(validate.max_rss_kb)
     );
     hostile_inputs(kgen);
+}
+
+/// The fleet's folder (a `TempDir` unless kept).
+struct Fleet(std::path::PathBuf);
+
+impl Fleet {
+    fn path(&self) -> &Path {
+        &self.0
+    }
 }
