@@ -374,7 +374,9 @@ fn derive_defaults(name: &str, release: &Release, env: &mut Environment) -> BTre
         let how = "kgen's catalog (openshift.catalogSourceNamespace)";
         fill(&mut olm.source_namespace, "/olm/sourceNamespace", &os.catalog_source_namespace, how);
         if olm.install_plan_approval.is_none() {
-            olm.install_plan_approval = serde_json::from_value(Value::String(os.install_plan_approval.clone())).ok();
+            let approval = Value::String(os.install_plan_approval.clone());
+            olm.install_plan_approval =
+                Some(serde_json::from_value(approval).expect("the catalog's approval is Automatic or Manual"));
             out.insert("/olm/installPlanApproval".into(), "kgen's catalog (openshift.installPlanApproval)".into());
         }
         let mesh_role = match env.mesh.provider {

@@ -79,7 +79,7 @@ pub fn files(r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Va
     }
 }
 
-/// Labels of every Argo CD object: one Argo CD can hold a fleet, and `argocd app list -l
+/// Labels of every Argo CD and Flux object: one Argo CD can hold a fleet, and `argocd app list -l
 /// kgen.dev/cluster=…` finds one cluster's Applications.
 fn labels(r: &Resolved) -> Value {
     json!({
