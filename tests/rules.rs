@@ -568,6 +568,15 @@ fn every_accepted_combination_renders_without_render_rule_errors() {
         let Some(r) = c.resolved else { continue };
         accepted += 1;
         let out = render::render(&r, &ws.sources).unwrap_or_else(|e| panic!("{name} does not render: {e}\n{text}"));
+        // KGEN_COMBINATIONS_OUT=DIR keeps every accepted render there, for the conformance
+        // tools of ../shared/tools (a sweep too slow for CI).
+        if let Some(keep) = std::env::var_os("KGEN_COMBINATIONS_OUT") {
+            for (path, content) in &out.files {
+                let file = std::path::Path::new(&keep).join(&name).join(path);
+                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                std::fs::write(file, content).unwrap();
+            }
+        }
         let errors: Vec<String> = rules::check_rendered(&r, &out, rules::render::Depth::Full)
             .iter()
             .filter(|d| d.severity == kgen::diag::Severity::Error)
