@@ -405,7 +405,7 @@ fn derive_defaults(name: &str, release: &Release, env: &mut Environment) -> BTre
 }
 
 /// Argo CD's name for the cluster it runs in.
-pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+const IN_CLUSTER: &str = "https://kubernetes.default.svc";
 
 /// The inverse of [`key_path`] for the paths of required fields (`ignore[0].reason` →
 /// `/ignore/0/reason`).

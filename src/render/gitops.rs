@@ -29,7 +29,7 @@ pub struct GitopsFile {
 /// Settings every GitOps template sees as `gitops`.
 pub fn settings(r: &Resolved) -> Value {
     // Resolving fills these in when no file sets them (`Resolved::derived`), for the engines
-    // that use them; install.sh (`none`) uses neither.
+    // that use them (the server for Argo CD); install.sh (`none`) uses none of them.
     let e = &r.env.gitops;
     let namespace = e.namespace.clone().unwrap_or_default();
     let path = e.path.clone().unwrap_or_default();
@@ -42,7 +42,7 @@ pub fn settings(r: &Resolved) -> Value {
         "labels": labels(r),
         "namespace": namespace,
         "path": path,
-        "server": r.env.cluster.server.clone().unwrap_or_else(|| crate::config::resolve::IN_CLUSTER.to_string()),
+        "server": r.env.cluster.server.clone().unwrap_or_default(),
     })
 }
 
@@ -140,14 +140,14 @@ fn argocd(r: &Resolved, plan: &Plan) -> Vec<GitopsFile> {
                     sync.push("ServerSideApply=true".into());
                 }
                 json!({
-                    "name": app_name, "wave": node.wave, "labels": labels(r), "release": rel, "repoURL": repo_url,
+                    "name": app_name, "wave": node.wave, "release": rel, "repoURL": repo_url,
                     "syncOptions": sync, "skipSchemaValidation": broken_schema(rel), "skipCrds": chart.skip_crds,
                 })
             }
             "crds" => {
                 let src = plan.crd_sources.iter().find(|s| s.name == name).expect("planned");
                 json!({
-                    "name": format!("{}-{}-crds", r.name, kebab(name)), "wave": node.wave, "labels": labels(r),
+                    "name": format!("{}-{}-crds", r.name, kebab(name)), "wave": node.wave,
                     "source": src, "syncOptions": ["ServerSideApply=true"],
                 })
             }
@@ -161,7 +161,7 @@ fn argocd(r: &Resolved, plan: &Plan) -> Vec<GitopsFile> {
                     sync.push("SkipDryRunOnMissingResource=true");
                 }
                 json!({
-                    "name": format!("{app_name}-manifests"), "wave": node.wave, "labels": labels(r),
+                    "name": format!("{app_name}-manifests"), "wave": node.wave,
                     "include": format!("{{{}}}", include.join(",")), "syncOptions": sync,
                 })
             }
@@ -188,7 +188,7 @@ fn argocd(r: &Resolved, plan: &Plan) -> Vec<GitopsFile> {
         path: format!("argocd/application-{root}.yaml"),
         template: "argocd/application-root.yaml",
         key: "app",
-        data: json!({"name": root, "labels": labels(r)}),
+        data: json!({"name": root}),
     });
     out
 }

@@ -130,10 +130,14 @@ pub fn retired_rule(code: &str) -> Option<&'static Retired> {
     retired().iter().find(|r| r.code == code)
 }
 
+/// Text as one Markdown table cell: `|` escaped, line breaks as spaces.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
 /// The catalog as the Markdown table of the README (code, severity, stage, what, why, fix),
 /// between the README's `rules:start` / `rules:end` markers; a test keeps them equal.
 pub fn markdown_table() -> String {
-    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
     let mut out = String::from("| code | severity | stage | what | why | fix |\n|---|---|---|---|---|---|\n");
     for r in rules() {
         let fact = r.fact.as_deref().map_or(String::new(), |f| format!(" ({f})"));
@@ -153,7 +157,6 @@ pub fn markdown_table() -> String {
 /// The retired codes as the README's second generated table (code, retired, title, why,
 /// replaced by), between its `retired:start` / `retired:end` markers.
 pub fn retired_markdown_table() -> String {
-    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
     let mut out = String::from("| code | retired | was | why | replaced by |\n|---|---|---|---|---|\n");
     for r in retired() {
         let by = if r.replaced_by.is_empty() { "—".to_string() } else { r.replaced_by.join(", ") };
