@@ -381,6 +381,13 @@ pub fn write_env(out: &Path, new: &Rendered, prev: &Previous, fault: FaultInject
     if !blocked.is_empty() {
         return Err(refuse(blocked));
     }
+    // Every file about to be written reads back as what its template means (debug builds check
+    // every file of every render; this keeps release builds honest where it matters).
+    for rel in changes.files.keys() {
+        if let Some(text) = new.files.get(rel) {
+            crate::render::verify_file(rel, text)?;
+        }
+    }
     fs::create_dir(&staging).map_err(io(&staging, "create the staging folder"))?;
     let result = assemble(&target, &staging, new, prev, &changes, fault).and_then(|()| swap(&staging, &target));
     if let Err(e) = result {

@@ -123,6 +123,23 @@ pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
     serde_saphyr::to_string_with_options(value, opts).map_err(|e| e.to_string())
 }
 
+/// Serialises a scalar so that it always fits on one line: a multi-line string becomes a
+/// double-quoted scalar with `\n` escapes instead of a `|` block. Templates place scalars after
+/// a key at any depth, and a block scalar's body would have to be indented to that key's depth,
+/// which a filter cannot know; a value on one line cannot leave its key, whatever it holds.
+pub fn to_inline_string<T: Serialize>(value: &T) -> Result<String, String> {
+    let opts = serde_saphyr::ser_options! {
+        prefer_block_scalars: false,
+        folded_wrap_chars: usize::MAX / 2,
+    };
+    let text = serde_saphyr::to_string_with_options(value, opts).map_err(|e| e.to_string())?;
+    let text = text.trim_end_matches('\n');
+    if text.contains(['\n', '\r']) {
+        return Err(format!("scalar serialised over several lines: {text:?}"));
+    }
+    Ok(text.to_string())
+}
+
 /// Escapes one JSON-pointer segment.
 pub fn escape_pointer(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
@@ -204,6 +221,17 @@ mod tests {
         let err = from_str::<serde_json::Value>("a: 1\nb: 2\na: 3\n", Budget::EnvironmentFile).unwrap_err();
         assert_eq!(err.location, Some((3, 1)));
         assert!(err.message.contains("duplicate"), "{}", err.message);
+    }
+
+    #[test]
+    fn inline_strings_never_span_lines() {
+        for s in ["line1\nline2", "a\r\nb", "x\u{2028}kind: Secret", "x\u{85}y", "a\u{1b}b", "|\n  x", "  lead", "main"]
+        {
+            let text = to_inline_string(&s).unwrap();
+            assert!(!text.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']), "{text:?}");
+            let back: serde_json::Value = from_str(&format!("a:\n  b: {text}\n"), Budget::Render).unwrap();
+            assert_eq!(back, serde_json::json!({"a": {"b": s}}), "{text}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::schema;
-use super::validate::{QUOTE_HINT, schema_diagnostics};
+use super::validate::{QUOTE_HINT, control_character_diagnostics, schema_diagnostics};
 use crate::diag::Diagnostic;
 use crate::error::Error;
 use crate::yaml;
@@ -247,6 +247,13 @@ fn read_checked(path: &Path, display: &str) -> Checked {
     let positions = yaml::pointer_map(&text);
     let source = SourceFile { name: String::new(), path: display.to_string(), value, positions };
     let mut diags = schema_diagnostics(&source.value, schema::layer_schema(), &|p| source.position_of(p), display);
+    // A value the schema already refuses (a revision's pattern) is one problem, reported once.
+    let refused: Vec<Option<String>> = diags.iter().map(|d| d.key_path.clone()).collect();
+    diags.extend(
+        control_character_diagnostics(&source.value, &|p| source.position_of(p), display)
+            .into_iter()
+            .filter(|d| !refused.contains(&d.key_path)),
+    );
     for d in &mut diags {
         // Quote what the user wrote (`1.30`), not what YAML made of it (`1.3`). Only the quoting
         // hint: other KG104 hints (`write true or false` for a boolean) are not about quoting.

@@ -119,12 +119,15 @@ pub enum InstallPlanApproval {
 pub struct OlmChannels {
     /// Channel of OpenShift Service Mesh (2 or 3); default `stable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$"))]
     pub service_mesh: Option<String>,
     /// Channel of OpenShift Serverless; default `stable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$"))]
     pub serverless: Option<String>,
     /// Channel of the cert-manager Operator for Red Hat OpenShift; default `stable-v1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$"))]
     pub cert_manager: Option<String>,
 }
 
@@ -161,7 +164,7 @@ pub struct Cluster {
     /// API server URL the GitOps engine deploys to; defaults to the cluster the engine runs in
     /// (`https://kubernetes.default.svc`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^https://\S+$"))]
+    #[schemars(regex(pattern = r"^https://[!-~]+$"))]
     pub server: Option<String>,
 }
 
@@ -457,12 +460,14 @@ pub struct Gitops {
     pub engine: GitopsEngine,
     /// Git repository the engine reads the rendered tree from (required for `argocd` and `flux`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^(https://|ssh://|git@)\S+$"))]
+    #[schemars(regex(pattern = r"^(https://|ssh://|git@)[!-~]+$"))]
     pub repo_url: Option<String>,
-    /// Branch, tag or commit the engine follows. Argo CD takes it as written; for Flux a
-    /// 40-digit commit SHA becomes `ref.commit`, a full ref name (`refs/tags/v1.4.0`) `ref.name`,
-    /// anything else `ref.branch` (so write tags as `refs/tags/…`).
+    /// Branch, tag or commit the engine follows, one line of letters, digits and `._/+-`. Argo
+    /// CD takes it as written; for Flux a 40-digit commit SHA becomes `ref.commit`, a full ref
+    /// name (`refs/tags/v1.4.0`) `ref.name`, anything else `ref.branch` (so write tags as
+    /// `refs/tags/…`).
     #[serde(default = "defaults::revision")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9._/+-]*$"), length(max = 255))]
     pub revision: String,
     /// Folder of the rendered tree in that repository; defaults to `rendered/<environment>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -51,7 +51,20 @@ fn short(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s }
+    let s = if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s };
+    escape_controls(&s)
+}
+
+/// Shows line breaks and control characters as Rust escapes (`\n`, `\u{1b}`): raw, a line break
+/// would fake lines of a message and an escape sequence would drive the terminal printing it.
+pub fn escape_controls(s: &str) -> String {
+    s.chars().map(|c| if is_control(c) { c.escape_debug().to_string() } else { c.to_string() }).collect()
+}
+
+/// A control character, or one of Unicode's line and paragraph separators (line breaks to a
+/// YAML 1.1 reader).
+fn is_control(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 /// How the hint for a number or boolean where a string is expected begins: the loader, which
@@ -202,6 +215,75 @@ pub fn schema_diagnostics(
     out
 }
 
+/// Free strings (names, channels, revisions, Knative settings, descriptions, keys) may hold no
+/// line break and no control character. Each lands in generated YAML, a shell script or a
+/// terminal message on one line: a line break there is either a mistake or an attempt to add
+/// keys or commands of its own (issue 14, D1), and a control character can rewrite the terminal
+/// that prints it. Unicode's line and paragraph separators count: YAML 1.1 readers break lines
+/// at them. Helm values (`values:`) are exempt: they are data for the chart, serialised whole,
+/// where multi-line strings (a config file, a script) are legitimate and safe. Knative settings
+/// (`knative.config.<map>.<key>`) may hold line breaks and tabs, as ConfigMap data does
+/// (`istio.local-gateways` is YAML in a string): they are placed as one map by the serializer,
+/// which indents a `|` block under its key; other control characters are refused there too.
+pub fn control_character_diagnostics(
+    value: &Value,
+    locate: &dyn Fn(&str) -> Option<(usize, usize)>,
+    file: &str,
+) -> Vec<Diagnostic> {
+    fn bad(s: &str, ptr: &str) -> bool {
+        // `/knative/config/<map>/<key>`: ConfigMap data.
+        let data = ptr.starts_with("/knative/config/") && ptr.matches('/').count() == 4;
+        s.chars().any(|c| is_control(c) && !(data && matches!(c, '\n' | '\t')))
+    }
+    fn walk(
+        v: &Value,
+        ptr: &mut String,
+        locate: &dyn Fn(&str) -> Option<(usize, usize)>,
+        file: &str,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let diag = |what: &str, at: Option<(usize, usize)>, ptr: &str| {
+            Diagnostic::error("KG106", format!("{what} holds a line break or a control character"))
+                .in_file(file)
+                .at(at)
+                .key(escape_controls(&key_path(ptr)))
+                .label("not allowed here")
+                .hint("write it on one line without control characters; multi-line text belongs only in `values:`")
+        };
+        match v {
+            Value::String(s) if bad(s, ptr) => out.push(diag("value", locate(ptr), ptr)),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = ptr.len();
+                    ptr.push_str(&format!("/{i}"));
+                    walk(item, ptr, locate, file, out);
+                    ptr.truncate(len);
+                }
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    if ptr.is_empty() && k == "values" {
+                        continue;
+                    }
+                    let len = ptr.len();
+                    ptr.push('/');
+                    ptr.push_str(&crate::yaml::escape_pointer(k));
+                    if bad(k, "") {
+                        out.push(diag("key", locate(&format!("{ptr}#key")).or_else(|| locate(ptr)), ptr));
+                    } else {
+                        walk(item, ptr, locate, file, out);
+                    }
+                    ptr.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, &mut String::new(), locate, file, &mut out);
+    out
+}
+
 fn first_sentence(s: &str) -> String {
     let s = s.split("\n\n").next().unwrap_or(s);
     let end = s.find(". ").map_or(s.len(), |i| i);
@@ -217,6 +299,20 @@ mod tests {
         assert_eq!(key_path("/kserve/deploymentMode"), "kserve.deploymentMode");
         assert_eq!(key_path("/values/kserve/a~1b/0"), "values.kserve.a/b[0]");
         assert_eq!(key_path(""), "");
+    }
+
+    #[test]
+    fn control_characters_are_found_outside_values_only() {
+        let v = serde_json::json!({
+            "gitops": {"revision": "main\nplugin: x"},
+            "knative": {"config": {"features": {"a\u{1b}": "x", "b": "y\u{2028}", "c": "multi\nline"}}},
+            "description": "fine",
+            "values": {"kserve": {"script": "multi\nline"}},
+        });
+        let diags = control_character_diagnostics(&v, &|_| None, "f.yaml");
+        let keys: Vec<_> = diags.iter().map(|d| d.key_path.clone().unwrap_or_default()).collect();
+        assert_eq!(keys, ["gitops.revision", "knative.config.features.a\\u{1b}", "knative.config.features.b"]);
+        assert!(diags.iter().all(|d| d.code == "KG106"));
     }
 
     #[test]

@@ -59,8 +59,12 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
         let over = r.env.values.get(&rel.name);
         let by_version = crate::catalog::get().charts[&rel.name].values_for(&rel.version);
         // Templates are written in the serializer's canonical style, so without overrides
-        // their text is the file; debug builds and tests prove it by re-serialising.
-        let body = if over.is_none() && by_version.is_none() && !cfg!(debug_assertions) {
+        // their text is the file; debug builds and tests prove it by re-serialising. The one
+        // exception is a multi-line string, which `toyaml` keeps on one line with `\n` escapes
+        // where the serializer writes a `|` block: any backslash sends the text through the
+        // serializer, so both builds write the same canonical bytes.
+        let inlined = text.contains('\\');
+        let body = if over.is_none() && by_version.is_none() && !inlined && !cfg!(debug_assertions) {
             text
         } else {
             let mut values: Value = yaml::from_str(&text, yaml::Budget::Render)
@@ -69,7 +73,7 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
                 values = json!({});
             }
             let canonical = yaml::to_string(&values).map_err(Error::Internal)?;
-            if over.is_none() && canonical != text {
+            if over.is_none() && !inlined && canonical != text {
                 return Err(Error::Internal(format!(
                     "template {} is not in canonical form:\n{text}\nexpected:\n{canonical}",
                     rel.template
@@ -106,11 +110,6 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
         let text = render_template(engine, f.template, &fctx)?;
         let text = text.trim_start_matches('\n');
         if f.path.ends_with(".yaml") {
-            if cfg!(debug_assertions) {
-                yaml::from_str::<Value>(text, yaml::Budget::Render).map_err(|e| {
-                    Error::Internal(format!("template {} produced invalid YAML: {e}\n{text}", f.template))
-                })?;
-            }
             files.insert(f.path.clone(), format!("{header}{text}"));
         } else {
             files.insert(f.path.clone(), text.to_string());
@@ -130,6 +129,11 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
     files
         .insert(KUSTOMIZATION.into(), format!("{header}{}", yaml::to_string(&kustomization).map_err(Error::Internal)?));
 
+    if cfg!(debug_assertions) {
+        for (rel, text) in &files {
+            verify_file(rel, text)?;
+        }
+    }
     let lock = lock(r, &plan, sources, &files);
     files.insert(LOCK_FILE.into(), lock);
     Ok(Rendered { env: r.name.clone(), files })
@@ -169,11 +173,90 @@ fn check_object(text: &str, obj: &plan::Object) -> Result<(), Error> {
     }
 }
 
+/// Checks one generated file before it is written, as debug builds check every file of every
+/// render: a YAML file is one mapping after kgen's header; a file the serializer writes whole
+/// (values, kustomizations) reads back as exactly its text; an object (manifests, Argo CD, Flux)
+/// has its `apiVersion`, `kind` and `metadata.name`, no key without a value (what a block placed
+/// at the wrong depth leaves behind), and a manifest's path names the object it holds. Release
+/// builds run it on the files a render writes (new or changed), so `--check` and unchanged
+/// renders keep the cost of reading.
+pub fn verify_file(rel: &str, text: &str) -> Result<(), Error> {
+    if !rel.ends_with(".yaml") {
+        return Ok(());
+    }
+    let fail = |why: String| Err(Error::Internal(format!("refusing to write `{rel}`: {why}")));
+    let body = match text.split_once('\n') {
+        Some((first, rest)) if first.starts_with("# ") => rest,
+        _ => return fail("it does not start with kgen's header".into()),
+    };
+    let docs: Vec<Value> = match yaml::from_str_multi(body, yaml::Budget::Render) {
+        Ok(d) => d,
+        Err(e) => return fail(format!("it is not valid YAML: {e}")),
+    };
+    let [doc] = docs.as_slice() else { return fail(format!("it holds {} documents, not one", docs.len())) };
+    if !doc.is_object() {
+        return fail("it is not a mapping".into());
+    }
+    if rel.starts_with("values/") || rel.ends_with(KUSTOMIZATION) {
+        let canonical = yaml::to_string(doc).map_err(Error::Internal)?;
+        if canonical != body {
+            return fail(format!("it does not read back as written:\n{body}\nreads as:\n{canonical}"));
+        }
+        return Ok(());
+    }
+    let identity = [&doc["apiVersion"], &doc["kind"], &doc["metadata"]["name"]];
+    if !identity.iter().all(|v| v.as_str().is_some_and(|s| !s.is_empty())) {
+        return fail("it lacks `apiVersion`, `kind` or `metadata.name`".into());
+    }
+    if let Some(at) = null_at(doc, "") {
+        return fail(format!("`{at}` has no value"));
+    }
+    if let Some(line) = empty_block_scalar(body) {
+        return fail(format!("line {line} starts a block scalar whose text is not indented under it"));
+    }
+    if let Some(path) = rel.strip_prefix("manifests/") {
+        let ns = doc["metadata"]["namespace"].as_str().unwrap_or(plan::CLUSTER_SCOPE_FOLDER);
+        let kind = doc["kind"].as_str().unwrap_or_default().to_ascii_lowercase();
+        let name = doc["metadata"]["name"].as_str().unwrap_or_default();
+        if path != format!("{ns}/{kind}-{name}.yaml") {
+            return fail(format!("it holds {kind} `{name}` in `{ns}`"));
+        }
+    }
+    Ok(())
+}
+
+/// The first line (1-based, in `body`) that opens a block scalar (`key: |`, `- >-`) without a
+/// more indented line after it: the value's text went to the wrong depth and became YAML of its
+/// own (issue 14, D1).
+fn empty_block_scalar(body: &str) -> Option<usize> {
+    let lines: Vec<&str> = body.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    lines.iter().enumerate().find_map(|(i, l)| {
+        let t = l.trim_end();
+        let header = t.rsplit_once(' ').map_or(t, |(_, h)| h);
+        let opens = (t.ends_with(&format!(": {header}")) || t.trim_start() == format!("- {header}"))
+            && header.starts_with(['|', '>'])
+            && header[1..].chars().all(|c| matches!(c, '-' | '+' | '1'..='9'));
+        let next = lines[i + 1..].iter().find(|l| !l.trim().is_empty());
+        (opens && next.is_none_or(|n| indent(n) <= indent(l))).then_some(i + 1)
+    })
+}
+
+/// The first key path with a null value: templates never mean one.
+fn null_at(v: &Value, at: &str) -> Option<String> {
+    match v {
+        Value::Null => Some(at.to_string()),
+        Value::Object(m) => m.iter().find_map(|(k, v)| null_at(v, &format!("{at}/{k}"))),
+        Value::Array(a) => a.iter().enumerate().find_map(|(i, v)| null_at(v, &format!("{at}/{i}"))),
+        _ => None,
+    }
+}
+
 fn header(r: &Resolved) -> String {
     format!(
         "# Generated by kgen from {}. Do not edit: change the environment and run `kgen render {}`.\n",
-        r.files.join(" + "),
-        r.name
+        templates::comment(&r.files.join(" + ")),
+        templates::comment(&r.name)
     )
 }
 

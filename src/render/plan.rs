@@ -63,12 +63,15 @@ pub struct Object {
     pub data: Value,
 }
 
+/// The folder of `manifests/` that holds cluster-scoped objects.
+pub const CLUSTER_SCOPE_FOLDER: &str = "_cluster";
+
 impl Object {
     /// `manifests/<namespace>/<kind>-<name>.yaml`, `_cluster` for cluster-scoped objects.
     pub fn path(&self) -> String {
         format!(
             "manifests/{}/{}-{}.yaml",
-            self.namespace.as_deref().unwrap_or("_cluster"),
+            self.namespace.as_deref().unwrap_or(CLUSTER_SCOPE_FOLDER),
             self.kind.to_ascii_lowercase(),
             self.name
         )

@@ -55,7 +55,7 @@ pub fn engine() -> &'static Environment<'static> {
 
 /// Text for the rest of a `#` comment line: line breaks (which would end the comment and start
 /// YAML) become spaces. A comment has no other syntax to escape.
-fn comment(value: &str) -> String {
+pub(crate) fn comment(value: &str) -> String {
     value.split(['\n', '\r']).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
@@ -72,25 +72,20 @@ fn toyaml(value: &JValue, kwargs: Kwargs) -> Result<JValue, JError> {
     }
     let json: serde_json::Value = serde_json::to_value(value)
         .map_err(|e| JError::new(ErrorKind::InvalidOperation, "value cannot be serialised").with_source(e))?;
-    let text = crate::yaml::to_string(&json)
-        .map_err(|e| JError::new(ErrorKind::InvalidOperation, format!("cannot serialise to YAML: {e}")))?;
-    let text = text.trim_end_matches('\n');
     let is_block = matches!(&json, serde_json::Value::Object(m) if !m.is_empty())
         || matches!(&json, serde_json::Value::Array(a) if !a.is_empty());
     if !is_block {
-        if text.contains('\n') && !(text.starts_with('|') || text.starts_with('>')) {
-            return Err(JError::new(ErrorKind::InvalidOperation, "scalar serialised over several lines"));
-        }
-        // A block scalar (`|`) keeps its header on the key's line; its body is indented.
-        let mut lines = text.lines();
-        let mut out = lines.next().unwrap_or_default().to_string();
-        for l in lines {
-            out.push('\n');
-            out.push_str(&" ".repeat(indent));
-            out.push_str(l);
-        }
-        return Ok(JValue::from_safe_string(out));
+        // A scalar stays on the key's line whatever it holds: a `|` block's body would have to
+        // sit at the key's depth, which the filter cannot know (a body at the wrong depth turns
+        // a revision into keys of its own). Inside a block value below, the serializer indents
+        // block scalars itself, relative to their keys, so they are safe there.
+        let text = crate::yaml::to_inline_string(&json)
+            .map_err(|e| JError::new(ErrorKind::InvalidOperation, format!("cannot serialise to YAML: {e}")))?;
+        return Ok(JValue::from_safe_string(text));
     }
+    let text = crate::yaml::to_string(&json)
+        .map_err(|e| JError::new(ErrorKind::InvalidOperation, format!("cannot serialise to YAML: {e}")))?;
+    let text = text.trim_end_matches('\n');
     let pad = " ".repeat(indent);
     // The mark lets the renderer drop the space the template wrote after `key:`, so no line
     // ends in whitespace (see `finish`).
@@ -244,6 +239,23 @@ mod tests {
                 crate::yaml::from_str(&format!("k: {}\n", via_serializer.trim_end()), crate::yaml::Budget::Render)
                     .unwrap();
             assert_eq!(back["k"], c);
+        }
+    }
+
+    #[test]
+    fn multi_line_scalars_cannot_leave_their_key_at_any_depth() {
+        // gitops.revision in issue 14 (D1): a `|` block at the template's indentation, not the
+        // key's, became two keys of the Application.
+        for v in ["directory:\n  recurse: true\nplugin:\n  name: evil-cmp\n", "main\n", "|\n  main", "a\u{2028}b: c"] {
+            let out = engine()
+                .render_str(
+                    "spec:\n  source:\n    targetRevision: {{ v | toyaml }}\n    path: x\n",
+                    minijinja::context! { v => v },
+                )
+                .unwrap();
+            let back: serde_json::Value =
+                crate::yaml::from_str(&finish(&out).unwrap(), crate::yaml::Budget::Render).unwrap();
+            assert_eq!(back, serde_json::json!({"spec": {"source": {"targetRevision": v, "path": "x"}}}), "{out}");
         }
     }
 
