@@ -324,9 +324,25 @@ pub enum MeshProvider {
 }
 
 impl MeshProvider {
-    /// Whether any Istio flavour is present.
+    /// Every provider, for what holds for each.
+    pub const ALL: [MeshProvider; 4] =
+        [MeshProvider::Istio, MeshProvider::Ossm2, MeshProvider::Ossm3, MeshProvider::None];
+
+    /// Whether any Istio flavour is present. Spelt out per provider: a new one is not Istio
+    /// unless it says so.
     pub fn is_istio_family(self) -> bool {
-        !matches!(self, MeshProvider::None)
+        match self {
+            MeshProvider::Istio | MeshProvider::Ossm2 | MeshProvider::Ossm3 => true,
+            MeshProvider::None => false,
+        }
+    }
+
+    /// Whether it is OpenShift Service Mesh (installed through OLM, OpenShift only).
+    pub fn is_openshift_service_mesh(self) -> bool {
+        match self {
+            MeshProvider::Ossm2 | MeshProvider::Ossm3 => true,
+            MeshProvider::Istio | MeshProvider::None => false,
+        }
     }
 
     /// Name as written in environment files.
@@ -491,6 +507,9 @@ pub enum GitopsEngine {
 }
 
 impl GitopsEngine {
+    /// Every engine, for what holds for each (`render::gitops::engine` gives its module).
+    pub const ALL: [GitopsEngine; 3] = [GitopsEngine::Argocd, GitopsEngine::Flux, GitopsEngine::None];
+
     /// Name as written in environment files.
     pub fn as_str(self) -> &'static str {
         match self {

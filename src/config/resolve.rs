@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::load::{SourceFile, Workspace, is_valid_stem};
 use super::merge::{Origin, Provenance, merge_chain};
-use super::model::{Environment, GatewayImplementation, GitopsEngine, IngressFlavour, MeshProvider, Platform};
+use super::model::{Environment, GatewayImplementation, IngressFlavour, MeshProvider, Platform};
 use super::schema;
 use super::validate::{did_you_mean, key_path, schema_diagnostics};
 use crate::catalog::{self, Release};
@@ -46,6 +46,38 @@ pub struct Resolved {
     /// Values kgen derived because no file set them (JSON pointer → how), already filled into
     /// `env`: every consumer reads one value, and `kgen explain` says where it came from.
     pub derived: BTreeMap<String, String>,
+    /// What carries Knative's traffic, decided once here ([`KnativeNetworking::of`]); `None`
+    /// outside Knative mode, or when nothing can (KG401).
+    pub knative_networking: Option<KnativeNetworking>,
+}
+
+/// The networking layer of Knative Serving (`KnativeServing.spec.ingress`). It is its own
+/// concept, not the mesh provider: the mesh only decides which Istio serves it. kgen supports
+/// net-istio only (Kourier and Contour are not rendered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnativeNetworking {
+    /// net-istio: Knative's ingress and local gateways on the mesh's Istio ingress gateway pods.
+    Istio,
+}
+
+impl KnativeNetworking {
+    /// The `spec.ingress` key of the layer in a `KnativeServing`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KnativeNetworking::Istio => "istio",
+        }
+    }
+
+    /// The layer of an environment: in Knative mode, the one its mesh provider can serve.
+    pub fn of(env: &Environment) -> Option<KnativeNetworking> {
+        if !env.kserve.deployment_mode.is_knative() {
+            return None;
+        }
+        match env.mesh.provider {
+            MeshProvider::Istio | MeshProvider::Ossm2 | MeshProvider::Ossm3 => Some(KnativeNetworking::Istio),
+            MeshProvider::None => None,
+        }
+    }
 }
 
 impl Resolved {
@@ -331,8 +363,19 @@ fn typed(
     }
     let mut env = env;
     let derived = derive_defaults(name, release, &mut env);
-    let resolved =
-        Resolved { name: name.to_string(), env, merged, provenance, files, release, pins, pin_sources, derived };
+    let knative_networking = KnativeNetworking::of(&env);
+    let resolved = Resolved {
+        name: name.to_string(),
+        env,
+        merged,
+        provenance,
+        files,
+        release,
+        pins,
+        pin_sources,
+        derived,
+        knative_networking,
+    };
     let diags = rules::apply_ignores(&resolved, rules::check(&resolved));
     Ok((resolved, diags))
 }
@@ -354,18 +397,16 @@ fn derive_defaults(name: &str, release: &Release, env: &mut Environment) -> BTre
         let ns = &release.knative_operator_namespace;
         fill(&mut env.knative.operator_namespace, "/knative/operatorNamespace", ns, &how);
     }
-    let engine = env.gitops.engine;
-    if engine != GitopsEngine::None {
+    let engine = crate::render::gitops::engine(env.gitops.engine);
+    if engine.needs_repository() {
         let path = format!("rendered/{name}");
         fill(&mut env.gitops.path, "/gitops/path", &path, "the folder `kgen render` writes this environment to");
-        let (ns, how) = match engine {
-            GitopsEngine::Flux => ("flux-system", "Flux's own namespace"),
-            _ => ("argocd", "Argo CD's own namespace"),
-        };
+    }
+    if let Some((ns, how)) = engine.default_namespace() {
         fill(&mut env.gitops.namespace, "/gitops/namespace", ns, how);
     }
-    if engine == GitopsEngine::Argocd {
-        fill(&mut env.cluster.server, "/cluster/server", IN_CLUSTER, "the cluster Argo CD runs in");
+    if let Some((server, how)) = engine.default_server() {
+        fill(&mut env.cluster.server, "/cluster/server", server, how);
     }
     if env.cluster.platform == Platform::Openshift {
         let os = &catalog::get().openshift;
@@ -382,7 +423,8 @@ fn derive_defaults(name: &str, release: &Release, env: &mut Environment) -> BTre
         let mesh_role = match env.mesh.provider {
             MeshProvider::Ossm2 => Some("ossm2"),
             MeshProvider::Ossm3 => Some("ossm3"),
-            _ => None,
+            // Upstream Istio comes from Helm charts, not OLM.
+            MeshProvider::Istio | MeshProvider::None => None,
         };
         let mut channel = |slot: &mut Option<String>, pointer: &str, role: &str| {
             let how = format!("kgen's catalog (openshift.operators.{role}.channel)");
@@ -403,9 +445,6 @@ fn derive_defaults(name: &str, release: &Release, env: &mut Environment) -> BTre
     }
     out
 }
-
-/// Argo CD's name for the cluster it runs in.
-const IN_CLUSTER: &str = "https://kubernetes.default.svc";
 
 /// The inverse of [`key_path`] for the paths of required fields (`ignore[0].reason` →
 /// `/ignore/0/reason`).

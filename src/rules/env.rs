@@ -3,7 +3,7 @@
 
 use crate::catalog;
 use crate::config::model::{GatewayImplementation, GitopsEngine, IngressFlavour, MeshProvider, Platform};
-use crate::config::resolve::Resolved;
+use crate::config::resolve::{KnativeNetworking, Resolved};
 use crate::diag::Diagnostic;
 use crate::version::Version;
 
@@ -97,7 +97,7 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
     }
 
     // KG304 / KG302: the mesh must fit the platform.
-    if !openshift && matches!(mesh, MeshProvider::Ossm2 | MeshProvider::Ossm3) {
+    if !openshift && mesh.is_openshift_service_mesh() {
         out.push(r.diag_at(
             diag("KG304", format!("`{}` is OpenShift Service Mesh, but the platform is kubernetes", mesh.as_str())),
             "/mesh/provider",
@@ -139,7 +139,7 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
 
     if r.knative_mode() {
         // KG401: Knative needs a networking layer.
-        if mesh == MeshProvider::None {
+        if r.knative_networking.is_none() {
             out.push(r.diag_at_any(
                 diag("KG401", "Knative mode needs Knative Serving and a networking layer, but `mesh.provider` is none"),
                 &["/mesh/provider", "/kserve/deploymentMode"],
@@ -204,7 +204,7 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
     }
 
     // KG601: GitOps engines need the repository.
-    if matches!(e.gitops.engine, GitopsEngine::Argocd | GitopsEngine::Flux) && e.gitops.repo_url.is_none() {
+    if crate::render::gitops::engine(e.gitops.engine).needs_repository() && e.gitops.repo_url.is_none() {
         out.push(r.diag_at_any(
             diag("KG601", format!("`gitops.engine: {}` needs `gitops.repoUrl`", e.gitops.engine.as_str())),
             &["/gitops/engine", "/gitops"],
@@ -439,7 +439,7 @@ fn sail_version(r: &Resolved) -> Vec<Diagnostic> {
 /// keys kgen writes to wire the gateways.
 fn knative_config(r: &Resolved) -> Vec<Diagnostic> {
     let Some(istio) = r.env.knative.config.get("istio") else { return vec![] };
-    if !r.knative_mode() || !r.env.mesh.provider.is_istio_family() {
+    if r.knative_networking != Some(KnativeNetworking::Istio) {
         return vec![];
     }
     ["external-gateways", "local-gateways"]

@@ -13,8 +13,9 @@ use serde_json::Value;
 use super::diag;
 use crate::catalog;
 use crate::config::model::{GitopsEngine, MeshProvider};
-use crate::config::resolve::Resolved;
+use crate::config::resolve::{KnativeNetworking, Resolved};
 use crate::diag::Diagnostic;
+use crate::render::gitops::{self, ApplyOrder, none::SCRIPT};
 use crate::render::{LOCK_FILE, Rendered};
 use crate::yaml;
 
@@ -504,7 +505,7 @@ type Selector<'a> = (&'a str, String, BTreeMap<String, String>, Option<String>);
 /// KG404: every selector meant for the ingress gateway (Knative's gateways, the local gateway
 /// Service) selects the pods of the gateway that is installed.
 fn gateway_selectors(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
-    if !r.knative_mode() || !r.env.mesh.provider.is_istio_family() {
+    if r.knative_networking != Some(KnativeNetworking::Istio) {
         return;
     }
     let default = catalog::get().rule_facts.net_istio.selector.clone();
@@ -594,7 +595,8 @@ fn services(r: &Resolved, t: &Tree<'_>) -> BTreeSet<String> {
         MeshProvider::Ossm2 => {
             out.insert(format!("{}.{}", facts.ossm2_ingress_gateway.name, r.env.mesh.namespace));
         }
-        _ => {}
+        // OSSM 3 leaves the gateway to the user; no mesh, no gateway.
+        MeshProvider::Ossm3 | MeshProvider::None => {}
     }
     out
 }
@@ -633,7 +635,7 @@ fn operator_local_gateway_namespace(r: &Resolved, t: &Tree<'_>) -> Option<String
 
 /// KG406: KServe's local gateway Service, and the Services Knative's `config-istio` names, exist.
 fn local_gateway_service(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
-    if !r.knative_mode() || !r.env.mesh.provider.is_istio_family() {
+    if r.knative_networking != Some(KnativeNetworking::Istio) {
         return;
     }
     let known = services(r, t);
@@ -816,11 +818,14 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
             .find(|(_, s)| url.trim_end_matches(".git") == s.repo || url.contains(s.repo.as_str()))
             .map(|(n, _)| n.clone())
     };
-    match r.env.gitops.engine {
-        GitopsEngine::Argocd => {
+    let engine = gitops::engine(r.env.gitops.engine);
+    match engine.apply_order() {
+        ApplyOrder::SyncWaves => {
             let mut waves = BTreeMap::new();
             let mut at = BTreeMap::new();
-            for (app_path, app) in t.docs_under("argocd/").into_iter().filter(|(_, d)| d["kind"] == "Application") {
+            for (app_path, app) in
+                t.docs_under(&format!("{}/", engine.folder()?)).into_iter().filter(|(_, d)| d["kind"] == "Application")
+            {
                 let wave = |d: &Value| {
                     str_at(d, "/metadata/annotations/argocd.argoproj.io~1sync-wave")
                         .and_then(|w| w.parse::<i64>().ok())
@@ -848,8 +853,8 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
             }
             Some(Applying { order: Order::Waves(waves), at, waits: vec![] })
         }
-        GitopsEngine::Flux => {
-            let docs = t.docs_under("flux/");
+        ApplyOrder::DependsOn => {
+            let docs = t.docs_under(&format!("{}/", engine.folder()?));
             let git_sources: BTreeMap<&str, &str> = docs
                 .iter()
                 .filter(|(_, d)| d["kind"] == "GitRepository")
@@ -898,8 +903,8 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
             }
             Some(Applying { order: Order::DependsOn { owner, depends }, at, waits: vec![] })
         }
-        GitopsEngine::None => {
-            let script = t.rendered.files.get("install.sh")?;
+        ApplyOrder::ScriptLines => {
+            let script = t.rendered.files.get(SCRIPT)?;
             let mut lines = BTreeMap::new();
             let mut waits = Vec::new();
             for (i, line) in script.lines().enumerate() {
@@ -922,7 +927,7 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
                     }
                 }
             }
-            let at = lines.iter().map(|(u, n)| (u.clone(), Applied::Line("install.sh".into(), *n))).collect();
+            let at = lines.iter().map(|(u, n)| (u.clone(), Applied::Line(SCRIPT.into(), *n))).collect();
             Some(Applying { order: Order::Lines(lines), at, waits })
         }
     }
@@ -1009,7 +1014,7 @@ fn ordering(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                         "`{unit}` (install.sh line {ul}) needs the `{group}` CRDs that OLM installs after `{p}` (line {pl}), but nothing waits for them"
                     ),
                 );
-                out.push(d.in_file(format!("rendered/{}/install.sh", r.name)).at(Some((ul, 1))));
+                out.push(d.in_file(format!("rendered/{}/{SCRIPT}", r.name)).at(Some((ul, 1))));
                 continue;
             }
             if order.after(&unit, &p) == Some(false) {
@@ -1054,7 +1059,7 @@ fn server_side_apply(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             }
         }
         GitopsEngine::None => {
-            let Some(script) = t.rendered.files.get("install.sh") else { return };
+            let Some(script) = t.rendered.files.get(SCRIPT) else { return };
             for (i, line) in script.lines().enumerate() {
                 // Also `helm template … | kubectl apply …`.
                 let command = line.trim_start();
@@ -1064,7 +1069,7 @@ fn server_side_apply(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                         "KG603",
                         "`kubectl apply` without `--server-side`; large CRDs and objects fail client-side",
                     );
-                    out.push(d.in_file(format!("rendered/{}/install.sh", r.name)).at(Some((i + 1, 1))));
+                    out.push(d.in_file(format!("rendered/{}/{SCRIPT}", r.name)).at(Some((i + 1, 1))));
                 }
             }
         }
@@ -1077,8 +1082,12 @@ fn server_side_apply(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
 /// KG604: GitOps objects use the API versions the engines serve and sources in the form they read.
 fn gitops_api(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     let versions = &catalog::get().rule_facts.gitops_api_versions;
-    let mut docs = t.docs_under("argocd/");
-    docs.extend(t.docs_under("flux/"));
+    // Every engine's folder: a file of another engine's is as wrong there as in its own.
+    let docs: Vec<_> = GitopsEngine::ALL
+        .iter()
+        .filter_map(|e| gitops::engine(*e).folder())
+        .flat_map(|folder| t.docs_under(&format!("{folder}/")))
+        .collect();
     for (path, d) in docs {
         let (Some(kind), Some(api)) = (str_at(d, "/kind"), str_at(d, "/apiVersion")) else { continue };
         // kustomize's own `kustomization.yaml` (kustomize.config.k8s.io) is not a Flux object.
