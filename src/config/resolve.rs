@@ -13,6 +13,7 @@ use super::validate::{did_you_mean, key_path, schema_diagnostics};
 use crate::catalog::{self, Release};
 use crate::diag::{Diagnostic, Severity};
 use crate::rules;
+use crate::rules::RuleCode;
 
 /// Where an effective pin comes from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -184,7 +185,7 @@ pub fn chain<'a>(ws: &'a Workspace, name: &str) -> Result<Vec<&'a SourceFile>, V
                 message.push_str(&format!(" (reached from `{}`)", chain[0].name));
             }
             return Err(vec![
-                Diagnostic::error("KG113", message)
+                Diagnostic::error(RuleCode::KG113, message)
                     .in_file(&closing.path)
                     .at(closing.position_of("/extends"))
                     .key("extends")
@@ -201,12 +202,14 @@ pub fn chain<'a>(ws: &'a Workspace, name: &str) -> Result<Vec<&'a SourceFile>, V
                 return Err(vec![]);
             }
             let layers: Vec<&str> = ws.all_names().into_iter().filter(|n| n.starts_with('_')).collect();
-            let mut d =
-                Diagnostic::error("KG112", format!("`extends: {parent}` names no file `environments/{parent}.yaml`"))
-                    .in_file(&file.path)
-                    .at(file.position_of("/extends"))
-                    .key("extends")
-                    .label("no such layer");
+            let mut d = Diagnostic::error(
+                RuleCode::KG112,
+                format!("`extends: {parent}` names no file `environments/{parent}.yaml`"),
+            )
+            .in_file(&file.path)
+            .at(file.position_of("/extends"))
+            .key("extends")
+            .label("no such layer");
             d = match did_you_mean(parent, layers.iter().copied()) {
                 Some(s) => d.hint(format!("did you mean `{s}`?")),
                 None if layers.is_empty() => d.hint("there are no layer files (`_name.yaml`) in environments/"),
@@ -230,7 +233,7 @@ pub fn check_layer(ws: &Workspace, name: &str) -> Vec<Diagnostic> {
 pub fn check(ws: &Workspace, name: &str) -> Checked {
     let fail = |d: Vec<Diagnostic>| Checked { resolved: None, diagnostics: d };
     if name.starts_with('_') || !is_valid_stem(name) {
-        let mut d = Diagnostic::error("KG111", format!("invalid environment name `{name}`"))
+        let mut d = Diagnostic::error(RuleCode::KG111, format!("invalid environment name `{name}`"))
             .hint("names are lower-case letters, digits and `-`; layers (`_name`) are not rendered");
         if name.starts_with('_') && is_valid_stem(name) {
             d = d.hint(format!("`{name}` is a layer; it is checked through the environments that extend it"));
@@ -239,7 +242,7 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
     }
     if !ws.files.contains_key(name) && !ws.broken.contains_key(name) {
         let names = ws.environment_names();
-        let mut d = Diagnostic::error("KG115", format!("unknown environment `{name}`"));
+        let mut d = Diagnostic::error(RuleCode::KG115, format!("unknown environment `{name}`"));
         d = match did_you_mean(name, names.iter().map(String::as_str)) {
             Some(s) => d.hint(format!("did you mean `{s}`?")),
             None => d.hint(format!("environments: {}", names.join(", "))),
@@ -336,15 +339,17 @@ fn typed(
     let env: Environment = match serde_json::from_value(merged.clone()) {
         Ok(e) => e,
         Err(e) => {
-            return fail(vec![Diagnostic::error("KG104", format!("invalid environment: {e}")).in_file(&env_path)]);
+            return fail(vec![
+                Diagnostic::error(RuleCode::KG104, format!("invalid environment: {e}")).in_file(&env_path),
+            ]);
         }
     };
     let cat = catalog::get();
     let version = env.kserve.version.clone().unwrap_or_else(|| cat.newest().version.clone());
     let Some(release) = cat.release(&version) else {
         let known = cat.release_versions();
-        let mut d =
-            Diagnostic::error("KG201", format!("unknown KServe version `{version}`")).label("not in kgen's catalog");
+        let mut d = Diagnostic::error(RuleCode::KG201, format!("unknown KServe version `{version}`"))
+            .label("not in kgen's catalog");
         d = match did_you_mean(&version, known.iter().copied()) {
             Some(s) => d.hint(format!("did you mean `{s}`? known releases: {}", known.join(", "))),
             None => d.hint(format!("known releases: {} (`kgen versions`)", known.join(", "))),

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use super::RuleCode;
 use super::diag;
 use crate::catalog;
 use crate::config::model::{GitopsEngine, MeshProvider};
@@ -32,32 +33,80 @@ pub enum Depth {
     Overrides,
 }
 
+/// When a render check runs.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    /// Every run: the environment's input alone can break it.
+    Always,
+    /// At [`Depth::Overrides`] only where an override reaches: when the environment overrides
+    /// the values of one of `releases`, or (with `knative_config`) sets `knative.config`.
+    Overrides { releases: &'static [&'static str], knative_config: bool },
+    /// Only at [`Depth::Full`]: a guard of kgen's own output.
+    Full,
+}
+
+/// One render check: the codes it raises, when it runs, and the check (told whether the run is
+/// at full depth).
+struct Check {
+    codes: &'static [RuleCode],
+    when: When,
+    run: fn(&Resolved, &Tree<'_>, bool, &mut Vec<Diagnostic>),
+}
+
+/// Every render rule, in the order they run: (codes, depth, check); the stage is the catalog's
+/// ([`RuleCode::stage`]). A test keeps it equal to the catalog's render rules.
+const CHECKS: &[Check] = &[
+    Check { codes: &[RuleCode::KG118], when: When::Always, run: strings },
+    Check { codes: &[RuleCode::KG119], when: When::Always, run: |r, t, _, out| unused_overrides(r, t, out) },
+    Check {
+        codes: &[RuleCode::KG404],
+        when: When::Overrides { releases: &["istio-ingressgateway"], knative_config: false },
+        run: |r, t, _, out| gateway_selectors(r, t, out),
+    },
+    Check {
+        codes: &[RuleCode::KG308],
+        when: When::Overrides { releases: &["istio-ingressgateway"], knative_config: false },
+        run: |r, t, _, out| gateway_values_keys(r, t, out),
+    },
+    Check {
+        codes: &[RuleCode::KG406],
+        when: When::Overrides { releases: &["istio-ingressgateway", "kserve"], knative_config: true },
+        run: |r, t, _, out| local_gateway_service(r, t, out),
+    },
+    Check {
+        codes: &[RuleCode::KG503, RuleCode::KG505],
+        when: When::Overrides { releases: &["kserve"], knative_config: false },
+        run: |r, t, _, out| kserve_values(r, t, out),
+    },
+    Check { codes: &[RuleCode::KG207], when: When::Full, run: |r, t, _, out| version_formats(r, t, out) },
+    Check { codes: &[RuleCode::KG208], when: When::Full, run: |r, t, _, out| kserve_chart(r, t, out) },
+    Check { codes: &[RuleCode::KG310], when: When::Full, run: |r, t, _, out| member_roll(r, t, out) },
+    Check { codes: &[RuleCode::KG408], when: When::Full, run: |r, t, _, out| knative_ingress(r, t, out) },
+    Check { codes: &[RuleCode::KG602], when: When::Full, run: |r, t, _, out| ordering(r, t, out) },
+    Check { codes: &[RuleCode::KG603], when: When::Full, run: |r, t, _, out| server_side_apply(r, t, out) },
+    Check { codes: &[RuleCode::KG604], when: When::Full, run: |r, t, _, out| gitops_api(r, t, out) },
+];
+
 /// Runs the render rules of a depth.
 pub fn check(r: &Resolved, rendered: &Rendered, depth: Depth) -> Vec<Diagnostic> {
     let t = Tree::new(rendered);
     let mut out = Vec::new();
     let full = depth == Depth::Full;
     let over = |release: &str| full || r.env.values.get(release).is_some();
-    strings(r, &t, full, &mut out);
-    unused_overrides(r, &t, &mut out);
-    if over("istio-ingressgateway") {
-        gateway_selectors(r, &t, &mut out);
-        gateway_values_keys(r, &t, &mut out);
-    }
-    if over("istio-ingressgateway") || over("kserve") || !r.env.knative.config.is_empty() {
-        local_gateway_service(r, &t, &mut out);
-    }
-    if over("kserve") {
-        kserve_values(r, &t, &mut out);
-    }
-    if full {
-        version_formats(r, &t, &mut out);
-        kserve_chart(r, &t, &mut out);
-        member_roll(r, &t, &mut out);
-        knative_ingress(r, &t, &mut out);
-        ordering(r, &t, &mut out);
-        server_side_apply(r, &t, &mut out);
-        gitops_api(r, &t, &mut out);
+    for c in CHECKS {
+        let runs = match c.when {
+            When::Always => true,
+            When::Overrides { releases, knative_config } => {
+                releases.iter().any(|x| over(x)) || (knative_config && !r.env.knative.config.is_empty())
+            }
+            When::Full => full,
+        };
+        if runs {
+            let before = out.len();
+            (c.run)(r, &t, full, &mut out);
+            // The table says what each check raises; tests and debug builds hold it to that.
+            debug_assert!(out[before..].iter().all(|d| c.codes.contains(&d.code)), "{:?}", &out[before..]);
+        }
     }
     // Two selectors broken by one override are one problem at that override.
     crate::diag::normalize(&mut out);
@@ -180,7 +229,7 @@ fn unused_overrides(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         if !releases.contains(name.as_str()) {
             out.push(r.diag_at(
                 diag(
-                    "KG119",
+                    RuleCode::KG119,
                     format!("this environment installs no `{name}` release, so `values.{name}` changes nothing"),
                 ),
                 &format!("/values/{name}"),
@@ -235,7 +284,7 @@ fn strings(r: &Resolved, t: &Tree<'_>, full: bool, out: &mut Vec<Diagnostic>) {
         walk(doc, &mut String::new(), keys, &mut found);
         for (ptr, value) in found {
             let d = diag(
-                "KG118",
+                RuleCode::KG118,
                 format!("`{value}` is not a string; Kubernetes rejects non-string annotation and label values"),
             )
             .label("quote it");
@@ -259,7 +308,10 @@ fn version_formats(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             out.push(at_file(
                 r,
                 t,
-                diag("KG207", format!("chart `{chart}` {version}: its repository publishes versions {}", form(prefix))),
+                diag(
+                    RuleCode::KG207,
+                    format!("chart `{chart}` {version}: its repository publishes versions {}", form(prefix)),
+                ),
                 LOCK_FILE,
                 &format!("/releases/{i}/version"),
             ));
@@ -276,7 +328,10 @@ fn version_formats(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 out.push(at_file(
                     r,
                     t,
-                    diag("KG207", format!("Sail `{kind}` version `{v}` must be written {}", form(&prefixes.sail))),
+                    diag(
+                        RuleCode::KG207,
+                        format!("Sail `{kind}` version `{v}` must be written {}", form(&prefixes.sail)),
+                    ),
                     path,
                     "/spec/version",
                 ));
@@ -291,7 +346,7 @@ fn version_formats(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 r,
                 t,
                 diag(
-                    "KG207",
+                    RuleCode::KG207,
                     format!(
                         "`KnativeServing.spec.version` is {v}: it must be a string {}",
                         form(&prefixes.knative_serving)
@@ -314,7 +369,7 @@ fn kserve_chart(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 r,
                 t,
                 diag(
-                    "KG208",
+                    RuleCode::KG208,
                     format!(
                         "KServe {} is chart `{expected}`, but release `kserve` installs `{chart}`",
                         r.release.version
@@ -339,7 +394,7 @@ fn kserve_chart(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 r.release.version
             )
         };
-        out.push(at_file(r, t, diag("KG208", msg), LOCK_FILE, "/releases"));
+        out.push(at_file(r, t, diag(RuleCode::KG208, msg), LOCK_FILE, "/releases"));
     }
 }
 
@@ -363,7 +418,7 @@ fn member_roll(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     let Some((path, roll)) = good else {
         out.push(r.diag_at(
             diag(
-                "KG310",
+                RuleCode::KG310,
                 format!("no ServiceMeshMemberRoll `default` in `{}`: OSSM 2 injects no namespace", e.mesh.namespace),
             ),
             "/mesh/provider",
@@ -382,7 +437,7 @@ fn member_roll(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         out.push(at_file(
             r,
             t,
-            diag("KG310", format!("the member roll misses {}, whose pods need sidecars", quote_list(&missing))),
+            diag(RuleCode::KG310, format!("the member roll misses {}, whose pods need sidecars", quote_list(&missing))),
             path,
             "/spec/members",
         ));
@@ -467,7 +522,7 @@ fn gateway_values_keys(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     let Some(allowed) = catalog::get().istio_gateway_keys(istio) else { return };
     for key in values.keys().filter(|k| !allowed.contains(k)) {
         let mut d = diag(
-            "KG308",
+            RuleCode::KG308,
             format!(
                 "`{key}` is not allowed by the Istio {istio} gateway chart's values schema, so `helm install` fails"
             ),
@@ -490,7 +545,10 @@ fn knative_ingress(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             out.push(at_file(
                 r,
                 t,
-                diag("KG408", "`spec.ingress` is set but enables no networking layer, so the operator installs none"),
+                diag(
+                    RuleCode::KG408,
+                    "`spec.ingress` is set but enables no networking layer, so the operator installs none",
+                ),
                 path,
                 "/spec/ingress",
             ));
@@ -555,7 +613,7 @@ fn gateway_selectors(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        let d = diag("KG404", format!("`{}` selects no ingress gateway pods: {have}", show_labels(&sel)))
+        let d = diag(RuleCode::KG404, format!("`{}` selects no ingress gateway pods: {have}", show_labels(&sel)))
             .label("selects nothing: `no healthy upstream`");
         // Blame the override that relabelled the gateway, when there is one.
         let blamed = [
@@ -653,7 +711,7 @@ fn local_gateway_service(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) 
                 && !exists(fqdn)
             {
                 let d = diag(
-                    "KG406",
+                    RuleCode::KG406,
                     format!("KServe routes to `{fqdn}`, but no such Service is installed (Services: {})", known_list()),
                 )
                 .label("no such Service: `no healthy upstream`");
@@ -668,7 +726,7 @@ fn local_gateway_service(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) 
                 && !exists(fqdn)
             {
                 let d = diag(
-                    "KG406",
+                    RuleCode::KG406,
                     format!(
                         "Knative's `config-istio` sends to `{fqdn}`, but no such Service is installed (Services: {})",
                         known_list()
@@ -706,7 +764,7 @@ fn kserve_values(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         names.sort();
         names.dedup();
         let d = diag(
-            "KG503",
+            RuleCode::KG503,
             format!(
                 "KServe {} does not understand deployment mode {mode} (it accepts {})",
                 r.release.version,
@@ -716,7 +774,7 @@ fn kserve_values(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         out.push(at_values(r, t, d, "kserve", ptr));
     }
     let gw = "/kserve/controller/gateway";
-    let mut bad = |ptr: String, msg: String| out.push(at_values(r, t, diag("KG505", msg), "kserve", &ptr));
+    let mut bad = |ptr: String, msg: String| out.push(at_values(r, t, diag(RuleCode::KG505, msg), "kserve", &ptr));
     if str_at(values, &format!("{gw}/ingressGateway/gateway")) == Some("") {
         bad(format!("{gw}/ingressGateway/gateway"), "the controller requires a non-empty `ingressGateway`".into());
     }
@@ -1009,7 +1067,7 @@ fn ordering(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 && !waits.iter().any(|(l, g)| *g == group && pl < *l && *l < ul)
             {
                 let d = diag(
-                    "KG602",
+                    RuleCode::KG602,
                     format!(
                         "`{unit}` (install.sh line {ul}) needs the `{group}` CRDs that OLM installs after `{p}` (line {pl}), but nothing waits for them"
                     ),
@@ -1019,7 +1077,7 @@ fn ordering(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             }
             if order.after(&unit, &p) == Some(false) {
                 let d = diag(
-                    "KG602",
+                    RuleCode::KG602,
                     format!(
                         "`{unit}` ({}) needs the `{group}` CRDs of `{p}` ({}) but is not applied after it",
                         order.describe(&unit),
@@ -1054,7 +1112,7 @@ fn server_side_apply(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                     let message = format!(
                         "the Application installing `{release}` lacks `ServerSideApply=true`; its CRDs are too large for client-side apply"
                     );
-                    out.push(at_file(r, t, diag("KG603", message), path, "/spec/syncPolicy/syncOptions"));
+                    out.push(at_file(r, t, diag(RuleCode::KG603, message), path, "/spec/syncPolicy/syncOptions"));
                 }
             }
         }
@@ -1066,7 +1124,7 @@ fn server_side_apply(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 if !command.starts_with('#') && command.contains("kubectl apply") && !command.contains("--server-side")
                 {
                     let d = diag(
-                        "KG603",
+                        RuleCode::KG603,
                         "`kubectl apply` without `--server-side`; large CRDs and objects fail client-side",
                     );
                     out.push(d.in_file(format!("rendered/{}/{SCRIPT}", r.name)).at(Some((i + 1, 1))));
@@ -1100,7 +1158,7 @@ fn gitops_api(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             out.push(at_file(
                 r,
                 t,
-                diag("KG604", format!("`{kind}` is served only as `{want}`, not `{api}`")),
+                diag(RuleCode::KG604, format!("`{kind}` is served only as `{want}`, not `{api}`")),
                 path,
                 "/apiVersion",
             ));
@@ -1112,7 +1170,7 @@ fn gitops_api(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                         r,
                         t,
                         diag(
-                            "KG604",
+                            RuleCode::KG604,
                             format!("Helm source `{url}`: Argo CD expects OCI Helm repositories without `oci://`"),
                         ),
                         path,
@@ -1125,7 +1183,31 @@ fn gitops_api(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             && str_at(d, "/spec/url").is_some_and(|u| u.starts_with("oci://"))
             && str_at(d, "/spec/type") != Some("oci")
         {
-            out.push(at_file(r, t, diag("KG604", "an `oci://` HelmRepository needs `type: oci`"), path, "/spec/type"));
+            out.push(at_file(
+                r,
+                t,
+                diag(RuleCode::KG604, "an `oci://` HelmRepository needs `type: oci`"),
+                path,
+                "/spec/type",
+            ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Stage;
+
+    /// Every render rule of the catalog has exactly one check, and every check raises render
+    /// rules only: a rule added to `catalog/rules.yaml` without a check fails here.
+    #[test]
+    fn every_render_rule_has_one_check() {
+        let mut checked: Vec<RuleCode> = CHECKS.iter().flat_map(|c| c.codes.iter().copied()).collect();
+        assert!(checked.iter().all(|c| c.stage() == Stage::Render), "{checked:?}");
+        checked.sort();
+        let mut render: Vec<RuleCode> = RuleCode::ALL.into_iter().filter(|c| c.stage() == Stage::Render).collect();
+        render.sort();
+        assert_eq!(checked, render);
     }
 }
