@@ -6,6 +6,11 @@
 //! (they gate rendering), [`render`] on the files a render produced (what the cluster would
 //! really get, including the user's Helm values overrides), and [`history`] against the previous
 //! render's index. An environment's `ignore:` list suppresses a rule by code with a reason.
+//!
+//! Adding a rule: its entry in `catalog/rules.yaml` (code, severity, stage, …) makes
+//! `build.rs` generate its [`RuleCode`], the only way a check can name it; then its check
+//! (a render rule: a row of `render::CHECKS`, with its depth), and a failing and a passing case
+//! in `tests/fixtures/rules/`. Tests fail for a catalog rule that no check raises.
 
 mod code;
 pub mod env;
