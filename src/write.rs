@@ -156,10 +156,11 @@ fn is_folder(path: &Path) -> bool {
     Kind::at(path) == Some(Kind::Folder)
 }
 
-/// An environment folder as listed: its own entries and everything under its real
-/// applied folders ([`crate::render::gitops::is_applied_folder`]), each with its kind from the directory entry (no `stat` per entry: a
-/// fleet `--check` lists every environment). Other folders (`values/`) are not listed: their files
-/// are read by name, and nothing in them reaches the cluster.
+/// An environment folder as listed: its own entries and everything under its real applied
+/// folders ([`crate::render::gitops::is_applied_folder`]), each with its kind from the directory
+/// entry (no `stat` per entry: a fleet `--check` lists every environment). Other folders
+/// (`values/`) are not listed: their files are read by name, and nothing in them reaches the
+/// cluster.
 #[derive(Default)]
 struct Listing {
     kinds: HashMap<String, Kind>,
@@ -212,9 +213,10 @@ pub struct Survey {
     pub previous: Previous,
     /// What [`obstacles`] returns.
     pub obstacles: Vec<Obstacle>,
-    /// Files in the applied folders ([`crate::render::gitops::is_applied_folder`]) that kgen does not generate now and did not generate
-    /// before (those it prunes), relative to the environment folder, in path order. Symlinks
-    /// are listed like files (the engine reads what they point to); obstacles are not.
+    /// Files in the applied folders ([`crate::render::gitops::is_applied_folder`]) that kgen
+    /// does not generate now and did not generate before (those it prunes), relative to the
+    /// environment folder, in path order. Symlinks are listed like files (the engine reads what
+    /// they point to); obstacles are not.
     pub stray: Vec<String>,
 }
 
