@@ -635,3 +635,41 @@ pub(crate) mod defaults {
         "default".into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every string the JSON Schema of `T` allows: its variants, as serde names them.
+    fn schema_names<T: JsonSchema>() -> Vec<String> {
+        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(serde_json::Value::Array(names)) = m.get("enum") {
+                        out.extend(names.iter().filter_map(|n| n.as_str().map(str::to_string)));
+                    }
+                    if let Some(c) = m.get("const").and_then(serde_json::Value::as_str) {
+                        out.push(c.to_string());
+                    }
+                    m.iter().filter(|(k, _)| *k != "enum").for_each(|(_, x)| walk(x, out));
+                }
+                serde_json::Value::Array(xs) => xs.iter().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        let schema = serde_json::to_value(schemars::schema_for!(T)).expect("schemas serialise");
+        let mut out = Vec::new();
+        walk(&schema, &mut out);
+        out
+    }
+
+    /// `ALL` lists every variant (the schema is derived from the enum itself), so what is checked
+    /// for each engine or provider is checked for a new one too.
+    #[test]
+    fn all_lists_every_engine_and_mesh_provider() {
+        let engines: Vec<String> = GitopsEngine::ALL.iter().map(|e| e.as_str().to_string()).collect();
+        assert_eq!(schema_names::<GitopsEngine>(), engines);
+        let meshes: Vec<String> = MeshProvider::ALL.iter().map(|m| m.as_str().to_string()).collect();
+        assert_eq!(schema_names::<MeshProvider>(), meshes);
+    }
+}
