@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::rules::RuleCode;
+
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -31,7 +33,7 @@ impl Severity {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostic {
     /// Stable code (`KG103`), see `kgen rules`.
-    pub code: &'static str,
+    pub code: RuleCode,
     /// Severity.
     pub severity: Severity,
     /// What is wrong, lower-case, no trailing period.
@@ -56,7 +58,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A new error with just a code and message.
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn error(code: RuleCode, message: impl Into<String>) -> Self {
         Diagnostic {
             code,
             severity: Severity::Error,
@@ -72,12 +74,12 @@ impl Diagnostic {
     }
 
     /// A new warning.
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn warning(code: RuleCode, message: impl Into<String>) -> Self {
         Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
     }
 
     /// A new informational note.
-    pub fn info(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn info(code: RuleCode, message: impl Into<String>) -> Self {
         Diagnostic { severity: Severity::Info, ..Diagnostic::error(code, message) }
     }
 
@@ -126,7 +128,7 @@ impl Diagnostic {
 
     /// Sort key: file, position, code, message — so output never depends on discovery order.
     pub fn sort_key(&self) -> (Option<&str>, Option<(usize, usize)>, &str, &str) {
-        (self.file.as_deref(), self.location, self.code, &self.message)
+        (self.file.as_deref(), self.location, self.code.as_str(), &self.message)
     }
 
     /// `file:line:col` (or less, where unknown).
@@ -290,7 +292,7 @@ impl fmt::Debug for Framed<'_> {
 /// this one-word stand-in, which `render` drops, so a long message never appears twice.
 impl fmt::Display for Framed<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.d.code)
+        f.write_str(self.d.code.as_str())
     }
 }
 

@@ -20,6 +20,7 @@ use crate::config::schema::{environment_schema, schema_at};
 use crate::config::validate::key_path;
 use crate::diag::Severity;
 use crate::render::{self, LOCK_FILE, Rendered};
+use crate::rules::RuleCode;
 use crate::version::Version;
 use crate::yaml::escape_pointer;
 
@@ -224,7 +225,7 @@ pub fn trace(
 }
 
 /// Rules whose errors leave the render undefined (a version or repository it needs is missing).
-const RENDER_UNDEFINED: &[&str] = &["KG204", "KG601"];
+const RENDER_UNDEFINED: &[RuleCode] = &[RuleCode::KG204, RuleCode::KG601];
 
 /// Tries changed values in turn and keeps the first that resolves and changes the render; when
 /// every one that resolves changes nothing, the value reaches nothing.
@@ -268,7 +269,7 @@ fn trace_one(r: &Resolved, sources: &BTreeMap<String, String>, baseline: &Render
             Err(e) => return Reach::NotTraced { reason: format!("rendering with {} failed: {e}", show(&probe)) },
         };
         let mut breaks: Vec<&'static str> =
-            diags.iter().filter(|d| d.severity == Severity::Error).map(|d| d.code).collect();
+            diags.iter().filter(|d| d.severity == Severity::Error).map(|d| d.code.as_str()).collect();
         breaks.dedup();
         if !files.is_empty() {
             return Reach::Traced { probe, files, breaks };

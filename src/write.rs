@@ -32,11 +32,6 @@ fn safe_relative(rel: &str) -> Result<&Path, Error> {
     if ok { Ok(p) } else { Err(Error::Internal(format!("refusing to write outside the output folder: `{rel}`"))) }
 }
 
-/// The folders a GitOps engine applies an environment from: Argo CD's root Application syncs
-/// `argocd/`, Flux Kustomizations point at `flux/`, and both (and `kustomize build`) read
-/// `manifests/`. A file there that kgen did not generate may reach the cluster.
-pub const APPLIED_FOLDERS: [&str; 3] = ["argocd", "flux", "manifests"];
-
 /// Something that stands where a render needs a folder: a symlink or a file. Writing through a
 /// symlink would put files outside the output folder, so kgen refuses to write the environment.
 /// It does not replace the link with a folder either (as it does a symlink in place of a
@@ -161,10 +156,11 @@ fn is_folder(path: &Path) -> bool {
     Kind::at(path) == Some(Kind::Folder)
 }
 
-/// An environment folder as listed: its own entries and everything under its real
-/// [`APPLIED_FOLDERS`], each with its kind from the directory entry (no `stat` per entry: a
-/// fleet `--check` lists every environment). Other folders (`values/`) are not listed: their files
-/// are read by name, and nothing in them reaches the cluster.
+/// An environment folder as listed: its own entries and everything under its real applied
+/// folders ([`crate::render::gitops::is_applied_folder`]), each with its kind from the directory
+/// entry (no `stat` per entry: a fleet `--check` lists every environment). Other folders
+/// (`values/`) are not listed: their files are read by name, and nothing in them reaches the
+/// cluster.
 #[derive(Default)]
 struct Listing {
     kinds: HashMap<String, Kind>,
@@ -185,7 +181,7 @@ impl Listing {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
                 let kind = e.file_type().map_or(Kind::Other, Kind::of);
-                let applied = APPLIED_FOLDERS.contains(&child.split('/').next().unwrap_or_default());
+                let applied = crate::render::gitops::is_applied_folder(child.split('/').next().unwrap_or_default());
                 if kind == Kind::Folder && applied {
                     todo.push(child.clone());
                 }
@@ -217,9 +213,10 @@ pub struct Survey {
     pub previous: Previous,
     /// What [`obstacles`] returns.
     pub obstacles: Vec<Obstacle>,
-    /// Files in the [`APPLIED_FOLDERS`] that kgen does not generate now and did not generate
-    /// before (those it prunes), relative to the environment folder, in path order. Symlinks
-    /// are listed like files (the engine reads what they point to); obstacles are not.
+    /// Files in the applied folders ([`crate::render::gitops::is_applied_folder`]) that kgen
+    /// does not generate now and did not generate before (those it prunes), relative to the
+    /// environment folder, in path order. Symlinks are listed like files (the engine reads what
+    /// they point to); obstacles are not.
     pub stray: Vec<String>,
 }
 

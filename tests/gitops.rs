@@ -364,3 +364,50 @@ fn shellcheck(script: &str) {
         Err(e) => panic!("shellcheck is required (KGEN_REQUIRE_SHELLCHECK): {e}"),
     }
 }
+
+/// Every engine of `GitopsEngine::ALL` has a module, writes its own files into its folder (no
+/// engine: its script at the top) and nothing into another engine's, kgen treats that folder as
+/// one the engine applies, and its render passes every render rule — KG602 reads its order back.
+#[test]
+fn every_engine_writes_into_its_own_folder_and_passes_the_render_rules() {
+    use kgen::config::model::GitopsEngine;
+    use kgen::render::gitops::{self, ApplyOrder};
+    let mut orders = Vec::new();
+    for e in GitopsEngine::ALL {
+        let engine = gitops::engine(e);
+        assert_eq!(engine.id(), e, "the module of {e:?}");
+        orders.push(engine.apply_order());
+        let text = format!(
+            "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {{platform: kubernetes, kubernetesVersion: \"1.33\"}}\nkserve: {{deploymentMode: Knative}}\nmesh: {{provider: istio}}\ngitops: {{engine: {}}}\n",
+            e.as_str()
+        );
+        let project = temp_project();
+        std::fs::write(project.path().join("environments/probe.yaml"), text).unwrap();
+        let ws = Workspace::load(project.path()).unwrap();
+        let c = resolve::check(&ws, "probe");
+        let r = c.resolved.unwrap_or_else(|| panic!("{e:?}: {:?}", c.diagnostics));
+        let rendered = kgen::render::render(&r, &ws.sources).unwrap();
+        let tops: std::collections::BTreeSet<&str> =
+            rendered.files.keys().map(|p| p.split_once('/').map_or(p.as_str(), |(t, _)| t)).collect();
+        let own = engine.folder().unwrap_or(gitops::none::SCRIPT);
+        let expected = ["kgen.lock.json", "kustomization.yaml", gitops::MANIFESTS, "values", own];
+        assert_eq!(tops, expected.into_iter().collect(), "{e:?}");
+        if let Some(folder) = engine.folder() {
+            assert!(gitops::is_applied_folder(folder), "{folder}");
+            assert!(engine.default_namespace().is_some(), "{e:?}: its objects need a namespace");
+        }
+        assert_eq!(
+            engine.needs_repository(),
+            engine.folder().is_some(),
+            "{e:?}: what reads a folder reads a repository"
+        );
+        let diags = kgen::rules::check_rendered(&r, &rendered, kgen::rules::render::Depth::Full);
+        assert!(diags.iter().all(|d| d.severity != kgen::diag::Severity::Error), "{e:?}: {diags:#?}");
+    }
+    // Folders other than the engines' and the manifests' are read by name and reach no cluster.
+    assert!(!gitops::is_applied_folder("values"));
+    assert!(gitops::is_applied_folder(gitops::MANIFESTS));
+    // Each engine orders in its own way; two sharing one would be read back alike by KG602.
+    orders.dedup();
+    assert_eq!(orders, [ApplyOrder::SyncWaves, ApplyOrder::DependsOn, ApplyOrder::ScriptLines]);
+}

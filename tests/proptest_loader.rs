@@ -194,7 +194,7 @@ fn check_diagnostic(ws: &Workspace, d: &diag::Diagnostic) {
         assert!(line <= text.lines().count() + 1, "line past the end of the file: {d:?}");
     }
     let plain = diag::render(d, source, false);
-    assert!(plain.contains(d.code), "{plain}");
+    assert!(plain.contains(d.code.as_str()), "{plain}");
     let _ = diag::render(d, source, true);
     let _ = d.to_string();
 }

@@ -342,7 +342,7 @@ fn release_builds_still_catch_what_overrides_break() {
         let (ws, env) = resolved_in(dir.path(), &name);
         let out = render::render(&env, &ws.sources).unwrap();
         let found = rules::check_rendered(&env, &out, rules::render::Depth::Overrides);
-        assert!(found.iter().any(|d| d.code == r.code), "{name}: {found:#?}");
+        assert!(found.iter().any(|d| d.code.as_str() == r.code), "{name}: {found:#?}");
     }
     // And without overrides nothing is parsed: the examples' renders raise nothing.
     for name in common::examples() {

@@ -297,14 +297,21 @@ fn check_report(
     exit_codes::CHANGES
 }
 
-/// Why a file kgen did not generate matters in the folder it sits in (one of
-/// [`write::APPLIED_FOLDERS`]). Only the root Application reads a whole folder today (the top
-/// of `argocd/`); elsewhere kgen lists its files (kustomizations, `directory.include`), but a
-/// folder the engine applies is one hand-edit or one tool away from applying all of it.
+/// Why a file kgen did not generate matters in the folder it sits in (one the engines apply,
+/// [`crate::render::gitops::is_applied_folder`]). Only the root Application reads a whole folder
+/// today (the top of `argocd/`); elsewhere kgen lists its files (kustomizations,
+/// `directory.include`), but a folder the engine applies is one hand-edit or one tool away from
+/// applying all of it.
 fn applied_reason(rel: &str) -> String {
+    use crate::render::gitops;
     let (top, rest) = rel.split_once('/').unwrap_or((rel, ""));
-    if top == "argocd" && !rest.contains('/') {
-        "the root Application syncs every file in argocd/, so Argo CD would apply it to the cluster".into()
+    let whole = crate::config::model::GitopsEngine::ALL
+        .iter()
+        .map(|e| gitops::engine(*e))
+        .find(|e| e.folder() == Some(top))
+        .and_then(|e| e.applies_whole_folder());
+    if let Some(why) = whole.filter(|_| !rest.contains('/')) {
+        why.into()
     } else {
         format!("{top}/ is a folder the GitOps engine applies, so it can reach the cluster")
     }

@@ -12,6 +12,7 @@ use super::schema;
 use super::validate::{QUOTE_HINT, control_character_diagnostics, schema_diagnostics};
 use crate::diag::Diagnostic;
 use crate::error::Error;
+use crate::rules::RuleCode;
 use crate::yaml;
 
 /// Folder of environment files, relative to the project root.
@@ -154,7 +155,7 @@ fn load_one(path: &Path) -> Loaded {
     let display = format!("{ENV_DIR}/{}", path.file_name().and_then(|s| s.to_str()).unwrap_or(""));
     if !is_valid_stem(&stem) {
         return Loaded::BadName(
-            Diagnostic::error("KG111", format!("invalid environment file name `{stem}`"))
+            Diagnostic::error(RuleCode::KG111, format!("invalid environment file name `{stem}`"))
                 .in_file(&display)
                 .hint("names are lower-case letters, digits and `-` (`prod-eu-1`); layers start with `_` (`_base`)"),
         );
@@ -172,11 +173,14 @@ fn read_checked(path: &Path, display: &str) -> Checked {
     let fail = |d: Diagnostic| Err((None, vec![d.in_file(display)]));
     let not_regular = |t: std::fs::FileType| {
         fail(
-            Diagnostic::error("KG100", format!("not a regular file ({}), so kgen does not read it", file_kind(t)))
-                .hint(
-                    "environment files are regular files (or symlinks to one); \
+            Diagnostic::error(
+                RuleCode::KG100,
+                format!("not a regular file ({}), so kgen does not read it", file_kind(t)),
+            )
+            .hint(
+                "environment files are regular files (or symlinks to one); \
                      remove it or rename it away from `.yaml`",
-                ),
+            ),
         )
     };
     // Opening a FIFO waits for a writer and a device may have side effects, so the type is
@@ -185,7 +189,7 @@ fn read_checked(path: &Path, display: &str) -> Checked {
     match std::fs::metadata(path) {
         Ok(m) if !m.is_file() => return not_regular(m.file_type()),
         Ok(_) => {}
-        Err(e) => return fail(Diagnostic::error("KG100", format!("cannot read the file: {e}"))),
+        Err(e) => return fail(Diagnostic::error(RuleCode::KG100, format!("cannot read the file: {e}"))),
     }
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
@@ -195,24 +199,24 @@ fn read_checked(path: &Path, display: &str) -> Checked {
         Ok((_, m)) if !m.is_file() => return not_regular(m.file_type()),
         Ok((f, _)) => f,
         Err(e) => {
-            return fail(Diagnostic::error("KG100", format!("cannot read the file: {e}")));
+            return fail(Diagnostic::error(RuleCode::KG100, format!("cannot read the file: {e}")));
         }
     };
     // Never read more than the limit: a 50 MB file is rejected after 1 MiB + 1 byte.
     let mut bytes = Vec::new();
     let limit = yaml::ENV_FILE_MAX_BYTES as u64;
     if let Err(e) = file.take(limit + 1).read_to_end(&mut bytes) {
-        return fail(Diagnostic::error("KG100", format!("cannot read the file: {e}")));
+        return fail(Diagnostic::error(RuleCode::KG100, format!("cannot read the file: {e}")));
     }
     if bytes.len() as u64 > limit {
         return fail(
-            Diagnostic::error("KG108", "file is larger than 1 MiB, the limit for environment files")
+            Diagnostic::error(RuleCode::KG108, "file is larger than 1 MiB, the limit for environment files")
                 .hint("environment files are small by design; move bulk data out of them"),
         );
     }
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return fail(
-            Diagnostic::error("KG109", "file is UTF-16, not UTF-8")
+            Diagnostic::error(RuleCode::KG109, "file is UTF-16, not UTF-8")
                 .at(Some((1, 1)))
                 .hint("save the file as UTF-8 (most editors: \"Save with encoding\")"),
         );
@@ -224,7 +228,7 @@ fn read_checked(path: &Path, display: &str) -> Checked {
             let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
             let col = valid.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
             return fail(
-                Diagnostic::error("KG109", "file is not valid UTF-8")
+                Diagnostic::error(RuleCode::KG109, "file is not valid UTF-8")
                     .at(Some((line, col)))
                     .hint("save the file as UTF-8"),
             );
@@ -238,7 +242,7 @@ fn read_checked(path: &Path, display: &str) -> Checked {
         return Err((
             Some(text),
             vec![
-                Diagnostic::error("KG110", "file is empty")
+                Diagnostic::error(RuleCode::KG110, "file is empty")
                     .in_file(display)
                     .hint("start from `apiVersion: kgen/v1` and `kind: Environment`; see README"),
             ],
@@ -257,7 +261,7 @@ fn read_checked(path: &Path, display: &str) -> Checked {
     for d in &mut diags {
         // Quote what the user wrote (`1.30`), not what YAML made of it (`1.3`). Only the quoting
         // hint: other KG104 hints (`write true or false` for a boolean) are not about quoting.
-        if d.code == "KG104"
+        if d.code == RuleCode::KG104
             && d.hint.as_deref().is_some_and(|h| h.starts_with(QUOTE_HINT))
             && let Some((l, c)) = d.location
             && let Some(raw) = crate::diag::token_at(&text, l, c)
@@ -294,7 +298,7 @@ fn read_error_diagnostic(e: yaml::ReadError) -> Diagnostic {
             m.split('`').nth(1).or_else(|| m.rsplit_once("duplicate mapping key: ").map(|(_, k)| k)).unwrap_or("");
         let key = key.split(',').next().unwrap_or(key).trim();
         (
-            "KG102",
+            RuleCode::KG102,
             format!("duplicate key `{key}`"),
             "a key may appear once per mapping; remove or merge the repeated one",
         )
@@ -318,11 +322,11 @@ fn read_error_diagnostic(e: yaml::ReadError) -> Diagnostic {
         } else {
             (m.to_string(), hostile)
         };
-        ("KG108", format!("input exceeds the environment-file limits: {what}"), hint)
+        (RuleCode::KG108, format!("input exceeds the environment-file limits: {what}"), hint)
     } else if m.contains("tab") {
-        ("KG101", format!("YAML syntax error: {m}"), "indent with spaces, never tabs")
+        (RuleCode::KG101, format!("YAML syntax error: {m}"), "indent with spaces, never tabs")
     } else {
-        ("KG101", format!("YAML syntax error: {m}"), "check quoting and indentation around this position")
+        (RuleCode::KG101, format!("YAML syntax error: {m}"), "check quoting and indentation around this position")
     };
     Diagnostic::error(code, message).at(e.location).hint(hint)
 }

@@ -327,9 +327,25 @@ pub enum MeshProvider {
 }
 
 impl MeshProvider {
-    /// Whether any Istio flavour is present.
+    /// Every provider, for what holds for each.
+    pub const ALL: [MeshProvider; 4] =
+        [MeshProvider::Istio, MeshProvider::Ossm2, MeshProvider::Ossm3, MeshProvider::None];
+
+    /// Whether any Istio flavour is present. Spelt out per provider: a new one is not Istio
+    /// unless it says so.
     pub fn is_istio_family(self) -> bool {
-        !matches!(self, MeshProvider::None)
+        match self {
+            MeshProvider::Istio | MeshProvider::Ossm2 | MeshProvider::Ossm3 => true,
+            MeshProvider::None => false,
+        }
+    }
+
+    /// Whether it is OpenShift Service Mesh (installed through OLM, OpenShift only).
+    pub fn is_openshift_service_mesh(self) -> bool {
+        match self {
+            MeshProvider::Ossm2 | MeshProvider::Ossm3 => true,
+            MeshProvider::Istio | MeshProvider::None => false,
+        }
     }
 
     /// Name as written in environment files.
@@ -496,6 +512,9 @@ pub enum GitopsEngine {
 }
 
 impl GitopsEngine {
+    /// Every engine, for what holds for each (`render::gitops::engine` gives its module).
+    pub const ALL: [GitopsEngine; 3] = [GitopsEngine::Argocd, GitopsEngine::Flux, GitopsEngine::None];
+
     /// Name as written in environment files.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -619,5 +638,43 @@ pub(crate) mod defaults {
     }
     pub(crate) fn argocd_project() -> String {
         "default".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every string the JSON Schema of `T` allows: its variants, as serde names them.
+    fn schema_names<T: JsonSchema>() -> Vec<String> {
+        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(serde_json::Value::Array(names)) = m.get("enum") {
+                        out.extend(names.iter().filter_map(|n| n.as_str().map(str::to_string)));
+                    }
+                    if let Some(c) = m.get("const").and_then(serde_json::Value::as_str) {
+                        out.push(c.to_string());
+                    }
+                    m.iter().filter(|(k, _)| *k != "enum").for_each(|(_, x)| walk(x, out));
+                }
+                serde_json::Value::Array(xs) => xs.iter().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        let schema = serde_json::to_value(schemars::schema_for!(T)).expect("schemas serialise");
+        let mut out = Vec::new();
+        walk(&schema, &mut out);
+        out
+    }
+
+    /// `ALL` lists every variant (the schema is derived from the enum itself), so what is checked
+    /// for each engine or provider is checked for a new one too.
+    #[test]
+    fn all_lists_every_engine_and_mesh_provider() {
+        let engines: Vec<String> = GitopsEngine::ALL.iter().map(|e| e.as_str().to_string()).collect();
+        assert_eq!(schema_names::<GitopsEngine>(), engines);
+        let meshes: Vec<String> = MeshProvider::ALL.iter().map(|m| m.as_str().to_string()).collect();
+        assert_eq!(schema_names::<MeshProvider>(), meshes);
     }
 }

@@ -7,12 +7,13 @@ use serde_json::Value;
 
 use super::load::{SourceFile, Workspace, is_valid_stem};
 use super::merge::{Origin, Provenance, merge_chain};
-use super::model::{Environment, GatewayImplementation, GitopsEngine, IngressFlavour, MeshProvider, Platform};
+use super::model::{Environment, GatewayImplementation, IngressFlavour, MeshProvider, Platform};
 use super::schema;
 use super::validate::{did_you_mean, key_path, schema_diagnostics};
 use crate::catalog::{self, Release};
 use crate::diag::{Diagnostic, Severity};
 use crate::rules;
+use crate::rules::RuleCode;
 
 /// Where an effective pin comes from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -46,6 +47,38 @@ pub struct Resolved {
     /// Values kgen derived because no file set them (JSON pointer → how), already filled into
     /// `env`: every consumer reads one value, and `kgen explain` says where it came from.
     pub derived: BTreeMap<String, String>,
+    /// What carries Knative's traffic, decided once here ([`KnativeNetworking::of`]); `None`
+    /// outside Knative mode, or when nothing can (KG401).
+    pub knative_networking: Option<KnativeNetworking>,
+}
+
+/// The networking layer of Knative Serving (`KnativeServing.spec.ingress`). It is its own
+/// concept, not the mesh provider: the mesh only decides which Istio serves it. kgen supports
+/// net-istio only (Kourier and Contour are not rendered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnativeNetworking {
+    /// net-istio: Knative's ingress and local gateways on the mesh's Istio ingress gateway pods.
+    Istio,
+}
+
+impl KnativeNetworking {
+    /// The `spec.ingress` key of the layer in a `KnativeServing`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KnativeNetworking::Istio => "istio",
+        }
+    }
+
+    /// The layer of an environment: in Knative mode, the one its mesh provider can serve.
+    pub fn of(env: &Environment) -> Option<KnativeNetworking> {
+        if !env.kserve.deployment_mode.is_knative() {
+            return None;
+        }
+        match env.mesh.provider {
+            MeshProvider::Istio | MeshProvider::Ossm2 | MeshProvider::Ossm3 => Some(KnativeNetworking::Istio),
+            MeshProvider::None => None,
+        }
+    }
 }
 
 impl Resolved {
@@ -152,7 +185,7 @@ pub fn chain<'a>(ws: &'a Workspace, name: &str) -> Result<Vec<&'a SourceFile>, V
                 message.push_str(&format!(" (reached from `{}`)", chain[0].name));
             }
             return Err(vec![
-                Diagnostic::error("KG113", message)
+                Diagnostic::error(RuleCode::KG113, message)
                     .in_file(&closing.path)
                     .at(closing.position_of("/extends"))
                     .key("extends")
@@ -169,12 +202,14 @@ pub fn chain<'a>(ws: &'a Workspace, name: &str) -> Result<Vec<&'a SourceFile>, V
                 return Err(vec![]);
             }
             let layers: Vec<&str> = ws.all_names().into_iter().filter(|n| n.starts_with('_')).collect();
-            let mut d =
-                Diagnostic::error("KG112", format!("`extends: {parent}` names no file `environments/{parent}.yaml`"))
-                    .in_file(&file.path)
-                    .at(file.position_of("/extends"))
-                    .key("extends")
-                    .label("no such layer");
+            let mut d = Diagnostic::error(
+                RuleCode::KG112,
+                format!("`extends: {parent}` names no file `environments/{parent}.yaml`"),
+            )
+            .in_file(&file.path)
+            .at(file.position_of("/extends"))
+            .key("extends")
+            .label("no such layer");
             d = match did_you_mean(parent, layers.iter().copied()) {
                 Some(s) => d.hint(format!("did you mean `{s}`?")),
                 None if layers.is_empty() => d.hint("there are no layer files (`_name.yaml`) in environments/"),
@@ -198,7 +233,7 @@ pub fn check_layer(ws: &Workspace, name: &str) -> Vec<Diagnostic> {
 pub fn check(ws: &Workspace, name: &str) -> Checked {
     let fail = |d: Vec<Diagnostic>| Checked { resolved: None, diagnostics: d };
     if name.starts_with('_') || !is_valid_stem(name) {
-        let mut d = Diagnostic::error("KG111", format!("invalid environment name `{name}`"))
+        let mut d = Diagnostic::error(RuleCode::KG111, format!("invalid environment name `{name}`"))
             .hint("names are lower-case letters, digits and `-`; layers (`_name`) are not rendered");
         if name.starts_with('_') && is_valid_stem(name) {
             d = d.hint(format!("`{name}` is a layer; it is checked through the environments that extend it"));
@@ -207,7 +242,7 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
     }
     if !ws.files.contains_key(name) && !ws.broken.contains_key(name) {
         let names = ws.environment_names();
-        let mut d = Diagnostic::error("KG115", format!("unknown environment `{name}`"));
+        let mut d = Diagnostic::error(RuleCode::KG115, format!("unknown environment `{name}`"));
         d = match did_you_mean(name, names.iter().map(String::as_str)) {
             Some(s) => d.hint(format!("did you mean `{s}`?")),
             None => d.hint(format!("environments: {}", names.join(", "))),
@@ -304,15 +339,17 @@ fn typed(
     let env: Environment = match serde_json::from_value(merged.clone()) {
         Ok(e) => e,
         Err(e) => {
-            return fail(vec![Diagnostic::error("KG104", format!("invalid environment: {e}")).in_file(&env_path)]);
+            return fail(vec![
+                Diagnostic::error(RuleCode::KG104, format!("invalid environment: {e}")).in_file(&env_path),
+            ]);
         }
     };
     let cat = catalog::get();
     let version = env.kserve.version.clone().unwrap_or_else(|| cat.newest().version.clone());
     let Some(release) = cat.release(&version) else {
         let known = cat.release_versions();
-        let mut d =
-            Diagnostic::error("KG201", format!("unknown KServe version `{version}`")).label("not in kgen's catalog");
+        let mut d = Diagnostic::error(RuleCode::KG201, format!("unknown KServe version `{version}`"))
+            .label("not in kgen's catalog");
         d = match did_you_mean(&version, known.iter().copied()) {
             Some(s) => d.hint(format!("did you mean `{s}`? known releases: {}", known.join(", "))),
             None => d.hint(format!("known releases: {} (`kgen versions`)", known.join(", "))),
@@ -331,8 +368,19 @@ fn typed(
     }
     let mut env = env;
     let derived = derive_defaults(name, release, &mut env);
-    let resolved =
-        Resolved { name: name.to_string(), env, merged, provenance, files, release, pins, pin_sources, derived };
+    let knative_networking = KnativeNetworking::of(&env);
+    let resolved = Resolved {
+        name: name.to_string(),
+        env,
+        merged,
+        provenance,
+        files,
+        release,
+        pins,
+        pin_sources,
+        derived,
+        knative_networking,
+    };
     let diags = rules::apply_ignores(&resolved, rules::check(&resolved));
     Ok((resolved, diags))
 }
@@ -354,18 +402,16 @@ fn derive_defaults(name: &str, release: &Release, env: &mut Environment) -> BTre
         let ns = &release.knative_operator_namespace;
         fill(&mut env.knative.operator_namespace, "/knative/operatorNamespace", ns, &how);
     }
-    let engine = env.gitops.engine;
-    if engine != GitopsEngine::None {
+    let engine = crate::render::gitops::engine(env.gitops.engine);
+    if engine.needs_repository() {
         let path = format!("rendered/{name}");
         fill(&mut env.gitops.path, "/gitops/path", &path, "the folder `kgen render` writes this environment to");
-        let (ns, how) = match engine {
-            GitopsEngine::Flux => ("flux-system", "Flux's own namespace"),
-            _ => ("argocd", "Argo CD's own namespace"),
-        };
+    }
+    if let Some((ns, how)) = engine.default_namespace() {
         fill(&mut env.gitops.namespace, "/gitops/namespace", ns, how);
     }
-    if engine == GitopsEngine::Argocd {
-        fill(&mut env.cluster.server, "/cluster/server", IN_CLUSTER, "the cluster Argo CD runs in");
+    if let Some((server, how)) = engine.default_server() {
+        fill(&mut env.cluster.server, "/cluster/server", server, how);
     }
     if env.cluster.platform == Platform::Openshift {
         let os = &catalog::get().openshift;
@@ -382,7 +428,8 @@ fn derive_defaults(name: &str, release: &Release, env: &mut Environment) -> BTre
         let mesh_role = match env.mesh.provider {
             MeshProvider::Ossm2 => Some("ossm2"),
             MeshProvider::Ossm3 => Some("ossm3"),
-            _ => None,
+            // Upstream Istio comes from Helm charts, not OLM.
+            MeshProvider::Istio | MeshProvider::None => None,
         };
         let mut channel = |slot: &mut Option<String>, pointer: &str, role: &str| {
             let how = format!("kgen's catalog (openshift.operators.{role}.channel)");
@@ -403,9 +450,6 @@ fn derive_defaults(name: &str, release: &Release, env: &mut Environment) -> BTre
     }
     out
 }
-
-/// Argo CD's name for the cluster it runs in.
-const IN_CLUSTER: &str = "https://kubernetes.default.svc";
 
 /// The inverse of [`key_path`] for the paths of required fields (`ignore[0].reason` →
 /// `/ignore/0/reason`).

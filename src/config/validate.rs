@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::schema::schema_at;
 use crate::diag::Diagnostic;
+use crate::rules::RuleCode;
 
 /// `/kserve/deploymentMode` → `kserve.deploymentMode`; list items as `[i]`.
 pub fn key_path(pointer: &str) -> String {
@@ -123,7 +124,7 @@ pub fn schema_diagnostics(
                     .unwrap_or_default();
                 for key in unexpected {
                     let kp = format!("{ptr}/{}", crate::yaml::escape_pointer(key));
-                    let mut d = Diagnostic::error("KG103", format!("unknown key `{key}`"))
+                    let mut d = Diagnostic::error(RuleCode::KG103, format!("unknown key `{key}`"))
                         .in_file(file)
                         .at(locate(&format!("{kp}#key")).or_else(|| locate(&ptr)))
                         .key(key_path(&kp))
@@ -142,7 +143,7 @@ pub fn schema_diagnostics(
                     .and_then(|s| s.get("description"))
                     .and_then(Value::as_str)
                     .map(first_sentence);
-                let mut d = Diagnostic::error("KG107", "missing required field")
+                let mut d = Diagnostic::error(RuleCode::KG107, "missing required field")
                     .in_file(file)
                     .at(locate(&ptr))
                     .key(key_path(&kp))
@@ -163,7 +164,7 @@ pub fn schema_diagnostics(
                     .replace("object", "mapping")
                     .replace("array", "list");
                 let mut d = here(Diagnostic::error(
-                    "KG104",
+                    RuleCode::KG104,
                     format!("expected {expected}, found {} `{}`", type_name(instance), short(instance)),
                 ))
                 .label(format!("{} here", type_name(instance)));
@@ -180,7 +181,7 @@ pub fn schema_diagnostics(
                     options.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
                 let got = short(instance);
                 let mut d = here(Diagnostic::error(
-                    "KG105",
+                    RuleCode::KG105,
                     format!("unknown value `{got}`, expected one of: {}", opts.join(", ")),
                 ))
                 .label("not an allowed value");
@@ -194,7 +195,7 @@ pub fn schema_diagnostics(
             K::Constant { expected_value } => {
                 out.push(
                     here(Diagnostic::error(
-                        "KG105",
+                        RuleCode::KG105,
                         format!("unknown value `{}`, expected `{}`", short(instance), short(expected_value)),
                     ))
                     .label("not the allowed value"),
@@ -202,14 +203,14 @@ pub fn schema_diagnostics(
             }
             K::Pattern { pattern } => {
                 let desc = sub.and_then(|s| s.get("description")).and_then(Value::as_str).map(first_sentence);
-                let mut d = here(Diagnostic::error("KG106", format!("malformed value `{}`", short(instance))))
+                let mut d = here(Diagnostic::error(RuleCode::KG106, format!("malformed value `{}`", short(instance))))
                     .label(format!("does not match `{pattern}`"));
                 if let Some(desc) = desc {
                     d = d.hint(format!("expected: {desc}"));
                 }
                 out.push(d);
             }
-            _ => out.push(here(Diagnostic::error("KG105", err.to_string()))),
+            _ => out.push(here(Diagnostic::error(RuleCode::KG105, err.to_string()))),
         }
     }
     out

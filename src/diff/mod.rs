@@ -395,7 +395,7 @@ fn file_kind(path: &str) -> FileKind {
         FileKind::Values
     } else if path.starts_with("manifests/") {
         FileKind::Manifest
-    } else if path.starts_with("argocd/") || path.starts_with("flux/") {
+    } else if crate::render::gitops::is_engine_file(path) {
         FileKind::Gitops
     } else {
         FileKind::Other

@@ -271,6 +271,8 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
         "name": r.name,
         "env": r.effective_value(),
         "knative_mode": r.knative_mode(),
+        // What carries Knative's traffic (`istio`), decided once at resolve; null without Knative.
+        "knative_networking": r.knative_networking.map(crate::config::resolve::KnativeNetworking::as_str),
         "openshift": r.env.cluster.platform == crate::config::model::Platform::Openshift,
         "kserve": {
             "version": r.release.version,

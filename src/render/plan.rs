@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::catalog;
 use crate::config::model::{GatewayImplementation, IngressFlavour, MeshProvider, Platform};
-use crate::config::resolve::Resolved;
+use crate::config::resolve::{KnativeNetworking, Resolved};
 
 /// A Helm chart release to install.
 #[derive(Debug, Clone, Serialize)]
@@ -137,7 +137,7 @@ pub fn plan(r: &Resolved) -> Plan {
     ns.insert("envoyGateway", cat.charts["envoy-gateway"].namespace.clone());
 
     let openshift = !k8s;
-    let ossm = matches!(e.mesh.provider, MeshProvider::Ossm2 | MeshProvider::Ossm3);
+    let ossm = e.mesh.provider.is_openshift_service_mesh();
 
     // Chart releases and what each needs.
     let mut releases = Vec::new();
@@ -252,7 +252,7 @@ pub fn plan(r: &Resolved) -> Plan {
     }
     // OpenShift Serverless creates no Knative gateways (KServe's OpenShift guide applies them
     // itself), whichever Istio serves them.
-    let own_gateways = openshift && knative && r.env.mesh.provider.is_istio_family();
+    let own_gateways = openshift && r.knative_networking == Some(KnativeNetworking::Istio);
     if own_gateways {
         openshift_gateways(r, &ns, &mut objects);
     }
@@ -416,7 +416,8 @@ fn openshift_objects(r: &Resolved, ns: &BTreeMap<&'static str, String>, objects:
     match e.mesh.provider {
         MeshProvider::Ossm2 => subscribe("ossm2", e.olm.channels.service_mesh.as_ref()),
         MeshProvider::Ossm3 => subscribe("ossm3", e.olm.channels.service_mesh.as_ref()),
-        _ => {}
+        // Upstream Istio comes from Helm charts, not OLM.
+        MeshProvider::Istio | MeshProvider::None => {}
     }
     if r.knative_mode() {
         subscribe("serverless", e.olm.channels.serverless.as_ref());
@@ -468,7 +469,8 @@ fn openshift_objects(r: &Resolved, ns: &BTreeMap<&'static str, String>, objects:
                 data: json!({"version": version, "cniNamespace": os.ossm3_cni_namespace}),
             });
         }
-        _ => {}
+        // Upstream Istio is Helm releases (see `plan`); no mesh, nothing.
+        MeshProvider::Istio | MeshProvider::None => {}
     }
 }
 

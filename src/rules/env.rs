@@ -1,9 +1,10 @@
 //! Rules on the merged, typed environment (stage `environment`): they run before rendering and
 //! their errors stop it.
 
+use super::RuleCode;
 use crate::catalog;
 use crate::config::model::{GatewayImplementation, GitopsEngine, IngressFlavour, MeshProvider, Platform};
-use crate::config::resolve::Resolved;
+use crate::config::resolve::{KnativeNetworking, Resolved};
 use crate::diag::Diagnostic;
 use crate::version::Version;
 
@@ -47,7 +48,7 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
         out.push(
             r.diag_at(
                 diag(
-                    "KG203",
+                    RuleCode::KG203,
                     format!(
                         "`{}` is the legacy name of `{canonical}` since KServe v0.16.0 (this environment pins {})",
                         e.kserve.deployment_mode.as_str(),
@@ -66,7 +67,7 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
         if r.pin(pin).is_none() {
             out.push(
                 r.diag_at(
-                    diag("KG204", format!("KServe {} has no tested `{pin}` version", r.release.version))
+                    diag(RuleCode::KG204, format!("KServe {} has no tested `{pin}` version", r.release.version))
                         .hint(format!("set `versions.{pin}`")),
                     "/kserve/version",
                 ),
@@ -84,7 +85,7 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
         out.push(
             r.diag_at(
                 diag(
-                    "KG202",
+                    RuleCode::KG202,
                     format!(
                         "Kubernetes {} is older than {min}, the minimum for this environment (set by {why})",
                         e.cluster.kubernetes_version
@@ -97,15 +98,18 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
     }
 
     // KG304 / KG302: the mesh must fit the platform.
-    if !openshift && matches!(mesh, MeshProvider::Ossm2 | MeshProvider::Ossm3) {
+    if !openshift && mesh.is_openshift_service_mesh() {
         out.push(r.diag_at(
-            diag("KG304", format!("`{}` is OpenShift Service Mesh, but the platform is kubernetes", mesh.as_str())),
+            diag(
+                RuleCode::KG304,
+                format!("`{}` is OpenShift Service Mesh, but the platform is kubernetes", mesh.as_str()),
+            ),
             "/mesh/provider",
         ));
     }
     if openshift && mesh == MeshProvider::Istio && !e.mesh.allow_upstream_istio_on_openshift {
         out.push(r.diag_at(
-            diag("KG302", "OpenShift uses OpenShift Service Mesh, not upstream Istio charts"),
+            diag(RuleCode::KG302, "OpenShift uses OpenShift Service Mesh, not upstream Istio charts"),
             "/mesh/provider",
         ));
     }
@@ -117,7 +121,7 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
                 && p != "openshift"
             {
                 out.push(r.diag_at(
-                    diag("KG305", format!("`values.{rel}.profile: {p}` replaces the OpenShift profile")),
+                    diag(RuleCode::KG305, format!("`values.{rel}.profile: {p}` replaces the OpenShift profile")),
                     &format!("/values/{rel}/profile"),
                 ));
             }
@@ -127,21 +131,27 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
     // KG306: OSSM 2 injects only into member namespaces.
     if mesh == MeshProvider::Ossm2 && r.knative_mode() && e.kserve.model_namespaces.is_empty() {
         out.push(r.diag_at_any(
-            diag("KG306", "no `kserve.modelNamespaces`: InferenceServices outside the member roll get no sidecar"),
+            diag(
+                RuleCode::KG306,
+                "no `kserve.modelNamespaces`: InferenceServices outside the member roll get no sidecar",
+            ),
             &["/mesh/provider", "/kserve/deploymentMode"],
         ));
     }
 
     // KG303: sidecar injection.
     if mesh.is_istio_family() && e.mesh.sidecar_auto_inject {
-        out.push(r.diag_at(diag("KG303", "sidecar auto-injection is enabled"), "/mesh/sidecarAutoInject"));
+        out.push(r.diag_at(diag(RuleCode::KG303, "sidecar auto-injection is enabled"), "/mesh/sidecarAutoInject"));
     }
 
     if r.knative_mode() {
         // KG401: Knative needs a networking layer.
-        if mesh == MeshProvider::None {
+        if r.knative_networking.is_none() {
             out.push(r.diag_at_any(
-                diag("KG401", "Knative mode needs Knative Serving and a networking layer, but `mesh.provider` is none"),
+                diag(
+                    RuleCode::KG401,
+                    "Knative mode needs Knative Serving and a networking layer, but `mesh.provider` is none",
+                ),
                 &["/mesh/provider", "/kserve/deploymentMode"],
             ));
         }
@@ -153,7 +163,7 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
         // KG301: a mesh nothing uses.
         if mesh.is_istio_family() && !istio_ingress_class && !istio_gateway_class {
             out.push(r.diag_at(
-                diag("KG301", format!("Standard mode uses neither an Istio IngressClass nor an Istio GatewayClass, so the `{}` mesh is unused", mesh.as_str())),
+                diag(RuleCode::KG301, format!("Standard mode uses neither an Istio IngressClass nor an Istio GatewayClass, so the `{}` mesh is unused", mesh.as_str())),
                 "/mesh/provider",
             ));
         }
@@ -167,7 +177,7 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
             };
             out.push(r.diag_at_any(
                 diag(
-                    "KG402",
+                    RuleCode::KG402,
                     format!("Standard mode with `ingress: ingress` uses the `istio` IngressClass, but {why}"),
                 ),
                 &["/kserve/ingress", "/kserve/ingressClassName", "/mesh/provider"],
@@ -176,7 +186,10 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
         // KG403: Istio GatewayClass without Istio.
         if istio_gateway_class && !mesh.is_istio_family() {
             out.push(r.diag_at(
-                diag("KG403", "`gatewayApi.implementation: istio` needs an Istio mesh, but `mesh.provider` is none"),
+                diag(
+                    RuleCode::KG403,
+                    "`gatewayApi.implementation: istio` needs an Istio mesh, but `mesh.provider` is none",
+                ),
                 "/gatewayApi/implementation",
             ));
         }
@@ -184,7 +197,7 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
         if e.kserve.ingress == IngressFlavour::GatewayApi && !r.release.gateway_api_ingress {
             out.push(r.diag_at(
                 diag(
-                    "KG501",
+                    RuleCode::KG501,
                     format!(
                         "KServe {} cannot route through Gateway API (`enableGatewayApi` arrived in v0.15)",
                         r.release.version
@@ -198,15 +211,15 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
     // KG502: runtimes are part of the main chart before v0.17.0.
     if !e.kserve.install_runtimes && !r.release.runtime_configs_chart {
         out.push(r.diag_at(
-            diag("KG502", format!("KServe {} always installs its serving runtimes", r.release.version)),
+            diag(RuleCode::KG502, format!("KServe {} always installs its serving runtimes", r.release.version)),
             "/kserve/installRuntimes",
         ));
     }
 
     // KG601: GitOps engines need the repository.
-    if matches!(e.gitops.engine, GitopsEngine::Argocd | GitopsEngine::Flux) && e.gitops.repo_url.is_none() {
+    if crate::render::gitops::engine(e.gitops.engine).needs_repository() && e.gitops.repo_url.is_none() {
         out.push(r.diag_at_any(
-            diag("KG601", format!("`gitops.engine: {}` needs `gitops.repoUrl`", e.gitops.engine.as_str())),
+            diag(RuleCode::KG601, format!("`gitops.engine: {}` needs `gitops.repoUrl`", e.gitops.engine.as_str())),
             &["/gitops/engine", "/gitops"],
         ));
     }
@@ -223,14 +236,17 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
         && e.olm.install_plan_approval == Some(crate::config::model::InstallPlanApproval::Manual)
     {
         out.push(r.diag_at(
-            diag("KG606", "OLM installs nothing until someone approves each operator's first InstallPlan"),
+            diag(RuleCode::KG606, "OLM installs nothing until someone approves each operator's first InstallPlan"),
             "/olm/installPlanApproval",
         ));
     }
     if e.gitops.engine == GitopsEngine::None {
         // KG605: what install.sh was written against.
         out.push(r.diag_at(
-            diag("KG605", "install.sh runs `helm` 3 commands (KServe's scripts pin Helm v3.16.3; Helm 4 is untested)"),
+            diag(
+                RuleCode::KG605,
+                "install.sh runs `helm` 3 commands (KServe's scripts pin Helm v3.16.3; Helm 4 is untested)",
+            ),
             "/gitops/engine",
         ));
     }
@@ -249,7 +265,7 @@ fn ignore_entries(r: &Resolved) -> Vec<Diagnostic> {
                 hint.push_str(&format!("; what it checked is now {}", old.replaced_by.join(", ")));
             }
             let d = diag(
-                "KG117",
+                RuleCode::KG117,
                 format!(
                     "`{}` is a retired rule ({}): it never fires, so ignoring it hides nothing",
                     old.code, old.title
@@ -262,7 +278,7 @@ fn ignore_entries(r: &Resolved) -> Vec<Diagnostic> {
         }
         let d = match rule(&x.rule) {
             None => {
-                let d = diag("KG116", format!("`{}` is not a rule (`kgen rules` lists them)", x.rule));
+                let d = diag(RuleCode::KG116, format!("`{}` is not a rule (`kgen rules` lists them)", x.rule));
                 // Only for a code that does not exist: for one that exists but cannot be
                 // ignored, the closest code is itself.
                 let codes: Vec<&str> = super::rules().iter().map(|k| k.code.as_str()).collect();
@@ -272,7 +288,7 @@ fn ignore_entries(r: &Resolved) -> Vec<Diagnostic> {
                 }
             }
             Some(k) if k.stage == Stage::Input => {
-                diag("KG116", format!("`{}` is about reading the input and cannot be ignored", x.rule))
+                diag(RuleCode::KG116, format!("`{}` is about reading the input and cannot be ignored", x.rule))
                     .hint("remove the entry; rules of the input stage always apply, so fix what they report")
             }
             Some(_) => continue,
@@ -301,7 +317,7 @@ fn versions(r: &Resolved) -> Vec<Diagnostic> {
         if too_new || too_old {
             out.push(r.diag_at_any(
                 diag(
-                    "KG205",
+                    RuleCode::KG205,
                     format!(
                         "the Knative operator {op} ships Knative Serving {major}.{lowest_minor} to {major}.{minor}, not {serving}"
                     ),
@@ -342,7 +358,7 @@ fn istio_values(r: &Resolved) -> Vec<Diagnostic> {
                 )
             };
             out.push(r.diag_at(
-                diag("KG307", what).label("set the keys without this prefix"),
+                diag(RuleCode::KG307, what).label("set the keys without this prefix"),
                 &format!("/values/{rel}/{}", crate::yaml::escape_pointer(key)),
             ));
         }
@@ -352,7 +368,7 @@ fn istio_values(r: &Resolved) -> Vec<Diagnostic> {
     {
         out.push(r.diag_at(
             diag(
-                "KG309",
+                RuleCode::KG309,
                 "istiod reads no top-level `proxy` key, so `proxy.autoInject` changes nothing (injection is `global.proxy.autoInject`)",
             )
             .label("inert"),
@@ -369,7 +385,7 @@ fn networking(r: &Resolved) -> Vec<Diagnostic> {
     if r.gateway_api_ingress() && !e.gateway_api.install_crds {
         out.push(r.diag_at(
             diag(
-                "KG405",
+                RuleCode::KG405,
                 "Gateway API ingress with `gatewayApi.installCrds: false`: the KServe controller does not start unless the cluster serves the `gateway.networking.k8s.io/v1` HTTPRoute CRD",
             ),
             "/gatewayApi/installCrds",
@@ -391,7 +407,7 @@ fn kserve_values(r: &Resolved) -> Vec<Diagnostic> {
     {
         out.push(r.diag_at(
             diag(
-                "KG504",
+                RuleCode::KG504,
                 "`createGateway: true` makes the KServe chart render its own `kserve-ingress-gateway` Gateway with `gatewayClassName: envoy` hard-coded, next to the one kgen renders",
             ),
             "/values/kserve/kserve/controller/gateway/ingressGateway/createGateway",
@@ -404,7 +420,7 @@ fn kserve_values(r: &Resolved) -> Vec<Diagnostic> {
             if root.pointer(&ptr) == Some(&serde_json::Value::Bool(false)) {
                 out.push(r.diag_at(
                     diag(
-                        "KG506",
+                        RuleCode::KG506,
                         format!("`kserve.{part}.enabled: false` has no effect while `kserve.createSharedResources` is true (the chart's `default` treats false as unset)"),
                     )
                     .label("ignored by the chart"),
@@ -426,7 +442,7 @@ fn sail_version(r: &Resolved) -> Vec<Diagnostic> {
     vec![
         r.diag_at_any(
             diag(
-                "KG311",
+                RuleCode::KG311,
                 format!("Sail installs Istio {oldest} or newer, not {pin} (the `Istio` resource would be rejected)"),
             )
             .label(format!("Istio {pin} is too old for Sail")),
@@ -439,7 +455,7 @@ fn sail_version(r: &Resolved) -> Vec<Diagnostic> {
 /// keys kgen writes to wire the gateways.
 fn knative_config(r: &Resolved) -> Vec<Diagnostic> {
     let Some(istio) = r.env.knative.config.get("istio") else { return vec![] };
-    if !r.knative_mode() || !r.env.mesh.provider.is_istio_family() {
+    if r.knative_networking != Some(KnativeNetworking::Istio) {
         return vec![];
     }
     ["external-gateways", "local-gateways"]
@@ -448,7 +464,7 @@ fn knative_config(r: &Resolved) -> Vec<Diagnostic> {
         .map(|k| {
             r.diag_at(
                 diag(
-                    "KG409",
+                    RuleCode::KG409,
                     format!("`{k}` cannot be combined with the `gateway.*` / `local-gateway.*` keys kgen writes to wire Knative to the ingress gateway; net-istio rejects the config"),
                 ),
                 &format!("/knative/config/istio/{k}"),

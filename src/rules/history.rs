@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::RuleCode;
 use super::diag;
 use crate::catalog;
 use crate::config::resolve::Resolved;
@@ -24,7 +25,7 @@ pub fn check(r: &Resolved, previous: &Value) -> Vec<Diagnostic> {
     {
         out.push(r.diag_at_any(
             diag(
-                "KG206",
+                RuleCode::KG206,
                 format!(
                     "the cluster has Gateway API {before}, whose `safe-upgrades.gateway.networking.k8s.io` policy denies the {now} CRDs this render installs"
                 ),
@@ -66,7 +67,7 @@ fn moved_releases(r: &Resolved, previous: &Value) -> Vec<Diagnostic> {
             "Helm release `{}` would move from namespace `{old}` to `{}`: Helm cannot move a release, so it would be installed again and the old one uninstalled",
             rel.name, rel.namespace
         );
-        let mut d = diag("KG209", message).label(format!("the cluster has it in `{old}`"));
+        let mut d = diag(RuleCode::KG209, message).label(format!("the cluster has it in `{old}`"));
         let pointers: Vec<&str> = match namespace_field(&rel.name) {
             Some((pointer, key)) => {
                 d = d.hint(format!("keep it where it is: `{key}: {old}`"));

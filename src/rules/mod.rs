@@ -6,7 +6,13 @@
 //! (they gate rendering), [`render`] on the files a render produced (what the cluster would
 //! really get, including the user's Helm values overrides), and [`history`] against the previous
 //! render's index. An environment's `ignore:` list suppresses a rule by code with a reason.
+//!
+//! Adding a rule: its entry in `catalog/rules.yaml` (code, severity, stage, …) makes
+//! `build.rs` generate its [`RuleCode`], the only way a check can name it; then its check
+//! (a render rule: a row of `render::CHECKS`, with its depth), and a failing and a passing case
+//! in `tests/fixtures/rules/`. Tests fail for a catalog rule that no check raises.
 
+mod code;
 pub mod env;
 pub mod history;
 pub mod render;
@@ -16,6 +22,7 @@ use std::collections::BTreeSet;
 use crate::config::resolve::Resolved;
 use crate::diag::{Diagnostic, Severity};
 
+pub use code::RuleCode;
 pub use env::{check, needed_pins};
 
 /// The rule catalog source, embedded at build time.
@@ -172,8 +179,8 @@ pub fn retired_markdown_table() -> String {
 }
 
 /// A diagnostic of a catalog rule: its severity, its fix as the hint, its source as `see:`.
-pub(crate) fn diag(code: &'static str, message: impl Into<String>) -> Diagnostic {
-    let r = rule(code).expect("rule codes used in checks are in the catalog");
+pub(crate) fn diag(code: RuleCode, message: impl Into<String>) -> Diagnostic {
+    let r = rule(code.as_str()).expect("every RuleCode is in the catalog");
     let d = match r.severity {
         Severity::Error => Diagnostic::error(code, message),
         Severity::Warning => Diagnostic::warning(code, message),
@@ -188,12 +195,12 @@ pub(crate) fn diag(code: &'static str, message: impl Into<String>) -> Diagnostic
 pub fn apply_ignores(r: &Resolved, diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut out = Vec::with_capacity(diags.len());
     for d in diags {
-        let Some(i) = r.env.ignore.iter().position(|x| x.rule == d.code) else {
+        let Some(i) = r.env.ignore.iter().position(|x| x.rule == d.code.as_str()) else {
             out.push(d);
             continue;
         };
         let reason = &r.env.ignore[i].reason;
-        let title = rule(d.code).map_or("", |k| k.title.as_str());
+        let title = rule(d.code.as_str()).map_or("", |k| k.title.as_str());
         let note = Diagnostic::info(d.code, format!("ignored in `{}` ({title}): {reason}", r.name))
             .label("ignored")
             .hint(format!("it would report: {}", d.message))
@@ -213,12 +220,15 @@ pub fn stale_ignores(r: &Resolved, fired: &BTreeSet<&str>) -> Vec<Diagnostic> {
         .filter(|(_, x)| {
             // History rules only run when a previous render exists, so silence proves nothing.
             rule(&x.rule).is_some_and(|k| !matches!(k.stage, Stage::Input | Stage::History))
-                && x.rule != "KG117"
+                && x.rule != RuleCode::KG117.as_str()
                 && !fired.contains(x.rule.as_str())
         })
         .map(|(i, x)| {
             r.diag_at(
-                diag("KG117", format!("`{}` does not fire for `{}`, so ignoring it hides nothing", x.rule, r.name)),
+                diag(
+                    RuleCode::KG117,
+                    format!("`{}` does not fire for `{}`, so ignoring it hides nothing", x.rule, r.name),
+                ),
                 &format!("/ignore/{i}/rule"),
             )
         })
@@ -236,7 +246,7 @@ pub fn check_rendered(r: &Resolved, rendered: &crate::render::Rendered, depth: r
         // The environment stage already reported (through `resolve::check`); it is re-run only
         // to know which `ignore:` entries matched something.
         let env_codes = env::check(r);
-        let fired: BTreeSet<&str> = raised.iter().chain(&env_codes).map(|d| d.code).collect();
+        let fired: BTreeSet<&str> = raised.iter().chain(&env_codes).map(|d| d.code.as_str()).collect();
         out.extend(stale_ignores(r, &fired));
     }
     out.extend(apply_ignores(r, raised));
@@ -260,5 +270,37 @@ mod tests {
         sorted.dedup();
         assert_eq!(codes, sorted);
         assert!(codes.iter().all(|c| c.len() == 5 && c.starts_with("KG") && c[2..].parse::<u16>().is_ok()));
+    }
+
+    /// `build.rs` reads the catalog with a line scanner; it must agree with the real parse.
+    #[test]
+    fn rule_codes_are_the_catalogs_active_rules() {
+        let generated: Vec<(&str, Stage)> = RuleCode::ALL.iter().map(|c| (c.as_str(), c.stage())).collect();
+        let parsed: Vec<(&str, Stage)> = rules().iter().map(|r| (r.code.as_str(), r.stage)).collect();
+        assert_eq!(generated, parsed);
+        assert!(retired().iter().all(|r| RuleCode::parse(&r.code).is_none()), "nothing raises a retired code");
+        assert_eq!(RuleCode::parse("KG103"), Some(RuleCode::KG103));
+        assert_eq!(serde_json::to_value(RuleCode::KG103).unwrap(), "KG103");
+    }
+
+    /// A rule in the catalog that no source raises has no check. (Render rules are also held to
+    /// their table by `render::tests`; tests/rules.rs makes each one fire.)
+    #[test]
+    fn every_rule_is_raised_somewhere() {
+        fn sources(dir: &std::path::Path, out: &mut String) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    sources(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("rules/code.rs") {
+                    out.push_str(&std::fs::read_to_string(&p).unwrap());
+                }
+            }
+        }
+        let mut src = String::new();
+        sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut src);
+        let missing: Vec<RuleCode> =
+            RuleCode::ALL.into_iter().filter(|c| !src.contains(&format!("RuleCode::{c}"))).collect();
+        assert!(missing.is_empty(), "catalog rules no check raises: {missing:?}");
     }
 }

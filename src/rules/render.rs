@@ -10,11 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use super::RuleCode;
 use super::diag;
 use crate::catalog;
 use crate::config::model::{GitopsEngine, MeshProvider};
-use crate::config::resolve::Resolved;
+use crate::config::resolve::{KnativeNetworking, Resolved};
 use crate::diag::Diagnostic;
+use crate::render::gitops::{self, ApplyOrder, none::SCRIPT};
 use crate::render::{LOCK_FILE, Rendered};
 use crate::yaml;
 
@@ -31,32 +33,80 @@ pub enum Depth {
     Overrides,
 }
 
+/// When a render check runs.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    /// Every run: the environment's input alone can break it.
+    Always,
+    /// At [`Depth::Overrides`] only where an override reaches: when the environment overrides
+    /// the values of one of `releases`, or (with `knative_config`) sets `knative.config`.
+    Overrides { releases: &'static [&'static str], knative_config: bool },
+    /// Only at [`Depth::Full`]: a guard of kgen's own output.
+    Full,
+}
+
+/// One render check: the codes it raises, when it runs, and the check (told whether the run is
+/// at full depth).
+struct Check {
+    codes: &'static [RuleCode],
+    when: When,
+    run: fn(&Resolved, &Tree<'_>, bool, &mut Vec<Diagnostic>),
+}
+
+/// Every render rule, in the order they run: (codes, depth, check); the stage is the catalog's
+/// ([`RuleCode::stage`]). A test keeps it equal to the catalog's render rules.
+const CHECKS: &[Check] = &[
+    Check { codes: &[RuleCode::KG118], when: When::Always, run: strings },
+    Check { codes: &[RuleCode::KG119], when: When::Always, run: |r, t, _, out| unused_overrides(r, t, out) },
+    Check {
+        codes: &[RuleCode::KG404],
+        when: When::Overrides { releases: &["istio-ingressgateway"], knative_config: false },
+        run: |r, t, _, out| gateway_selectors(r, t, out),
+    },
+    Check {
+        codes: &[RuleCode::KG308],
+        when: When::Overrides { releases: &["istio-ingressgateway"], knative_config: false },
+        run: |r, t, _, out| gateway_values_keys(r, t, out),
+    },
+    Check {
+        codes: &[RuleCode::KG406],
+        when: When::Overrides { releases: &["istio-ingressgateway", "kserve"], knative_config: true },
+        run: |r, t, _, out| local_gateway_service(r, t, out),
+    },
+    Check {
+        codes: &[RuleCode::KG503, RuleCode::KG505],
+        when: When::Overrides { releases: &["kserve"], knative_config: false },
+        run: |r, t, _, out| kserve_values(r, t, out),
+    },
+    Check { codes: &[RuleCode::KG207], when: When::Full, run: |r, t, _, out| version_formats(r, t, out) },
+    Check { codes: &[RuleCode::KG208], when: When::Full, run: |r, t, _, out| kserve_chart(r, t, out) },
+    Check { codes: &[RuleCode::KG310], when: When::Full, run: |r, t, _, out| member_roll(r, t, out) },
+    Check { codes: &[RuleCode::KG408], when: When::Full, run: |r, t, _, out| knative_ingress(r, t, out) },
+    Check { codes: &[RuleCode::KG602], when: When::Full, run: |r, t, _, out| ordering(r, t, out) },
+    Check { codes: &[RuleCode::KG603], when: When::Full, run: |r, t, _, out| server_side_apply(r, t, out) },
+    Check { codes: &[RuleCode::KG604], when: When::Full, run: |r, t, _, out| gitops_api(r, t, out) },
+];
+
 /// Runs the render rules of a depth.
 pub fn check(r: &Resolved, rendered: &Rendered, depth: Depth) -> Vec<Diagnostic> {
     let t = Tree::new(rendered);
     let mut out = Vec::new();
     let full = depth == Depth::Full;
     let over = |release: &str| full || r.env.values.get(release).is_some();
-    strings(r, &t, full, &mut out);
-    unused_overrides(r, &t, &mut out);
-    if over("istio-ingressgateway") {
-        gateway_selectors(r, &t, &mut out);
-        gateway_values_keys(r, &t, &mut out);
-    }
-    if over("istio-ingressgateway") || over("kserve") || !r.env.knative.config.is_empty() {
-        local_gateway_service(r, &t, &mut out);
-    }
-    if over("kserve") {
-        kserve_values(r, &t, &mut out);
-    }
-    if full {
-        version_formats(r, &t, &mut out);
-        kserve_chart(r, &t, &mut out);
-        member_roll(r, &t, &mut out);
-        knative_ingress(r, &t, &mut out);
-        ordering(r, &t, &mut out);
-        server_side_apply(r, &t, &mut out);
-        gitops_api(r, &t, &mut out);
+    for c in CHECKS {
+        let runs = match c.when {
+            When::Always => true,
+            When::Overrides { releases, knative_config } => {
+                releases.iter().any(|x| over(x)) || (knative_config && !r.env.knative.config.is_empty())
+            }
+            When::Full => full,
+        };
+        if runs {
+            let before = out.len();
+            (c.run)(r, &t, full, &mut out);
+            // The table says what each check raises; tests and debug builds hold it to that.
+            debug_assert!(out[before..].iter().all(|d| c.codes.contains(&d.code)), "{:?}", &out[before..]);
+        }
     }
     // Two selectors broken by one override are one problem at that override.
     crate::diag::normalize(&mut out);
@@ -179,7 +229,7 @@ fn unused_overrides(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         if !releases.contains(name.as_str()) {
             out.push(r.diag_at(
                 diag(
-                    "KG119",
+                    RuleCode::KG119,
                     format!("this environment installs no `{name}` release, so `values.{name}` changes nothing"),
                 ),
                 &format!("/values/{name}"),
@@ -234,7 +284,7 @@ fn strings(r: &Resolved, t: &Tree<'_>, full: bool, out: &mut Vec<Diagnostic>) {
         walk(doc, &mut String::new(), keys, &mut found);
         for (ptr, value) in found {
             let d = diag(
-                "KG118",
+                RuleCode::KG118,
                 format!("`{value}` is not a string; Kubernetes rejects non-string annotation and label values"),
             )
             .label("quote it");
@@ -258,7 +308,10 @@ fn version_formats(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             out.push(at_file(
                 r,
                 t,
-                diag("KG207", format!("chart `{chart}` {version}: its repository publishes versions {}", form(prefix))),
+                diag(
+                    RuleCode::KG207,
+                    format!("chart `{chart}` {version}: its repository publishes versions {}", form(prefix)),
+                ),
                 LOCK_FILE,
                 &format!("/releases/{i}/version"),
             ));
@@ -275,7 +328,10 @@ fn version_formats(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 out.push(at_file(
                     r,
                     t,
-                    diag("KG207", format!("Sail `{kind}` version `{v}` must be written {}", form(&prefixes.sail))),
+                    diag(
+                        RuleCode::KG207,
+                        format!("Sail `{kind}` version `{v}` must be written {}", form(&prefixes.sail)),
+                    ),
                     path,
                     "/spec/version",
                 ));
@@ -290,7 +346,7 @@ fn version_formats(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 r,
                 t,
                 diag(
-                    "KG207",
+                    RuleCode::KG207,
                     format!(
                         "`KnativeServing.spec.version` is {v}: it must be a string {}",
                         form(&prefixes.knative_serving)
@@ -313,7 +369,7 @@ fn kserve_chart(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 r,
                 t,
                 diag(
-                    "KG208",
+                    RuleCode::KG208,
                     format!(
                         "KServe {} is chart `{expected}`, but release `kserve` installs `{chart}`",
                         r.release.version
@@ -338,7 +394,7 @@ fn kserve_chart(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 r.release.version
             )
         };
-        out.push(at_file(r, t, diag("KG208", msg), LOCK_FILE, "/releases"));
+        out.push(at_file(r, t, diag(RuleCode::KG208, msg), LOCK_FILE, "/releases"));
     }
 }
 
@@ -362,7 +418,7 @@ fn member_roll(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     let Some((path, roll)) = good else {
         out.push(r.diag_at(
             diag(
-                "KG310",
+                RuleCode::KG310,
                 format!("no ServiceMeshMemberRoll `default` in `{}`: OSSM 2 injects no namespace", e.mesh.namespace),
             ),
             "/mesh/provider",
@@ -381,7 +437,7 @@ fn member_roll(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         out.push(at_file(
             r,
             t,
-            diag("KG310", format!("the member roll misses {}, whose pods need sidecars", quote_list(&missing))),
+            diag(RuleCode::KG310, format!("the member roll misses {}, whose pods need sidecars", quote_list(&missing))),
             path,
             "/spec/members",
         ));
@@ -466,7 +522,7 @@ fn gateway_values_keys(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     let Some(allowed) = catalog::get().istio_gateway_keys(istio) else { return };
     for key in values.keys().filter(|k| !allowed.contains(k)) {
         let mut d = diag(
-            "KG308",
+            RuleCode::KG308,
             format!(
                 "`{key}` is not allowed by the Istio {istio} gateway chart's values schema, so `helm install` fails"
             ),
@@ -489,7 +545,10 @@ fn knative_ingress(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             out.push(at_file(
                 r,
                 t,
-                diag("KG408", "`spec.ingress` is set but enables no networking layer, so the operator installs none"),
+                diag(
+                    RuleCode::KG408,
+                    "`spec.ingress` is set but enables no networking layer, so the operator installs none",
+                ),
                 path,
                 "/spec/ingress",
             ));
@@ -504,7 +563,7 @@ type Selector<'a> = (&'a str, String, BTreeMap<String, String>, Option<String>);
 /// KG404: every selector meant for the ingress gateway (Knative's gateways, the local gateway
 /// Service) selects the pods of the gateway that is installed.
 fn gateway_selectors(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
-    if !r.knative_mode() || !r.env.mesh.provider.is_istio_family() {
+    if r.knative_networking != Some(KnativeNetworking::Istio) {
         return;
     }
     let default = catalog::get().rule_facts.net_istio.selector.clone();
@@ -554,7 +613,7 @@ fn gateway_selectors(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        let d = diag("KG404", format!("`{}` selects no ingress gateway pods: {have}", show_labels(&sel)))
+        let d = diag(RuleCode::KG404, format!("`{}` selects no ingress gateway pods: {have}", show_labels(&sel)))
             .label("selects nothing: `no healthy upstream`");
         // Blame the override that relabelled the gateway, when there is one.
         let blamed = [
@@ -594,7 +653,8 @@ fn services(r: &Resolved, t: &Tree<'_>) -> BTreeSet<String> {
         MeshProvider::Ossm2 => {
             out.insert(format!("{}.{}", facts.ossm2_ingress_gateway.name, r.env.mesh.namespace));
         }
-        _ => {}
+        // OSSM 3 leaves the gateway to the user; no mesh, no gateway.
+        MeshProvider::Ossm3 | MeshProvider::None => {}
     }
     out
 }
@@ -633,7 +693,7 @@ fn operator_local_gateway_namespace(r: &Resolved, t: &Tree<'_>) -> Option<String
 
 /// KG406: KServe's local gateway Service, and the Services Knative's `config-istio` names, exist.
 fn local_gateway_service(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
-    if !r.knative_mode() || !r.env.mesh.provider.is_istio_family() {
+    if r.knative_networking != Some(KnativeNetworking::Istio) {
         return;
     }
     let known = services(r, t);
@@ -651,7 +711,7 @@ fn local_gateway_service(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) 
                 && !exists(fqdn)
             {
                 let d = diag(
-                    "KG406",
+                    RuleCode::KG406,
                     format!("KServe routes to `{fqdn}`, but no such Service is installed (Services: {})", known_list()),
                 )
                 .label("no such Service: `no healthy upstream`");
@@ -666,7 +726,7 @@ fn local_gateway_service(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) 
                 && !exists(fqdn)
             {
                 let d = diag(
-                    "KG406",
+                    RuleCode::KG406,
                     format!(
                         "Knative's `config-istio` sends to `{fqdn}`, but no such Service is installed (Services: {})",
                         known_list()
@@ -704,7 +764,7 @@ fn kserve_values(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         names.sort();
         names.dedup();
         let d = diag(
-            "KG503",
+            RuleCode::KG503,
             format!(
                 "KServe {} does not understand deployment mode {mode} (it accepts {})",
                 r.release.version,
@@ -714,7 +774,7 @@ fn kserve_values(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         out.push(at_values(r, t, d, "kserve", ptr));
     }
     let gw = "/kserve/controller/gateway";
-    let mut bad = |ptr: String, msg: String| out.push(at_values(r, t, diag("KG505", msg), "kserve", &ptr));
+    let mut bad = |ptr: String, msg: String| out.push(at_values(r, t, diag(RuleCode::KG505, msg), "kserve", &ptr));
     if str_at(values, &format!("{gw}/ingressGateway/gateway")) == Some("") {
         bad(format!("{gw}/ingressGateway/gateway"), "the controller requires a non-empty `ingressGateway`".into());
     }
@@ -816,11 +876,14 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
             .find(|(_, s)| url.trim_end_matches(".git") == s.repo || url.contains(s.repo.as_str()))
             .map(|(n, _)| n.clone())
     };
-    match r.env.gitops.engine {
-        GitopsEngine::Argocd => {
+    let engine = gitops::engine(r.env.gitops.engine);
+    match engine.apply_order() {
+        ApplyOrder::SyncWaves => {
             let mut waves = BTreeMap::new();
             let mut at = BTreeMap::new();
-            for (app_path, app) in t.docs_under("argocd/").into_iter().filter(|(_, d)| d["kind"] == "Application") {
+            for (app_path, app) in
+                t.docs_under(&format!("{}/", engine.folder()?)).into_iter().filter(|(_, d)| d["kind"] == "Application")
+            {
                 let wave = |d: &Value| {
                     str_at(d, "/metadata/annotations/argocd.argoproj.io~1sync-wave")
                         .and_then(|w| w.parse::<i64>().ok())
@@ -848,8 +911,8 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
             }
             Some(Applying { order: Order::Waves(waves), at, waits: vec![] })
         }
-        GitopsEngine::Flux => {
-            let docs = t.docs_under("flux/");
+        ApplyOrder::DependsOn => {
+            let docs = t.docs_under(&format!("{}/", engine.folder()?));
             let git_sources: BTreeMap<&str, &str> = docs
                 .iter()
                 .filter(|(_, d)| d["kind"] == "GitRepository")
@@ -898,8 +961,8 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
             }
             Some(Applying { order: Order::DependsOn { owner, depends }, at, waits: vec![] })
         }
-        GitopsEngine::None => {
-            let script = t.rendered.files.get("install.sh")?;
+        ApplyOrder::ScriptLines => {
+            let script = t.rendered.files.get(SCRIPT)?;
             let mut lines = BTreeMap::new();
             let mut waits = Vec::new();
             for (i, line) in script.lines().enumerate() {
@@ -922,7 +985,7 @@ fn order(r: &Resolved, t: &Tree<'_>) -> Option<Applying> {
                     }
                 }
             }
-            let at = lines.iter().map(|(u, n)| (u.clone(), Applied::Line("install.sh".into(), *n))).collect();
+            let at = lines.iter().map(|(u, n)| (u.clone(), Applied::Line(SCRIPT.into(), *n))).collect();
             Some(Applying { order: Order::Lines(lines), at, waits })
         }
     }
@@ -1004,17 +1067,17 @@ fn ordering(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                 && !waits.iter().any(|(l, g)| *g == group && pl < *l && *l < ul)
             {
                 let d = diag(
-                    "KG602",
+                    RuleCode::KG602,
                     format!(
                         "`{unit}` (install.sh line {ul}) needs the `{group}` CRDs that OLM installs after `{p}` (line {pl}), but nothing waits for them"
                     ),
                 );
-                out.push(d.in_file(format!("rendered/{}/install.sh", r.name)).at(Some((ul, 1))));
+                out.push(d.in_file(format!("rendered/{}/{SCRIPT}", r.name)).at(Some((ul, 1))));
                 continue;
             }
             if order.after(&unit, &p) == Some(false) {
                 let d = diag(
-                    "KG602",
+                    RuleCode::KG602,
                     format!(
                         "`{unit}` ({}) needs the `{group}` CRDs of `{p}` ({}) but is not applied after it",
                         order.describe(&unit),
@@ -1049,22 +1112,22 @@ fn server_side_apply(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                     let message = format!(
                         "the Application installing `{release}` lacks `ServerSideApply=true`; its CRDs are too large for client-side apply"
                     );
-                    out.push(at_file(r, t, diag("KG603", message), path, "/spec/syncPolicy/syncOptions"));
+                    out.push(at_file(r, t, diag(RuleCode::KG603, message), path, "/spec/syncPolicy/syncOptions"));
                 }
             }
         }
         GitopsEngine::None => {
-            let Some(script) = t.rendered.files.get("install.sh") else { return };
+            let Some(script) = t.rendered.files.get(SCRIPT) else { return };
             for (i, line) in script.lines().enumerate() {
                 // Also `helm template … | kubectl apply …`.
                 let command = line.trim_start();
                 if !command.starts_with('#') && command.contains("kubectl apply") && !command.contains("--server-side")
                 {
                     let d = diag(
-                        "KG603",
+                        RuleCode::KG603,
                         "`kubectl apply` without `--server-side`; large CRDs and objects fail client-side",
                     );
-                    out.push(d.in_file(format!("rendered/{}/install.sh", r.name)).at(Some((i + 1, 1))));
+                    out.push(d.in_file(format!("rendered/{}/{SCRIPT}", r.name)).at(Some((i + 1, 1))));
                 }
             }
         }
@@ -1077,8 +1140,12 @@ fn server_side_apply(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
 /// KG604: GitOps objects use the API versions the engines serve and sources in the form they read.
 fn gitops_api(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     let versions = &catalog::get().rule_facts.gitops_api_versions;
-    let mut docs = t.docs_under("argocd/");
-    docs.extend(t.docs_under("flux/"));
+    // Every engine's folder: a file of another engine's is as wrong there as in its own.
+    let docs: Vec<_> = GitopsEngine::ALL
+        .iter()
+        .filter_map(|e| gitops::engine(*e).folder())
+        .flat_map(|folder| t.docs_under(&format!("{folder}/")))
+        .collect();
     for (path, d) in docs {
         let (Some(kind), Some(api)) = (str_at(d, "/kind"), str_at(d, "/apiVersion")) else { continue };
         // kustomize's own `kustomization.yaml` (kustomize.config.k8s.io) is not a Flux object.
@@ -1091,7 +1158,7 @@ fn gitops_api(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             out.push(at_file(
                 r,
                 t,
-                diag("KG604", format!("`{kind}` is served only as `{want}`, not `{api}`")),
+                diag(RuleCode::KG604, format!("`{kind}` is served only as `{want}`, not `{api}`")),
                 path,
                 "/apiVersion",
             ));
@@ -1103,7 +1170,7 @@ fn gitops_api(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
                         r,
                         t,
                         diag(
-                            "KG604",
+                            RuleCode::KG604,
                             format!("Helm source `{url}`: Argo CD expects OCI Helm repositories without `oci://`"),
                         ),
                         path,
@@ -1116,7 +1183,31 @@ fn gitops_api(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             && str_at(d, "/spec/url").is_some_and(|u| u.starts_with("oci://"))
             && str_at(d, "/spec/type") != Some("oci")
         {
-            out.push(at_file(r, t, diag("KG604", "an `oci://` HelmRepository needs `type: oci`"), path, "/spec/type"));
+            out.push(at_file(
+                r,
+                t,
+                diag(RuleCode::KG604, "an `oci://` HelmRepository needs `type: oci`"),
+                path,
+                "/spec/type",
+            ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Stage;
+
+    /// Every render rule of the catalog has exactly one check, and every check raises render
+    /// rules only: a rule added to `catalog/rules.yaml` without a check fails here.
+    #[test]
+    fn every_render_rule_has_one_check() {
+        let mut checked: Vec<RuleCode> = CHECKS.iter().flat_map(|c| c.codes.iter().copied()).collect();
+        assert!(checked.iter().all(|c| c.stage() == Stage::Render), "{checked:?}");
+        checked.sort();
+        let mut render: Vec<RuleCode> = RuleCode::ALL.into_iter().filter(|c| c.stage() == Stage::Render).collect();
+        render.sort();
+        assert_eq!(checked, render);
     }
 }

@@ -1,0 +1,170 @@
+//! No engine: an ordered, idempotent `install.sh` of helm and kubectl steps, one group per wave.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::{ApplyOrder, Engine, GitopsFile, broken_schema, node_id, release_by_name};
+use crate::catalog;
+use crate::config::model::GitopsEngine;
+use crate::config::resolve::Resolved;
+use crate::render::plan::Plan;
+
+/// The script's path under `rendered/<env>/`.
+pub const SCRIPT: &str = "install.sh";
+
+/// No engine: the user runs `install.sh`.
+pub struct NoEngine;
+
+impl Engine for NoEngine {
+    fn id(&self) -> GitopsEngine {
+        GitopsEngine::None
+    }
+    fn folder(&self) -> Option<&'static str> {
+        None
+    }
+    fn needs_repository(&self) -> bool {
+        false
+    }
+    fn default_namespace(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
+    fn default_server(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
+    fn applies_whole_folder(&self) -> Option<&'static str> {
+        None
+    }
+    fn apply_order(&self) -> ApplyOrder {
+        ApplyOrder::ScriptLines
+    }
+    fn files(&self, r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Value>) {
+        (vec![install_sh(r, plan)], BTreeMap::new())
+    }
+}
+
+/// Quotes a word for POSIX shells (a serializer for shell, as `toyaml` is for YAML).
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn cmd(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| if w.starts_with("\"$here") { w.to_string() } else { shell_quote(w) })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// CRDs install.sh must wait for before a step: those of API groups the step needs that an OLM
+/// package subscribed in this render provides (OLM installs them asynchronously).
+fn olm_waits(plan: &Plan, kind: &str, name: &str) -> Vec<String> {
+    let facts = &catalog::get().rule_facts;
+    let packages: Vec<&str> =
+        plan.objects.iter().filter(|o| o.kind == "Subscription").map(|o| o.name.as_str()).collect();
+    let groups: Vec<String> = match kind {
+        "release" => facts.chart_needs.get(name).cloned().unwrap_or_default(),
+        "crds" => vec![],
+        _ => plan
+            .objects
+            .iter()
+            .filter(|o| o.phase == name)
+            .filter_map(|o| o.api_version.split_once('/').map(|(g, _)| g.to_string()))
+            .collect(),
+    };
+    let mut waits: Vec<String> = groups
+        .iter()
+        .filter(|g| {
+            facts
+                .crd_providers
+                .get(*g)
+                .into_iter()
+                .flatten()
+                .any(|p| p.strip_prefix("package/").is_some_and(|pkg| packages.contains(&pkg)))
+        })
+        .filter_map(|g| facts.olm_crd_probes.get(g).cloned())
+        .collect();
+    waits.sort();
+    waits.dedup();
+    waits
+}
+
+fn install_sh(r: &Resolved, plan: &Plan) -> GitopsFile {
+    let cat = catalog::get();
+    let mut steps = Vec::new();
+    let mut any_wait = false;
+    for node in &plan.graph {
+        let (kind, name) = node_id(&node.id);
+        let waits: Vec<String> = olm_waits(plan, kind, name).iter().map(|crd| cmd(&["wait_for_crd", crd])).collect();
+        any_wait |= !waits.is_empty();
+        let (comment, commands) = match kind {
+            "release" => {
+                let rel = release_by_name(plan, name);
+                let chart = &cat.charts[&rel.name];
+                let values = format!("\"$here/values/{name}.yaml\"");
+                let mut words: Vec<String> = if chart.apply_rendered {
+                    vec!["helm".into(), "template".into(), rel.name.clone()]
+                } else {
+                    vec!["helm".into(), "upgrade".into(), "--install".into(), rel.name.clone()]
+                };
+                match rel.repo.strip_prefix("oci://") {
+                    Some(_) => words.push(format!("{}/{}", rel.repo, rel.chart)),
+                    None => words.extend([rel.chart.clone(), "--repo".into(), rel.repo.clone()]),
+                }
+                words.extend(["--version".into(), rel.version.clone(), "--namespace".into(), rel.namespace.clone()]);
+                if !chart.apply_rendered {
+                    words.push("--create-namespace".into());
+                }
+                words.extend(["--values".into(), values]);
+                if chart.skip_crds {
+                    words.push("--skip-crds".into());
+                }
+                if broken_schema(rel).is_some() {
+                    // Helm >= 3.16; the chart's own schema rejects valid values (catalog).
+                    words.push("--skip-schema-validation".into());
+                }
+                let w: Vec<&str> = words.iter().map(String::as_str).collect();
+                let command = if chart.apply_rendered {
+                    format!("{} | {}", cmd(&w), cmd(&["kubectl", "apply", "--server-side", "-f", "-"]))
+                } else {
+                    format!("{} --wait", cmd(&w))
+                };
+                let what = if chart.apply_rendered { "chart rendered and applied server-side" } else { "Helm release" };
+                (format!("wave {}: {what} {name} ({} {})", node.wave, rel.chart, rel.version), vec![command])
+            }
+            "crds" => {
+                let src = plan.crd_sources.iter().find(|s| s.name == name).expect("planned");
+                let url = cat.crd_sources[name].release_url.replace("{version}", &src.tag);
+                (
+                    format!("wave {}: {name} CRDs {} (server-side: they are large)", node.wave, src.tag),
+                    vec![cmd(&["kubectl", "apply", "--server-side", "-f", &url])],
+                )
+            }
+            _ => {
+                let files: Vec<String> = plan
+                    .objects
+                    .iter()
+                    .filter(|o| o.phase == name)
+                    .map(|o| format!("\"$here/{}\"", o.path()))
+                    .collect();
+                let mut words = vec!["kubectl", "apply", "--server-side"];
+                for f in &files {
+                    words.extend(["-f", f.as_str()]);
+                }
+                (format!("wave {}: manifests, phase {name}", node.wave), vec![cmd(&words)])
+            }
+        };
+        let commands: Vec<String> = waits.into_iter().chain(commands).collect();
+        steps.push(json!({"comment": comment, "commands": commands}));
+    }
+    GitopsFile {
+        path: SCRIPT.into(),
+        template: "none/install.sh",
+        key: "script",
+        data: json!({"steps": steps, "name": r.name, "sources": r.files.join(" + "), "olmWaits": any_wait}),
+    }
+}
