@@ -244,7 +244,7 @@ pub fn control_character_diagnostics(
         out: &mut Vec<Diagnostic>,
     ) {
         let diag = |what: &str, at: Option<(usize, usize)>, ptr: &str| {
-            Diagnostic::error("KG106", format!("{what} holds a line break or a control character"))
+            Diagnostic::error(RuleCode::KG106, format!("{what} holds a line break or a control character"))
                 .in_file(file)
                 .at(at)
                 .key(escape_controls(&key_path(ptr)))
@@ -313,7 +313,7 @@ mod tests {
         let diags = control_character_diagnostics(&v, &|_| None, "f.yaml");
         let keys: Vec<_> = diags.iter().map(|d| d.key_path.clone().unwrap_or_default()).collect();
         assert_eq!(keys, ["gitops.revision", "knative.config.features.a\\u{1b}", "knative.config.features.b"]);
-        assert!(diags.iter().all(|d| d.code == "KG106"));
+        assert!(diags.iter().all(|d| d.code == RuleCode::KG106));
     }
 
     #[test]
