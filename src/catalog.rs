@@ -198,7 +198,7 @@ impl Chart {
             let until = v.until.as_deref().is_none_or(|u| crate::version::Version::parse(u).is_some_and(|u| have < u));
             if from && until {
                 let acc = out.get_or_insert_with(|| serde_json::json!({}));
-                crate::config::merge::deep_merge(acc, &v.values);
+                crate::value::deep_merge(acc, &v.values);
             }
         }
         out

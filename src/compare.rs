@@ -57,6 +57,7 @@ impl Changeset {
 
 /// Compares a fresh render with what is on disk.
 pub fn compare(new: &Rendered, old: &Previous) -> Changeset {
+    crate::pipeline::count("compare", &new.env);
     let mut files = BTreeMap::new();
     for (path, content) in &new.files {
         match old.contents.get(path) {

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::rules::RuleCode;
+use crate::rule_code::RuleCode;
 
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]

@@ -15,12 +15,13 @@ use serde_json::Value;
 
 use crate::catalog;
 use crate::config::merge::Origin;
-use crate::config::resolve::{self, PinSource, Resolved};
+use crate::config::resolve::{PinSource, Resolved};
 use crate::config::schema::{environment_schema, schema_at};
 use crate::config::validate::key_path;
 use crate::diag::Severity;
-use crate::render::{self, LOCK_FILE, Rendered};
-use crate::rules::RuleCode;
+use crate::pipeline::{self, Judged};
+use crate::render::{LOCK_FILE, Rendered};
+use crate::rule_code::RuleCode;
 use crate::version::Version;
 use crate::yaml::escape_pointer;
 
@@ -216,11 +217,11 @@ fn collect_leaves(v: &Value, ptr: String, out: &mut Vec<(String, Value)>) {
 /// Which rendered files each leaf reaches, in the order of `leaves`. `sources` are the texts of
 /// the environment files, as for [`render::render`]. Errs only when the real render fails.
 pub fn trace(
-    r: &Resolved,
+    r: &Judged,
     sources: &BTreeMap<String, String>,
     leaves: &[Leaf],
 ) -> Result<Vec<Reach>, crate::error::Error> {
-    let baseline = render::render(r, sources)?;
+    let baseline = pipeline::render(r, sources)?;
     Ok(crate::par_map(leaves, |leaf| trace_one(r, sources, &baseline, leaf)))
 }
 
@@ -251,7 +252,7 @@ fn trace_one(r: &Resolved, sources: &BTreeMap<String, String>, baseline: &Render
         // A probe may break a rule (`mesh.provider: ossm2` on Kubernetes breaks KG304) and still
         // show what the value reaches; only a probe that cannot be resolved, or whose render
         // is undefined (a needed pin or repository missing), is rejected.
-        let (changed, diags) = match resolve::resolve_merged(&r.name, doc, r.provenance.clone(), r.files.clone()) {
+        let (changed, diags) = match pipeline::check_merged(&r.name, doc, r.provenance.clone(), r.files.clone()) {
             Ok(ok) => ok,
             Err(diags) => {
                 let d = diags.iter().find(|d| d.severity == Severity::Error);
@@ -264,7 +265,7 @@ fn trace_one(r: &Resolved, sources: &BTreeMap<String, String>, baseline: &Render
             rejected.push(format!("{}: {} {}", show(&probe), d.code, d.message));
             continue;
         }
-        let files = match render::render(&changed, sources) {
+        let files = match pipeline::render(&changed, sources) {
             Ok(rendered) => differences(baseline, &rendered),
             Err(e) => return Reach::NotTraced { reason: format!("rendering with {} failed: {e}", show(&probe)) },
         };
@@ -474,10 +475,10 @@ mod tests {
     use crate::config::load::Workspace;
 
     /// An example environment of the repository, resolved, with the texts of its files.
-    fn example(name: &str) -> (Resolved, BTreeMap<String, String>) {
+    fn example(name: &str) -> (Judged, BTreeMap<String, String>) {
         let ws = Workspace::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).expect("examples load");
-        let c = resolve::check(&ws, name);
-        (c.resolved.unwrap_or_else(|| panic!("{name}: {:#?}", c.diagnostics)), ws.sources)
+        let c = crate::pipeline::check(&ws, name);
+        (c.judged.unwrap_or_else(|| panic!("{name}: {:#?}", c.diagnostics)), ws.sources)
     }
 
     /// What `key` of an example reaches, with the probe used.

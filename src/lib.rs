@@ -5,11 +5,18 @@
 //! 1. **load** (`config::load`): read `environments/*.yaml` through [`yaml`] (bounded budgets,
 //!    duplicate keys rejected) and check each file on its own against the layer schema;
 //! 2. **merge** (`config::merge`): follow `extends`, deep-merge maps, keep provenance;
-//! 3. **validate** (`config::validate`, `config::resolve`, [`rules`]): the full schema, then the
-//!    semantic rules over the typed environment and the [`catalog`];
-//! 4. **render**, **compare**, **write** (later stages); [`explain`] re-resolves and re-renders
-//!    changed copies of an environment to say which files a value reaches;
-//! 5. **print** ([`printer`], [`commands`]): the only code that touches the terminal or disk.
+//! 3. **resolve** (`config::validate`, `config::resolve`): the full schema, the typed model and
+//!    the [`catalog`] release;
+//! 4. **plan** (`render::plan`), **rules** ([`rules`]), **render** ([`render`]): what the
+//!    environment installs, the semantic rules, the files in memory — sequenced by
+//!    [`pipeline`], the one place that applies `ignore:`; [`explain`] probes changed copies of
+//!    an environment through the same pipeline to say which files a value reaches;
+//! 5. **compare**, **write**, **print** ([`compare`], [`write`], [`printer`], [`commands`]):
+//!    the only code that touches the terminal or disk.
+//!
+//! Layering, from the bottom (a module only uses modules of its own layer or below, and no
+//! import cycle; `tests/layering.rs` keeps it so): utilities → model/catalog → config → plan →
+//! render → rules → pipeline → previous/compare/diff/write → commands/explain.
 
 pub mod catalog;
 pub mod cli;
@@ -21,9 +28,12 @@ pub mod diff;
 pub mod error;
 pub mod exit_codes;
 pub mod explain;
+pub mod pipeline;
 pub mod printer;
 pub mod render;
+pub mod rule_code;
 pub mod rules;
+pub mod value;
 pub mod version;
 pub mod write;
 pub mod yaml;
@@ -49,6 +59,12 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Versions => commands::catalog_cmds::versions(&ctx),
         Command::Completions { shell } => commands::catalog_cmds::completions(&ctx, *shell),
     };
+    // Debug builds: how often each stage ran per environment, for the test that holds every
+    // command to once (tests/pipeline.rs).
+    if cfg!(debug_assertions) && std::env::var_os("KGEN_STAGE_COUNTS").is_some() {
+        let counts = serde_json::to_string(&pipeline::stage_counts()).expect("counts serialise");
+        ctx.printer.info(&format!("stage counts: {counts}"));
+    }
     match result {
         Ok(code) => code,
         Err(e) => {

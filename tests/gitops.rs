@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use common::*;
 use kgen::config::load::Workspace;
-use kgen::config::resolve;
 use kgen::render::Rendered;
 use serde_json::Value;
 
@@ -45,8 +44,8 @@ fn render_with(text: &str) -> Rendered {
     let project = temp_project();
     std::fs::write(project.path().join("environments/probe.yaml"), text).unwrap();
     let ws = Workspace::load(project.path()).unwrap();
-    let c = resolve::check(&ws, "probe");
-    let r = c.resolved.unwrap_or_else(|| panic!("{:?}", c.diagnostics));
+    let c = kgen::pipeline::check(&ws, "probe");
+    let r = c.judged.unwrap_or_else(|| panic!("{:?}", c.diagnostics));
     kgen::render::render(&r, &ws.sources).unwrap()
 }
 
@@ -384,8 +383,8 @@ fn every_engine_writes_into_its_own_folder_and_passes_the_render_rules() {
         let project = temp_project();
         std::fs::write(project.path().join("environments/probe.yaml"), text).unwrap();
         let ws = Workspace::load(project.path()).unwrap();
-        let c = resolve::check(&ws, "probe");
-        let r = c.resolved.unwrap_or_else(|| panic!("{e:?}: {:?}", c.diagnostics));
+        let c = kgen::pipeline::check(&ws, "probe");
+        let r = c.judged.unwrap_or_else(|| panic!("{e:?}: {:?}", c.diagnostics));
         let rendered = kgen::render::render(&r, &ws.sources).unwrap();
         let tops: std::collections::BTreeSet<&str> =
             rendered.files.keys().map(|p| p.split_once('/').map_or(p.as_str(), |(t, _)| t)).collect();
@@ -401,7 +400,7 @@ fn every_engine_writes_into_its_own_folder_and_passes_the_render_rules() {
             engine.folder().is_some(),
             "{e:?}: what reads a folder reads a repository"
         );
-        let diags = kgen::rules::check_rendered(&r, &rendered, kgen::rules::render::Depth::Full);
+        let diags = kgen::pipeline::judge_render(&r, &rendered, kgen::rules::render::Depth::Full);
         assert!(diags.iter().all(|d| d.severity != kgen::diag::Severity::Error), "{e:?}: {diags:#?}");
     }
     // Folders other than the engines' and the manifests' are read by name and reach no cluster.

@@ -150,7 +150,7 @@ fn baselines() -> &'static [Baseline] {
                 let same: Vec<(String, String)> = fields.iter().map(|(_, p)| (p.clone(), p.clone())).collect();
                 let want = shapes(&base, &ws.sources, &same);
                 assert!(!want.is_empty(), "{name}: the placeholder render works");
-                Baseline { name, sources: ws.sources, resolved: r, fields, want }
+                Baseline { name, sources: ws.sources, resolved: r.resolved, fields, want }
             })
             .collect()
     })

@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use kgen::config::load::Workspace;
-use kgen::config::resolve;
 use serde_json::{Value, json};
 
 fn file(r: &kgen::render::Rendered, path: &str) -> Value {
@@ -93,14 +92,14 @@ fn check_env(text: &str) -> (Vec<String>, Option<kgen::render::Rendered>) {
     let project = temp_project();
     std::fs::write(project.path().join("environments/probe.yaml"), text).unwrap();
     let ws = Workspace::load(project.path()).unwrap();
-    let c = resolve::check(&ws, "probe");
+    let c = kgen::pipeline::check(&ws, "probe");
     let mut codes: Vec<String> = c.diagnostics.iter().map(|d| d.code.to_string()).collect();
     codes.extend(ws.diagnostics.iter().map(|d| d.code.to_string()));
     // Render-stage rules too (KG404 and others check what is rendered).
-    let rendered = c.resolved.map(|r| {
+    let rendered = c.judged.map(|r| {
         let out = kgen::render::render(&r, &ws.sources).unwrap();
         codes.extend(
-            kgen::rules::check_rendered(&r, &out, kgen::rules::render::Depth::Full).iter().map(|d| d.code.to_string()),
+            kgen::pipeline::judge_render(&r, &out, kgen::rules::render::Depth::Full).iter().map(|d| d.code.to_string()),
         );
         out
     });

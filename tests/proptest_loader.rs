@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 
 use kgen::config::load::Workspace;
-use kgen::config::resolve;
 use kgen::diag::{self, Severity};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -166,8 +165,8 @@ fn load_and_check(root: &Path, stem: &str) {
     // Names a user could type, valid or not.
     names.extend(["_base", stem, "nosuch", "../x", ""].map(String::from));
     for name in &names {
-        let c = resolve::check(&ws, name);
-        if c.resolved.is_some() {
+        let c = kgen::pipeline::check(&ws, name);
+        if c.judged.is_some() {
             assert!(
                 c.diagnostics.iter().all(|d| d.severity != Severity::Error),
                 "`{name}` resolved despite errors: {:#?}",
@@ -238,7 +237,7 @@ fn unmutated_examples_are_valid() {
         std::fs::write(envs.join(format!("{name}.yaml")), &bytes).unwrap();
         let ws = Workspace::load(tmp.path()).unwrap();
         assert!(ws.diagnostics.is_empty(), "{name}: {:#?}", ws.diagnostics);
-        let c = resolve::check(&ws, &name);
-        assert!(c.resolved.is_some(), "{name}: {:#?}", c.diagnostics);
+        let c = kgen::pipeline::check(&ws, &name);
+        assert!(c.judged.is_some(), "{name}: {:#?}", c.diagnostics);
     }
 }

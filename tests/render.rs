@@ -299,7 +299,7 @@ fn a_failed_render_leaves_the_previous_render_intact() {
     assert!(kgen(project.path(), &["render", "prod"]).status.success());
     let before = read_tree(&out);
     let (ws, mut r) = resolved_in(project.path(), "prod");
-    r.env.kserve.ingress_domain = "changed.example.com".into();
+    r.resolved.env.kserve.ingress_domain = "changed.example.com".into();
     let new = kgen::render::render(&r, &ws.sources).unwrap();
     let prev = read_previous(&out.join("prod"), &new).unwrap();
     for n in 0..3 {
@@ -427,7 +427,7 @@ fn write_env_refuses_a_symlinked_subfolder_and_read_previous_does_not_read_throu
     std::os::unix::fs::symlink(outside.path(), out.join("prod/values")).unwrap();
     let before = read_tree(&out);
     let (ws, mut r) = resolved_in(project.path(), "prod");
-    r.env.kserve.ingress_domain = "changed.example.com".into();
+    r.resolved.env.kserve.ingress_domain = "changed.example.com".into();
     let new = kgen::render::render(&r, &ws.sources).unwrap();
     let prev = read_previous(&out.join("prod"), &new).unwrap();
     assert!(!prev.contents.contains_key("values/kserve.yaml"), "read through a symlinked folder");

@@ -149,14 +149,14 @@ fn history_rules_read_the_previous_render() {
 
 // ---- guards: kgen's own output, tampered ----
 
-fn render_of(name: &str) -> (kgen::config::resolve::Resolved, Rendered) {
+fn render_of(name: &str) -> (kgen::pipeline::Judged, Rendered) {
     let (ws, r) = resolved_in(&root(), name);
     let out = render::render(&r, &ws.sources).unwrap();
     (r, out)
 }
 
 /// An example (an Argo CD one) rendered with `gitops.engine: none`, so it has an install.sh.
-fn render_with_install_sh(name: &str) -> (kgen::config::resolve::Resolved, Rendered) {
+fn render_with_install_sh(name: &str) -> (kgen::pipeline::Judged, Rendered) {
     let dir = tempfile::tempdir().unwrap();
     common::copy_tree(&root().join("environments"), &dir.path().join("environments"));
     let path = dir.path().join(format!("environments/{name}.yaml"));
@@ -341,13 +341,13 @@ fn release_builds_still_catch_what_overrides_break() {
         let name = format!("{}-fail", r.code.to_lowercase());
         let (ws, env) = resolved_in(dir.path(), &name);
         let out = render::render(&env, &ws.sources).unwrap();
-        let found = rules::check_rendered(&env, &out, rules::render::Depth::Overrides);
+        let found = kgen::pipeline::judge_render(&env, &out, rules::render::Depth::Overrides);
         assert!(found.iter().any(|d| d.code.as_str() == r.code), "{name}: {found:#?}");
     }
     // And without overrides nothing is parsed: the examples' renders raise nothing.
     for name in common::examples() {
         let (env, out) = render_of(&name);
-        let found = rules::check_rendered(&env, &out, rules::render::Depth::Overrides);
+        let found = kgen::pipeline::judge_render(&env, &out, rules::render::Depth::Overrides);
         assert!(found.iter().all(|d| d.severity != kgen::diag::Severity::Error), "{name}: {found:#?}");
     }
 }
@@ -564,8 +564,8 @@ fn every_accepted_combination_renders_without_render_rule_errors() {
     let mut failures = Vec::new();
     for &i in &picked {
         let (name, text) = combination(i);
-        let c = kgen::config::resolve::check(&ws, &name);
-        let Some(r) = c.resolved else { continue };
+        let c = kgen::pipeline::check(&ws, &name);
+        let Some(r) = c.judged else { continue };
         accepted += 1;
         let out = render::render(&r, &ws.sources).unwrap_or_else(|e| panic!("{name} does not render: {e}\n{text}"));
         // KGEN_COMBINATIONS_OUT=DIR keeps every accepted render there, for the conformance
@@ -577,7 +577,7 @@ fn every_accepted_combination_renders_without_render_rule_errors() {
                 std::fs::write(file, content).unwrap();
             }
         }
-        let errors: Vec<String> = rules::check_rendered(&r, &out, rules::render::Depth::Full)
+        let errors: Vec<String> = kgen::pipeline::judge_render(&r, &out, rules::render::Depth::Full)
             .iter()
             .filter(|d| d.severity == kgen::diag::Severity::Error)
             .map(|d| format!("{d}"))

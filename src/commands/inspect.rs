@@ -10,6 +10,7 @@ use crate::config::validate::did_you_mean;
 use crate::error::Error;
 use crate::exit_codes;
 use crate::explain;
+use crate::pipeline::Judged;
 use crate::printer::BrokenPipe;
 use crate::yaml;
 
@@ -57,7 +58,7 @@ pub fn list(ctx: &Context<'_>) -> Result<u8, Error> {
 }
 
 /// Loads one environment or reports why it cannot.
-fn one(ctx: &Context<'_>, env: &str) -> Result<Option<Resolved>, Error> {
+fn one(ctx: &Context<'_>, env: &str) -> Result<Option<Judged>, Error> {
     let checked = check(ctx, &EnvSelection { envs: vec![env.to_string()], all: false })?;
     if checked.has_errors() {
         report(ctx, &checked);

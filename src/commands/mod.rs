@@ -11,9 +11,10 @@ use std::collections::BTreeSet;
 
 use crate::cli::{EnvSelection, GlobalArgs};
 use crate::config::load::Workspace;
-use crate::config::resolve::{self, Resolved};
+use crate::config::resolve;
 use crate::diag::{self, Diagnostic, Severity};
 use crate::error::Error;
+use crate::pipeline::{self, Judged};
 use crate::printer::Printer;
 
 /// What every command gets.
@@ -41,7 +42,7 @@ pub struct Checked {
     /// The files read.
     pub workspace: Workspace,
     /// Environments without errors, in name order.
-    pub resolved: Vec<Resolved>,
+    pub resolved: Vec<Judged>,
     /// Every problem found (single-file and merged), sorted.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -90,9 +91,9 @@ pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
         }
     }
     for name in &names {
-        let c = resolve::check(&ws, name);
+        let c = pipeline::check(&ws, name);
         diagnostics.extend(c.diagnostics);
-        resolved.extend(c.resolved);
+        resolved.extend(c.judged);
     }
     ctx.keep_reported(&mut diagnostics);
     apply_strict(ctx, &mut diagnostics);

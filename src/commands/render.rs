@@ -8,13 +8,13 @@ use crate::cli::EnvSelection;
 use crate::cli::RenderArgs;
 use crate::compare::{self, Changeset, Previous, Status};
 use crate::config::load::is_valid_name;
-use crate::config::resolve::Resolved;
 use crate::diag::Diagnostic;
 use crate::diff::{self, EnvDiff};
 use crate::error::Error;
 use crate::exit_codes;
 use crate::par_map;
-use crate::render::{self, LOCK_FILE, Rendered};
+use crate::pipeline::{self, Judged};
+use crate::render::{LOCK_FILE, Rendered};
 use crate::rules;
 use crate::write::{self, FaultInjection};
 
@@ -60,7 +60,7 @@ pub(crate) fn check_and_render(
     let sources = &checked.workspace.sources;
     let started = std::time::Instant::now();
     let mut renders =
-        par_map(&checked.resolved, |r| render::render(r, sources)).into_iter().collect::<Result<Vec<_>, _>>()?;
+        par_map(&checked.resolved, |j| pipeline::render(j, sources)).into_iter().collect::<Result<Vec<_>, _>>()?;
     let files: usize = renders.iter().map(|r| r.files.len()).sum();
     ctx.printer.debug(&format!(
         "rendered {} environment(s), {files} files, in {} ms",
@@ -69,9 +69,9 @@ pub(crate) fn check_and_render(
     ));
     // Rules on what was rendered: the output as the cluster would get it.
     let started = std::time::Instant::now();
-    let jobs: Vec<(&Resolved, &Rendered)> = checked.resolved.iter().zip(&renders).collect();
+    let jobs: Vec<(&Judged, &Rendered)> = checked.resolved.iter().zip(&renders).collect();
     let found: Vec<(String, Vec<Diagnostic>)> =
-        par_map(&jobs, |(r, out)| (r.name.clone(), rules::check_rendered(r, out, depth)));
+        par_map(&jobs, |(j, out)| (j.name.clone(), pipeline::judge_render(j, out, depth)));
     ctx.printer.debug(&format!("checked the renders in {} ms", started.elapsed().as_millis()));
     let mut checked = checked;
     let failed = add_late_diagnostics(ctx, &mut checked, &renders, found);
@@ -102,7 +102,7 @@ pub(crate) fn history_failed(
     for (rendered, prev) in renders.iter().zip(previous) {
         let Some(r) = checked.resolved.iter().find(|r| r.name == rendered.env) else { continue };
         let Some(lock) = prev.contents.get(LOCK_FILE).and_then(|b| serde_json::from_slice(b).ok()) else { continue };
-        let diags = rules::check_history(r, &lock);
+        let diags = pipeline::judge_history(r, &lock);
         if !diags.is_empty() {
             found.push((r.name.clone(), diags));
         }
@@ -192,10 +192,12 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
         .collect::<Result<_, _>>()?;
     // What was just written, compared the way `kgen diff` compares (src/diff): one summary
     // line per environment and its risk flags on stderr; with --diff the full diff on stdout.
-    let summaries: Vec<Option<EnvDiff>> = par_map(&jobs, |(r, p)| {
+    let written: Vec<(&Rendered, &Previous, &Changeset)> =
+        jobs.iter().zip(&changes).map(|((r, p), c)| (*r, *p, c)).collect();
+    let summaries: Vec<Option<EnvDiff>> = par_map(&written, |(r, p, c)| {
         // A new environment's summary needs no parsing (unless its full diff is wanted).
         let fresh = p.contents.is_empty() && !r.files.is_empty();
-        (!fresh || args.diff).then(|| diff::diff_env(r, p))
+        (!fresh || args.diff).then(|| diff::diff_changes(r, p, (*c).clone()))
     });
     let mut full = String::new();
     for ((r, c), d) in renders.iter().zip(&changes).zip(&summaries) {

@@ -12,7 +12,7 @@ use super::schema;
 use super::validate::{QUOTE_HINT, control_character_diagnostics, schema_diagnostics};
 use crate::diag::Diagnostic;
 use crate::error::Error;
-use crate::rules::RuleCode;
+use crate::rule_code::RuleCode;
 use crate::yaml;
 
 /// Folder of environment files, relative to the project root.

@@ -11,9 +11,8 @@ use super::model::{Environment, GatewayImplementation, IngressFlavour, MeshProvi
 use super::schema;
 use super::validate::{did_you_mean, key_path, schema_diagnostics};
 use crate::catalog::{self, Release};
-use crate::diag::{Diagnostic, Severity};
-use crate::rules;
-use crate::rules::RuleCode;
+use crate::diag::Diagnostic;
+use crate::rule_code::RuleCode;
 
 /// Where an effective pin comes from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -280,37 +279,21 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
     let files = chain.iter().map(|f| f.path.clone()).collect();
     match typed(name, merged, provenance, files) {
         Err(d) => fail(d),
-        Ok((resolved, diags)) => {
-            let has_error = diags.iter().any(|d| d.severity == Severity::Error);
-            Checked { resolved: (!has_error).then_some(resolved), diagnostics: diags }
-        }
+        Ok(resolved) => Checked { resolved: Some(resolved), diagnostics: Vec::new() },
     }
 }
 
-/// Checks a document that is already merged, as [`check`] does after merging: the full schema,
-/// the typed model, the catalog and the rules. `kgen explain` resolves changed copies of an
-/// environment's merged document this way to see which rendered files a value reaches; the
-/// diagnostics are located through `provenance`, not relocated into the environment file.
-pub fn check_merged(name: &str, merged: Value, provenance: Provenance, files: Vec<String>) -> Checked {
-    match resolve_merged(name, merged, provenance, files) {
-        Err(diags) => Checked { resolved: None, diagnostics: diags },
-        Ok((resolved, diags)) => {
-            let has_error = diags.iter().any(|d| d.severity == Severity::Error);
-            Checked { resolved: (!has_error).then_some(resolved), diagnostics: diags }
-        }
-    }
-}
-
-/// Like [`check_merged`], but returns the resolved environment even when rules find errors in
-/// it (with those diagnostics): `kgen explain` renders probes that break a rule, because which
-/// files a value reaches does not depend on whether the changed value would be accepted.
-/// `Err` when the document cannot be resolved at all (schema, model, catalog).
+/// Resolves a document that is already merged, as [`check`] does after merging: the full
+/// schema, the typed model, the catalog. `kgen explain` resolves changed copies of an
+/// environment's merged document this way (through the pipeline) to see which rendered files a
+/// value reaches; the diagnostics are located through `provenance`, not relocated into the
+/// environment file. `Err` when the document cannot be resolved.
 pub fn resolve_merged(
     name: &str,
     merged: Value,
     provenance: Provenance,
     files: Vec<String>,
-) -> Result<(Resolved, Vec<Diagnostic>), Vec<Diagnostic>> {
+) -> Result<Resolved, Vec<Diagnostic>> {
     let env_path = files.last().cloned().unwrap_or_default();
     let diags = merged_schema_diagnostics(&merged, &provenance, &env_path);
     if !diags.is_empty() {
@@ -326,14 +309,9 @@ fn merged_schema_diagnostics(merged: &Value, provenance: &Provenance, env_path: 
 }
 
 /// From a schema-valid merged document to a resolved environment: the typed model, the KServe
-/// release and its pins, then the rules. `files` are the display paths of the chain, root layer
-/// first.
-fn typed(
-    name: &str,
-    merged: Value,
-    provenance: Provenance,
-    files: Vec<String>,
-) -> Result<(Resolved, Vec<Diagnostic>), Vec<Diagnostic>> {
+/// release and its pins. `files` are the display paths of the chain, root layer first. No
+/// rule runs here: the pipeline judges what resolve produced.
+fn typed(name: &str, merged: Value, provenance: Provenance, files: Vec<String>) -> Result<Resolved, Vec<Diagnostic>> {
     let fail = Err;
     let env_path = files.last().cloned().unwrap_or_default();
     let env: Environment = match serde_json::from_value(merged.clone()) {
@@ -381,8 +359,7 @@ fn typed(
         derived,
         knative_networking,
     };
-    let diags = rules::apply_ignores(&resolved, rules::check(&resolved));
-    Ok((resolved, diags))
+    Ok(resolved)
 }
 
 /// Fills in the values whose default depends on other values (the environment's name, the
@@ -402,17 +379,8 @@ fn derive_defaults(name: &str, release: &Release, env: &mut Environment) -> BTre
         let ns = &release.knative_operator_namespace;
         fill(&mut env.knative.operator_namespace, "/knative/operatorNamespace", ns, &how);
     }
-    let engine = crate::render::gitops::engine(env.gitops.engine);
-    if engine.needs_repository() {
-        let path = format!("rendered/{name}");
-        fill(&mut env.gitops.path, "/gitops/path", &path, "the folder `kgen render` writes this environment to");
-    }
-    if let Some((ns, how)) = engine.default_namespace() {
-        fill(&mut env.gitops.namespace, "/gitops/namespace", ns, how);
-    }
-    if let Some((server, how)) = engine.default_server() {
-        fill(&mut env.cluster.server, "/cluster/server", server, how);
-    }
+    // The GitOps engine's defaults are its module's knowledge, a layer up: the pipeline fills
+    // them in (`render::gitops::derive_defaults`) before anything reads them.
     if env.cluster.platform == Platform::Openshift {
         let os = &catalog::get().openshift;
         let olm = &mut env.olm;

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::schema::schema_at;
 use crate::diag::Diagnostic;
-use crate::rules::RuleCode;
+use crate::rule_code::RuleCode;
 
 /// `/kserve/deploymentMode` → `kserve.deploymentMode`; list items as `[i]`.
 pub fn key_path(pointer: &str) -> String {

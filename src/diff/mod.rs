@@ -684,7 +684,12 @@ fn key_of(o: &ObjectRef, occurrence: usize) -> ObjKey {
 
 /// Compares one environment's fresh render with its previous render.
 pub fn diff_env(new: &Rendered, old: &Previous) -> EnvDiff {
-    let changeset = compare::compare(new, old);
+    diff_changes(new, old, compare::compare(new, old))
+}
+
+/// [`diff_env`] when the files that changed are known already (`kgen render` has them from the
+/// write): a render is compared with its previous render once.
+pub fn diff_changes(new: &Rendered, old: &Previous, changeset: compare::Changeset) -> EnvDiff {
     let mut env = EnvDiff {
         name: new.env.clone(),
         status: EnvStatus::Unchanged,

@@ -44,12 +44,17 @@ pub fn sha256(bytes: &[u8]) -> String {
     s
 }
 
-/// Renders one environment. `sources` holds the text of the environment files (by display
+/// Renders one environment, planning it first (tests and tools; the pipeline plans once and
+/// calls [`render_planned`]). `sources` holds the text of the environment files (by display
 /// path), which go into the input digest.
 pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Rendered, Error> {
-    let plan = plan::plan(r);
+    render_planned(r, &plan::plan(r), sources)
+}
+
+/// Renders one environment from its plan.
+pub fn render_planned(r: &Resolved, plan: &plan::Plan, sources: &BTreeMap<String, String>) -> Result<Rendered, Error> {
     // Converted to the engine's value type once; objects add `object` on top of it.
-    let ctx = minijinja::value::Value::from(minijinja::value::Serde(context(r, &plan)));
+    let ctx = minijinja::value::Value::from(minijinja::value::Serde(context(r, plan)));
     let engine = templates::engine();
     let header = header(r);
     let mut files = BTreeMap::new();
@@ -102,7 +107,7 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
 
     // The GitOps layer that applies all of the above.
     let gctx = minijinja::context! { gitops => minijinja::value::Value::from(minijinja::value::Serde(gitops::settings(r))), ..ctx.clone() };
-    let (gitops_files, kustomize_files) = gitops::files(r, &plan);
+    let (gitops_files, kustomize_files) = gitops::files(r, plan);
     for f in &gitops_files {
         let keyed: BTreeMap<&str, minijinja::value::Value> =
             BTreeMap::from([(f.key, minijinja::value::Value::from(minijinja::value::Serde(&f.data)))]);
@@ -134,7 +139,7 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
             verify_file(rel, text)?;
         }
     }
-    let lock = lock(r, &plan, sources, &files);
+    let lock = lock(r, plan, sources, &files);
     files.insert(LOCK_FILE.into(), lock);
     Ok(Rendered { env: r.name.clone(), files })
 }

@@ -8,10 +8,12 @@ use super::diag;
 use crate::catalog;
 use crate::config::resolve::Resolved;
 use crate::diag::Diagnostic;
+use crate::render::plan::Plan;
 use crate::version::Version;
 
-/// Runs the history rules; `previous` is the parsed `kgen.lock.json` of the previous render.
-pub fn check(r: &Resolved, previous: &Value) -> Vec<Diagnostic> {
+/// Runs the history rules; `plan` is what the new render installs, `previous` the parsed
+/// `kgen.lock.json` of the previous render.
+pub fn check(r: &Resolved, plan: &Plan, previous: &Value) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     // KG206: Gateway API v1.5+ installs an admission policy that denies older CRD bundles.
     let facts = &catalog::get().rule_facts;
@@ -34,7 +36,7 @@ pub fn check(r: &Resolved, previous: &Value) -> Vec<Diagnostic> {
             &["/versions/gatewayApi", "/kserve/version"],
         ));
     }
-    out.extend(moved_releases(r, previous));
+    out.extend(moved_releases(r, plan, previous));
     out
 }
 
@@ -52,9 +54,8 @@ fn namespace_field(release: &str) -> Option<(&'static str, &'static str)> {
 /// KG209: a Helm release keeps its namespace. Helm cannot move one; Argo CD and Flux install a
 /// second copy and uninstall the first, and charts whose CRDs are templates (kserve-crd, the
 /// Knative operator) take every custom resource of those kinds with them.
-fn moved_releases(r: &Resolved, previous: &Value) -> Vec<Diagnostic> {
+fn moved_releases(r: &Resolved, plan: &Plan, previous: &Value) -> Vec<Diagnostic> {
     let Some(before) = previous.pointer("/releases").and_then(Value::as_array) else { return Vec::new() };
-    let plan = crate::render::plan::plan(r);
     let mut out = Vec::new();
     for rel in &plan.releases {
         let old = before

@@ -5,54 +5,25 @@
 //! Rules run in stages, each on what exists by then: [`env`] on the merged, typed environment
 //! (they gate rendering), [`render`] on the files a render produced (what the cluster would
 //! really get, including the user's Helm values overrides), and [`history`] against the previous
-//! render's index. An environment's `ignore:` list suppresses a rule by code with a reason.
+//! render's index. An environment's `ignore:` list suppresses a rule by code with a reason; the
+//! [`crate::pipeline`] runs the stages and applies it, once.
 //!
 //! Adding a rule: its entry in `catalog/rules.yaml` (code, severity, stage, …) makes
 //! `build.rs` generate its [`RuleCode`], the only way a check can name it; then its check
 //! (a render rule: a row of `render::CHECKS`, with its depth), and a failing and a passing case
 //! in `tests/fixtures/rules/`. Tests fail for a catalog rule that no check raises.
 
-mod code;
 pub mod env;
 pub mod history;
 pub mod render;
 
-use std::collections::BTreeSet;
-
-use crate::config::resolve::Resolved;
 use crate::diag::{Diagnostic, Severity};
 
-pub use code::RuleCode;
-pub use env::{check, needed_pins};
+pub use crate::rule_code::{RuleCode, Stage};
+pub use env::needed_pins;
 
 /// The rule catalog source, embedded at build time.
 pub const RULES_YAML: &str = include_str!("../../catalog/rules.yaml");
-
-/// When a rule runs, and so what it can see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    /// Reading the input: files, schema, layering, catalog lookups. Cannot be ignored.
-    Input,
-    /// The merged, typed environment.
-    Environment,
-    /// The rendered files.
-    Render,
-    /// The previous render's index (`kgen.lock.json`) against the new one.
-    History,
-}
-
-impl Stage {
-    /// The name `kgen rules` prints.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Input => "input",
-            Stage::Environment => "environment",
-            Stage::Render => "render",
-            Stage::History => "history",
-        }
-    }
-}
 
 /// One rule of the catalog.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -187,75 +158,6 @@ pub(crate) fn diag(code: RuleCode, message: impl Into<String>) -> Diagnostic {
         Severity::Info => Diagnostic::info(code, message),
     };
     d.hint(r.fix.as_str()).see(r.source.as_str())
-}
-
-/// Removes the diagnostics an environment's `ignore:` names and returns them as notes (info,
-/// located at the `ignore` entry, with the reason, marked [`Diagnostic::ignore_note`]), so
-/// `kgen validate` still shows them.
-pub fn apply_ignores(r: &Resolved, diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    let mut out = Vec::with_capacity(diags.len());
-    for d in diags {
-        let Some(i) = r.env.ignore.iter().position(|x| x.rule == d.code.as_str()) else {
-            out.push(d);
-            continue;
-        };
-        let reason = &r.env.ignore[i].reason;
-        let title = rule(d.code.as_str()).map_or("", |k| k.title.as_str());
-        let note = Diagnostic::info(d.code, format!("ignored in `{}` ({title}): {reason}", r.name))
-            .label("ignored")
-            .hint(format!("it would report: {}", d.message))
-            .ignore_note();
-        out.push(r.diag_at(note, &format!("/ignore/{i}/rule")));
-    }
-    out
-}
-
-/// `ignore:` entries that suppressed nothing (KG117): after the last stage, `fired` holds the
-/// codes every stage raised for this environment.
-pub fn stale_ignores(r: &Resolved, fired: &BTreeSet<&str>) -> Vec<Diagnostic> {
-    r.env
-        .ignore
-        .iter()
-        .enumerate()
-        .filter(|(_, x)| {
-            // History rules only run when a previous render exists, so silence proves nothing.
-            rule(&x.rule).is_some_and(|k| !matches!(k.stage, Stage::Input | Stage::History))
-                && x.rule != RuleCode::KG117.as_str()
-                && !fired.contains(x.rule.as_str())
-        })
-        .map(|(i, x)| {
-            r.diag_at(
-                diag(
-                    RuleCode::KG117,
-                    format!("`{}` does not fire for `{}`, so ignoring it hides nothing", x.rule, r.name),
-                ),
-                &format!("/ignore/{i}/rule"),
-            )
-        })
-        .collect()
-}
-
-/// The render-stage rules plus, for `ignore:`, the environment stage's codes: with `ignore:`
-/// applied (and, at full depth, stale entries reported), the verdict on an environment once it
-/// is rendered. (History rules need the previous render and run separately: [`check_history`].)
-pub fn check_rendered(r: &Resolved, rendered: &crate::render::Rendered, depth: render::Depth) -> Vec<Diagnostic> {
-    let raised = render::check(r, rendered, depth);
-    let mut out = Vec::new();
-    // Only a full check knows that an ignored rule fired nowhere.
-    if depth == render::Depth::Full {
-        // The environment stage already reported (through `resolve::check`); it is re-run only
-        // to know which `ignore:` entries matched something.
-        let env_codes = env::check(r);
-        let fired: BTreeSet<&str> = raised.iter().chain(&env_codes).map(|d| d.code.as_str()).collect();
-        out.extend(stale_ignores(r, &fired));
-    }
-    out.extend(apply_ignores(r, raised));
-    out
-}
-
-/// The history rules against the previous render's `kgen.lock.json`, with `ignore:` applied.
-pub fn check_history(r: &Resolved, previous_lock: &serde_json::Value) -> Vec<Diagnostic> {
-    apply_ignores(r, history::check(r, previous_lock))
 }
 
 #[cfg(test)]

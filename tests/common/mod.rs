@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kgen::config::load::Workspace;
-use kgen::config::resolve::{self, Resolved};
+use kgen::pipeline::Judged;
 use kgen::render::{self, Rendered};
 
 /// The crate root (holds `environments/` and `rendered/`).
@@ -22,10 +22,10 @@ pub fn upstream() -> PathBuf {
 }
 
 /// Loads and resolves one example environment.
-pub fn resolved_in(dir: &Path, name: &str) -> (Workspace, Resolved) {
+pub fn resolved_in(dir: &Path, name: &str) -> (Workspace, Judged) {
     let ws = Workspace::load(dir).expect("workspace loads");
-    let c = resolve::check(&ws, name);
-    let r = c.resolved.unwrap_or_else(|| panic!("{name} is invalid: {:#?}", c.diagnostics));
+    let c = kgen::pipeline::check(&ws, name);
+    let r = c.judged.unwrap_or_else(|| panic!("{name} is invalid: {:#?}", c.diagnostics));
     (ws, r)
 }
 

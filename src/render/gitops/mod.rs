@@ -71,6 +71,31 @@ pub fn engine(e: GitopsEngine) -> &'static dyn Engine {
     }
 }
 
+/// Fills in what the environment's engine decides when no file sets it (`gitops.path`,
+/// `gitops.namespace`, `cluster.server`), and says how each was decided (for `kgen explain`).
+/// The pipeline runs it right after resolve, before anything reads those values.
+pub fn derive_defaults(r: &mut crate::config::resolve::Resolved) {
+    let engine = engine(r.env.gitops.engine);
+    let derived = &mut r.derived;
+    let mut fill = |slot: &mut Option<String>, pointer: &str, value: &str, how: &str| {
+        if slot.is_none() {
+            *slot = Some(value.to_string());
+            derived.insert(pointer.to_string(), how.to_string());
+        }
+    };
+    let env = &mut r.env;
+    if engine.needs_repository() {
+        let path = format!("rendered/{}", r.name);
+        fill(&mut env.gitops.path, "/gitops/path", &path, "the folder `kgen render` writes this environment to");
+    }
+    if let Some((ns, how)) = engine.default_namespace() {
+        fill(&mut env.gitops.namespace, "/gitops/namespace", ns, how);
+    }
+    if let Some((server, how)) = engine.default_server() {
+        fill(&mut env.cluster.server, "/cluster/server", server, how);
+    }
+}
+
 /// The folder of every rendered manifest, which every engine applies (or `kustomize build` reads).
 pub const MANIFESTS: &str = "manifests";
 
