@@ -1,18 +1,10 @@
 //! Comparing a fresh render with the previous one. Pure: the previous tree is read by the
-//! command layer ([`crate::write::read_previous`]) and handed in.
+//! command layer through [`crate::previous`] and handed in.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
+pub use crate::previous::Previous;
 use crate::render::Rendered;
-
-/// What is on disk for one environment, as far as kgen owns it.
-#[derive(Debug, Clone, Default)]
-pub struct Previous {
-    /// Paths the previous `kgen.lock.json` listed as generated (empty if there was none).
-    pub generated: BTreeSet<String>,
-    /// Content of every path that is generated now or was before, if the file exists.
-    pub contents: BTreeMap<String, Vec<u8>>,
-}
 
 /// How one file changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
