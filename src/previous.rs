@@ -94,7 +94,9 @@ pub fn check_out_folder(root: &Path, out: &Path) -> Result<(), Error> {
     let (mut at, below, relative): (PathBuf, Vec<Component<'_>>, bool) = match below_root {
         Some((root, rel)) => (root, rel.components().collect(), true),
         None => match (out.parent(), out.file_name()) {
-            (Some(parent), Some(_)) => (parent.to_path_buf(), out.components().last().into_iter().collect(), false),
+            (Some(parent), Some(_)) => {
+                (parent.to_path_buf(), out.components().next_back().into_iter().collect(), false)
+            }
             _ => return Ok(()),
         },
     };
