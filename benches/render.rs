@@ -82,6 +82,54 @@ fn hostile_inputs(kgen: &str) {
     }
 }
 
+/// A hostile previous render (SPEC §3's bounded memory, for what kgen reads back): a 1 GiB file
+/// where a generated values file is, and a 1 GiB `kgen.lock.json`. Sparse files: no disk space.
+/// kgen refuses both by their size, before reading (before: `render --check` 3.1 GB peak RSS,
+/// `diff` 4.2 GB, a 1 GB lock 1 GB).
+fn hostile_previous_render(kgen: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_fleet(dir.path(), 1);
+    let kgen_in = |args: &[&str]| {
+        let mut c = Command::new(kgen);
+        c.arg("-C").arg(dir.path()).arg("-q").args(args);
+        run(&mut c)
+    };
+    assert_eq!(kgen_in(&["render", "--all"]).code, 0, "render failed");
+    let env = dir.path().join("rendered/env-0000");
+    let values = std::fs::read_dir(env.join("values")).unwrap().next().unwrap().unwrap().path();
+    let gib = 1024 * 1024 * 1024;
+    println!("\nhostile previous render (1 GiB sparse files, release build):");
+    println!("{:<34} {:>10} {:>10}   target", "input", "time", "peak RSS");
+    std::fs::File::create(&values).unwrap().set_len(gib).unwrap();
+    for (name, args) in
+        [("1 GiB values file: render --check", &["render", "--check"][..]), ("1 GiB values file: diff", &["diff"][..])]
+    {
+        let r = kgen_in(args);
+        assert_eq!(r.code, 2, "{name} must be refused");
+        println!(
+            "{:<34} {:>8.0}ms {:>8.1}MB   refused (exit 2), bounded memory",
+            name,
+            r.wall.as_secs_f64() * 1000.0,
+            r.max_rss_kb as f64 / 1024.0
+        );
+    }
+    std::fs::write(&values, "").unwrap();
+    std::fs::File::create(env.join("kgen.lock.json")).unwrap().set_len(gib).unwrap();
+    for (name, args) in [
+        ("1 GiB kgen.lock.json: validate", &["validate"][..]),
+        ("1 GiB kgen.lock.json: --check", &["render", "--check"][..]),
+    ] {
+        let r = kgen_in(args);
+        assert_eq!(r.code, 2, "{name} must be refused");
+        println!(
+            "{:<34} {:>8.0}ms {:>8.1}MB   refused (exit 2), bounded memory",
+            name,
+            r.wall.as_secs_f64() * 1000.0,
+            r.max_rss_kb as f64 / 1024.0
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: keep that run small.
     let bench_mode = std::env::args().any(|a| a == "--bench");
@@ -183,6 +231,7 @@ fn main() {
         mb(validate.max_rss_kb)
     );
     hostile_inputs(kgen);
+    hostile_previous_render(kgen);
 }
 
 /// The fleet's folder (a `TempDir` unless kept).

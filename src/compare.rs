@@ -1,18 +1,10 @@
 //! Comparing a fresh render with the previous one. Pure: the previous tree is read by the
-//! command layer ([`crate::write::read_previous`]) and handed in.
+//! command layer through [`crate::previous`] and handed in.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
+pub use crate::previous::Previous;
 use crate::render::Rendered;
-
-/// What is on disk for one environment, as far as kgen owns it.
-#[derive(Debug, Clone, Default)]
-pub struct Previous {
-    /// Paths the previous `kgen.lock.json` listed as generated (empty if there was none).
-    pub generated: BTreeSet<String>,
-    /// Content of every path that is generated now or was before, if the file exists.
-    pub contents: BTreeMap<String, Vec<u8>>,
-}
 
 /// How one file changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -78,14 +70,16 @@ pub fn compare(new: &Rendered, old: &Previous) -> Changeset {
     Changeset { files }
 }
 
-/// A unified diff of one file, for `render --check` and `render --diff`.
+/// A unified diff of one file, for `render --check` and `render --diff`. Control characters in
+/// either side (a hand-edited file can hold any) are shown escaped, as in every message.
 pub fn unified(path: &str, old: Option<&[u8]>, new: Option<&str>) -> String {
     let old_text = old.map(String::from_utf8_lossy).unwrap_or_default();
-    let new_text = new.unwrap_or_default();
+    let old_text = crate::diag::escape_with(&old_text, &['\n', '\t']);
+    let new_text = crate::diag::escape_with(new.unwrap_or_default(), &['\n', '\t']);
     let diff = similar::TextDiff::configure()
         .algorithm(similar::Algorithm::Patience)
         .timeout(std::time::Duration::from_secs(2))
-        .diff_lines(old_text.as_ref(), new_text);
+        .diff_lines(old_text.as_ref(), new_text.as_ref());
     let a = if old.is_some() { format!("a/{path}") } else { "/dev/null".into() };
     let b = if new.is_some() { format!("b/{path}") } else { "/dev/null".into() };
     diff.unified_diff().context_radius(3).header(&a, &b).to_string()
@@ -97,6 +91,13 @@ mod tests {
 
     fn rendered(files: &[(&str, &str)]) -> Rendered {
         Rendered { env: "e".into(), files: files.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect() }
+    }
+
+    #[test]
+    fn unified_diffs_escape_control_characters() {
+        let d = unified("v.yaml", Some(b"a: 1\nb: \x1b[2J\n"), Some("a: 1\nb: 2\n"));
+        assert!(!d.contains('\u{1b}'), "{d}");
+        assert!(d.contains("-b: \\u{1b}[2J\n+b: 2\n"), "{d}");
     }
 
     #[test]

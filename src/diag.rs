@@ -160,9 +160,73 @@ pub fn normalize(diags: &mut Vec<Diagnostic>) {
     diags.dedup();
 }
 
+/// Whether a character must not reach a terminal as it is: control characters (C0 including
+/// ESC, DEL, C1 including CSI) and the bidirectional overrides and isolates, which reorder what
+/// is displayed ("Trojan Source").
+fn is_unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The one escaping helper for everything kgen prints about its input — paths, names, values,
+/// messages that quote them: every unprintable character (see above) becomes `\u{1b}`, so a
+/// file name or a value cannot move the cursor, recolour, clear or retitle the terminal, or
+/// forge a line of output. `keep` names the layout characters a multi-line text keeps (`\n`;
+/// `\t` in a source frame, which the frame draws as spaces).
+pub fn escape_with<'a>(s: &'a str, keep: &[char]) -> std::borrow::Cow<'a, str> {
+    let bad = |(i, c): (usize, char)| {
+        is_unprintable(c) && !keep.contains(&c) && !(c == '\r' && keep.contains(&'\n') && s[i + 1..].starts_with('\n'))
+    };
+    if !s.char_indices().any(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, c) in s.char_indices() {
+        if bad((i, c)) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// [`escape_with`] for a one-line value (a path, a name): every unprintable character, `\n`
+/// and `\t` included, is escaped.
+pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    escape_with(s, &[])
+}
+
+/// [`escape_with`] for a message of one or more lines: lines stay lines (`\n`, `\r\n`).
+pub fn escape_lines(s: &str) -> std::borrow::Cow<'_, str> {
+    escape_with(s, &['\n'])
+}
+
+/// What a source frame may show of a file's text: its lines and tabs, nothing else unprintable.
+const FRAME_KEEPS: &[char] = &['\n', '\t'];
+
+/// A copy of `d` with every text escaped ([`escape`]), for printing.
+fn escaped(d: &Diagnostic) -> Diagnostic {
+    let one = |s: &String| escape(s).into_owned();
+    Diagnostic {
+        message: escape_lines(&d.message).into_owned(),
+        file: d.file.as_ref().map(one),
+        key_path: d.key_path.as_ref().map(one),
+        label: d.label.as_ref().map(one),
+        hint: d.hint.as_ref().map(|h| escape_lines(h).into_owned()),
+        see: d.see.as_ref().map(one),
+        ..d.clone()
+    }
+}
+
 /// Renders one diagnostic as text with a source frame when `source` (the file's text) is known.
-/// `color` selects ANSI styling; output is otherwise identical.
+/// `color` selects ANSI styling; output is otherwise identical. Every text is escaped
+/// ([`escape`]), the source frame too.
 pub fn render(d: &Diagnostic, source: Option<&str>, color: bool) -> String {
+    let d = &escaped(d);
+    render_escaped(d, source, color)
+}
+
+fn render_escaped(d: &Diagnostic, source: Option<&str>, color: bool) -> String {
     use miette::{GraphicalReportHandler, GraphicalTheme};
     let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false).with_context_lines(1);
@@ -230,7 +294,11 @@ impl<'a> Framed<'a> {
             return Framed { d, source: None, span: None };
         }
         let len = token_len(&text[offset..]);
-        Framed { d, source: Some(miette::NamedSource::new(file, text.to_string())), span: Some((offset, len).into()) }
+        // The frame shows the text escaped; the span is moved to where the token is in it.
+        let shown = |t: &str| escape_with(t, FRAME_KEEPS).len();
+        let (offset, len) = (shown(&text[..offset]), shown(&text[offset..offset + len]));
+        let text = escape_with(text, FRAME_KEEPS).into_owned();
+        Framed { d, source: Some(miette::NamedSource::new(file, text)), span: Some((offset, len).into()) }
     }
 }
 
@@ -332,6 +400,39 @@ mod tests {
         assert_eq!(token_len("\"a b\" # c"), 5);
         assert_eq!(token_len("Knativ  # comment"), 6);
         assert_eq!(token_len("https://x.y/z"), 13);
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape("plain `name`"), "plain `name`");
+        assert!(matches!(escape("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(escape("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(escape("x\ny\t\u{7f}\u{9b}\u{202e}"), "x\\u{a}y\\u{9}\\u{7f}\\u{9b}\\u{202e}");
+        assert_eq!(escape_lines("one\r\ntwo\rthree\n"), "one\r\ntwo\\u{d}three\n");
+    }
+
+    /// A control character in a file is shown escaped in the frame, and the underline still
+    /// points at the token after it.
+    #[test]
+    fn frames_show_the_source_escaped() {
+        let text = "a: \"\u{1b}]0;pwned\u{7}\"\nb: bad\n";
+        let d = Diagnostic::error(crate::rule_code::RuleCode::KG104, "m\u{1b}[31m")
+            .in_file("environments/e\u{1b}.yaml")
+            .at(Some((2, 4)));
+        let out = render(&d, Some(text), false);
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out}");
+        assert!(out.contains("\\u{1b}]0;pwned\\u{7}"), "{out}");
+        assert!(out.contains("error[KG104]: m\\u{1b}[31m"), "{out}");
+        assert!(out.contains("environments/e\\u{1b}.yaml:2:4"), "{out}");
+        // The underline starts under `bad` (columns in characters: the frame draws with
+        // box-drawing characters of different byte lengths).
+        let frame: Vec<Vec<char>> = out.lines().map(|l| l.chars().collect()).collect();
+        let i = frame.iter().position(|l| l.iter().collect::<String>().contains("b: bad")).unwrap();
+        let col = frame[i].windows(3).position(|w| w == ['b', 'a', 'd']).unwrap();
+        let under: String = frame[i + 1][col..col + 3].iter().collect();
+        assert!(!under.contains(' '), "{out}");
+        let before: String = frame[i + 1][col - 1..col].iter().collect();
+        assert_eq!(before, " ", "{out}");
     }
 
     #[test]

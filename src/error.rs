@@ -22,6 +22,10 @@ pub enum Error {
     /// The command line is inconsistent in a way clap cannot see.
     #[error("{0}")]
     Usage(String),
+    /// kgen refuses to read or write something on disk: a previous render beyond the read
+    /// limits, a symlink on the way to the output folder. The message says what to do.
+    #[error("{0}")]
+    Refused(String),
     /// A template or serializer failed: a bug in kgen, not in the input.
     #[error("internal error: {0} (this is a bug in kgen; please report it)")]
     Internal(String),

@@ -29,6 +29,7 @@ pub mod error;
 pub mod exit_codes;
 pub mod explain;
 pub mod pipeline;
+pub mod previous;
 pub mod printer;
 pub mod render;
 pub mod rule_code;

@@ -1,5 +1,6 @@
 //! The terminal: data on stdout, messages on stderr, colour decided once. Only the command layer
-//! uses this.
+//! uses this. Every message is escaped ([`diag::escape_lines`]): a path, name or value quoted in
+//! it cannot carry a terminal escape sequence to the terminal or the CI log.
 
 use std::io::{IsTerminal, Write};
 
@@ -52,6 +53,14 @@ impl Printer {
     /// A message on stderr (suppressed by `-q`).
     pub fn info(&self, text: &str) {
         if !self.quiet {
+            self.err(&diag::escape_lines(text));
+        }
+    }
+
+    /// A message kgen styled itself (colour on stderr) on stderr, suppressed by `-q`: not
+    /// escaped, so whoever builds it escapes what it quotes.
+    pub fn info_styled(&self, text: &str) {
+        if !self.quiet {
             self.err(text);
         }
     }
@@ -59,21 +68,21 @@ impl Printer {
     /// A message on stderr shown only with `-v`.
     pub fn debug(&self, text: &str) {
         if self.verbose {
-            self.err(text);
+            self.err(&diag::escape_lines(text));
         }
     }
 
     /// An error message on stderr (never suppressed).
     pub fn error(&self, text: &str) {
         let head = if self.color_err { "\x1b[1;31merror\x1b[0m" } else { "error" };
-        self.err(&format!("{head}: {text}"));
+        self.err(&format!("{head}: {}", diag::escape_lines(text)));
     }
 
     /// A warning on stderr (suppressed by `-q`, like warning diagnostics).
     pub fn warning(&self, text: &str) {
         if !self.quiet {
             let head = if self.color_err { "\x1b[1;33mwarning\x1b[0m" } else { "warning" };
-            self.err(&format!("{head}: {text}"));
+            self.err(&format!("{head}: {}", diag::escape_lines(text)));
         }
     }
 

@@ -14,12 +14,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::compare::{Changeset, Previous, compare};
 use crate::config::load::is_valid_name;
 use crate::error::Error;
-use crate::render::{LOCK_FILE, Rendered};
+/// What kgen owns of a previous render, read symlink-safe and bounded (see [`crate::previous`]).
+pub use crate::previous::from_disk as read_previous;
+use crate::render::Rendered;
 
 fn io<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -> Error + 'a {
     move |source| Error::Io { path: path.to_path_buf(), action, source }
@@ -28,8 +30,11 @@ fn io<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -
 /// Rejects a path kgen should never produce (absolute, `..`, empty segments).
 fn safe_relative(rel: &str) -> Result<&Path, Error> {
     let p = Path::new(rel);
-    let ok = !rel.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
-    if ok { Ok(p) } else { Err(Error::Internal(format!("refusing to write outside the output folder: `{rel}`"))) }
+    if crate::previous::is_safe_relative(rel) {
+        Ok(p)
+    } else {
+        Err(Error::Internal(format!("refusing to write outside the output folder: `{rel}`")))
+    }
 }
 
 /// Something that stands where a render needs a folder: a symlink or a file. Writing through a
@@ -147,11 +152,6 @@ fn blocked_folders<'a>(
     blocked
 }
 
-/// Whether `path` lies beyond one of the `blocked` folders.
-fn behind(path: &str, blocked: &BTreeMap<String, bool>) -> bool {
-    !blocked.is_empty() && path.match_indices('/').any(|(i, _)| blocked.contains_key(&path[..i]))
-}
-
 fn is_folder(path: &Path) -> bool {
     Kind::at(path) == Some(Kind::Folder)
 }
@@ -192,12 +192,6 @@ impl Listing {
         listing
     }
 
-    /// Whether the listing shows that nothing is at `rel` (`false` when it cannot tell).
-    fn missing(&self, rel: &str) -> bool {
-        let parent = rel.rsplit_once('/').map_or("", |(p, _)| p);
-        self.listed.contains(parent) && !self.kinds.contains_key(rel)
-    }
-
     /// What is at `rel`: from the listing when its folder was listed, else one `lstat`.
     fn kind(&self, target: &Path, rel: &str) -> Option<Kind> {
         let parent = rel.rsplit_once('/').map_or("", |(p, _)| p);
@@ -220,55 +214,25 @@ pub struct Survey {
     pub stray: Vec<String>,
 }
 
-/// Looks at `out/<env>` once for everything a render or `--check` needs to know about it.
-pub fn survey(out: &Path, new: &Rendered) -> Survey {
+/// Looks at `out/<env>` once for everything a render or `--check` needs to know about it; an
+/// error when the previous render is beyond kgen's read limits.
+pub fn survey(out: &Path, new: &Rendered) -> Result<Survey, Error> {
     if let Some(o) = out_obstacle(out) {
-        return Survey { obstacles: vec![o], ..Survey::default() };
+        return Ok(Survey { obstacles: vec![o], ..Survey::default() });
     }
     survey_env(&out.join(&new.env), new)
 }
 
-/// Reads what kgen owns of a previous render: the previous index and every file that is
-/// generated now or was generated before. Symlinks are never followed, in the last component
-/// or on the way to it: what lies behind one counts as missing, so `--check` reports it and
-/// `render` (which refuses to write through it, see [`obstacles`]) never trusts it.
-pub fn read_previous(target: &Path, new: &Rendered) -> Result<Previous, Error> {
-    Ok(survey_env(target, new).previous)
-}
-
-fn survey_env(target: &Path, new: &Rendered) -> Survey {
+fn survey_env(target: &Path, new: &Rendered) -> Result<Survey, Error> {
     let mut survey = Survey::default();
     let env_kind = Kind::at(target);
     if env_kind != Some(Kind::Folder) {
         survey.obstacles = env_obstacles(&new.env, env_kind, &BTreeMap::new());
-        return survey;
+        return Ok(survey);
     }
     let listing = Listing::of(target);
     let kind = |rel: &str| listing.kind(target, rel);
-    let prev = &mut survey.previous;
-    if let Ok(text) = read_regular(&target.join(LOCK_FILE))
-        && let Ok(lock) = serde_json::from_slice::<serde_json::Value>(&text)
-        && let Some(files) = lock.get("files").and_then(serde_json::Value::as_object)
-    {
-        for k in files.keys() {
-            // A lock edited to point outside the folder is ignored, not obeyed.
-            if safe_relative(k).is_ok() {
-                prev.generated.insert(k.clone());
-            }
-        }
-        prev.generated.insert(LOCK_FILE.to_string());
-    }
-    let wanted: BTreeSet<&String> = new.files.keys().chain(prev.generated.iter()).collect();
-    let unreadable = blocked_folders(wanted.iter().copied(), kind);
-    for rel in wanted {
-        // Behind a symlink, or known to be missing: no `open`.
-        if behind(rel, &unreadable) || listing.missing(rel) {
-            continue;
-        }
-        if let Ok(bytes) = read_regular(&target.join(rel)) {
-            prev.contents.insert(rel.clone(), bytes);
-        }
-    }
+    survey.previous = read_previous(target, new)?;
     let blocked = blocked_folders(new.files.keys(), kind);
     survey.obstacles = env_obstacles(&new.env, env_kind, &blocked);
     let needed: BTreeSet<&str> =
@@ -283,30 +247,7 @@ fn survey_env(target: &Path, new: &Rendered) -> Survey {
         .cloned()
         .collect();
     survey.stray.sort();
-    survey
-}
-
-/// Reads a regular file without following a symlink in its last component: one `open` with
-/// `O_NOFOLLOW` and an `fstat` on the descriptor, instead of two path lookups (a fleet
-/// `--check` reads tens of thousands of files). `O_NONBLOCK`: opening a FIFO left in a render
-/// folder must not wait for a writer (the `fstat` then rejects it).
-pub(crate) fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    let mut f = options.open(path)?;
-    let m = f.metadata()?;
-    if !m.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    let mut buf = Vec::with_capacity(m.len() as usize);
-    // Through `take`: `File::read_to_end` asks the file for its size and position again (an
-    // `fstat` and an `lseek` per file, ~68,000 system calls over a fleet `--check`, more than
-    // listing the folders the engine applies costs); the size is known already.
-    Read::by_ref(&mut f).take(u64::MAX).read_to_end(&mut buf)?;
-    Ok(buf)
+    Ok(survey)
 }
 
 /// The staging folder of `env`: hidden, next to the environment's folder, a name only kgen uses.

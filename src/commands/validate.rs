@@ -20,17 +20,17 @@ pub fn run(ctx: &Context<'_>, sel: &EnvSelection) -> Result<u8, Error> {
     };
     let out = out_dir(&ctx.global.dir, None);
     // Only the previous index matters to the history rules; a missing one is a first render.
-    let previous: Vec<Previous> = renders
-        .iter()
-        .map(|r| {
-            let mut p = Previous::default();
-            // As `render` reads it: a regular file only, never waiting on a FIFO.
-            if let Ok(bytes) = crate::write::read_regular(&out.join(&r.env).join(LOCK_FILE)) {
-                p.contents.insert(LOCK_FILE.to_string(), bytes);
-            }
-            p
-        })
-        .collect();
+    crate::previous::check_out_folder(&ctx.global.dir, &out)?;
+    let mut previous: Vec<Previous> = Vec::with_capacity(renders.len());
+    for r in &renders {
+        let mut p = Previous::default();
+        // As `render` reads it: a regular file only, never through a symlink, never waiting on a
+        // FIFO, within the limit.
+        if let Some(bytes) = crate::previous::lock_from_disk(&out.join(&r.env))? {
+            p.contents.insert(LOCK_FILE.to_string(), bytes);
+        }
+        previous.push(p);
+    }
     if history_failed(ctx, &mut checked, &renders, &previous, "validation failed") {
         return Ok(exit_codes::ERROR);
     }

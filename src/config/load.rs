@@ -78,15 +78,18 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Reads `<root>/environments/*.yaml` in name order.
+    /// Reads `<root>/environments/*.yaml` in name order. Only files inside the project are
+    /// read: an environment file that is a symlink resolving outside `root` is refused (KG100),
+    /// and so is an `environments` folder outside it (an error for the whole command).
     pub fn load(root: &Path) -> Result<Workspace, Error> {
         let dir = root.join(ENV_DIR);
+        let project = Project::of(root, &dir)?;
         let entries = std::fs::read_dir(&dir).map_err(|source| Error::Io {
             path: dir.clone(),
             action: "read the environments folder",
             source,
         })?;
-        let mut paths = Vec::new();
+        let (mut paths, mut near_misses) = (Vec::new(), Vec::new());
         for entry in entries {
             let entry = entry.map_err(|source| Error::Io {
                 path: dir.clone(),
@@ -94,14 +97,23 @@ impl Workspace {
                 source,
             })?;
             let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) == Some("yaml") {
-                paths.push(path);
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("yaml") => paths.push(path),
+                // Most likely meant as an environment: say why it is not one (`qa.yml`).
+                Some(ext) if ext.eq_ignore_ascii_case("yml") || ext.eq_ignore_ascii_case("yaml") => {
+                    near_misses.push(path)
+                }
+                _ => {}
             }
         }
         paths.sort();
+        near_misses.sort();
         let mut ws = Workspace { root: root.to_path_buf(), ..Default::default() };
+        for path in &near_misses {
+            ws.diagnostics.push(not_read(path));
+        }
         // Files are independent: read and check them on every core, then record in name order.
-        let loaded = crate::par_map(&paths, |p| load_one(p));
+        let loaded = crate::par_map(&paths, |p| load_one(p, &project));
         for one in loaded {
             ws.record(one);
         }
@@ -150,15 +162,87 @@ enum Loaded {
     Broken { stem: String, display: String, text: Option<String>, diagnostics: Vec<Diagnostic> },
 }
 
-fn load_one(path: &Path) -> Loaded {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-    let display = format!("{ENV_DIR}/{}", path.file_name().and_then(|s| s.to_str()).unwrap_or(""));
+/// The project folder, resolved once, to tell a symlink that stays inside it from one that
+/// leaves it.
+struct Project {
+    /// `-C DIR`, every symlink resolved.
+    real: PathBuf,
+}
+
+impl Project {
+    fn of(root: &Path, dir: &Path) -> Result<Project, Error> {
+        let real = root.canonicalize().map_err(|source| Error::Io {
+            path: root.to_path_buf(),
+            action: "read the project folder",
+            source,
+        })?;
+        // The folder itself first: were it outside, every file would be.
+        if let Ok(d) = dir.canonicalize()
+            && !d.starts_with(&real)
+        {
+            return Err(Error::Refused(format!(
+                "`{ENV_DIR}` resolves to `{}`, outside the project folder `{}`; kgen reads only environment \
+                 files inside the project: make `{ENV_DIR}` a real folder (or run kgen with `-C` on the \
+                 project that holds it)",
+                d.display(),
+                root.display()
+            )));
+        }
+        Ok(Project { real })
+    }
+
+    /// For a symlink at `path`: a diagnostic when it resolves outside the project (or cannot
+    /// be resolved); `None` when it may be read.
+    fn refuse_link(&self, path: &Path) -> Option<Diagnostic> {
+        let link = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
+        let real = match path.canonicalize() {
+            Ok(real) if real.starts_with(&self.real) => return None,
+            Ok(real) => real,
+            // A dangling link: reported as a file that cannot be read, like any missing target.
+            Err(_) => return None,
+        };
+        let resolved = if Path::new(&link) == real { String::new() } else { format!(" (`{}`)", real.display()) };
+        Some(
+            Diagnostic::error(
+                RuleCode::KG100,
+                format!(
+                    "symlink to `{link}`{resolved}, outside the project, so kgen does not read it: it reads \
+                     only files inside the project"
+                ),
+            )
+            .hint(
+                "environment files are regular files, or symlinks to one inside the project; copy the file \
+                 into the project (or link to a copy there)",
+            ),
+        )
+    }
+}
+
+/// A file in `environments/` that looks like an environment but is not read (`qa.yml`).
+fn not_read(path: &Path) -> Diagnostic {
+    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    Diagnostic::warning(RuleCode::KG120, format!("`{name}` is not read: environment files end in `.yaml`"))
+        .in_file(format!("{ENV_DIR}/{name}"))
+        .hint(format!("rename it to `{stem}.yaml`, or move it out of {ENV_DIR}/ if it is not an environment"))
+}
+
+fn load_one(path: &Path, project: &Project) -> Loaded {
+    // Lossy: a name that is not UTF-8 is still shown (and rejected by the name check).
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let display = format!("{ENV_DIR}/{}", path.file_name().map(|s| s.to_string_lossy()).unwrap_or_default());
     if !is_valid_stem(&stem) {
         return Loaded::BadName(
             Diagnostic::error(RuleCode::KG111, format!("invalid environment file name `{stem}`"))
                 .in_file(&display)
                 .hint("names are lower-case letters, digits and `-` (`prod-eu-1`); layers start with `_` (`_base`)"),
         );
+    }
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+        && let Some(d) = project.refuse_link(path)
+    {
+        // Not read at all, so no text of it can reach a message.
+        return Loaded::Broken { stem, display: display.clone(), text: None, diagnostics: vec![d.in_file(&display)] };
     }
     match read_checked(path, &display) {
         Ok((text, file)) => Loaded::Ok { file: SourceFile { name: stem.clone(), ..file }, stem, display, text },

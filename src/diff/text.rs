@@ -85,7 +85,8 @@ pub fn env_risks(env: &EnvDiff, color: bool) -> String {
     let paint = Paint { on: color };
     let mut out = String::new();
     for r in &env.risks {
-        let _ = writeln!(out, "  {} {}: {}", paint.p(RISK, "risk"), r.kind.as_str(), r.message);
+        // Printed on stderr by `render` styled, so not escaped by the printer: escaped here.
+        let _ = writeln!(out, "  {} {}: {}", paint.p(RISK, "risk"), r.kind.as_str(), crate::diag::escape(&r.message));
     }
     out
 }
