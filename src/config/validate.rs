@@ -53,13 +53,7 @@ fn short(v: &Value) -> String {
         other => other.to_string(),
     };
     let s = if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s };
-    escape_controls(&s)
-}
-
-/// Shows line breaks and control characters as Rust escapes (`\n`, `\u{1b}`): raw, a line break
-/// would fake lines of a message and an escape sequence would drive the terminal printing it.
-pub fn escape_controls(s: &str) -> String {
-    s.chars().map(|c| if is_control(c) { c.escape_debug().to_string() } else { c.to_string() }).collect()
+    crate::diag::escape(&s).into_owned()
 }
 
 /// A control character, or one of Unicode's line and paragraph separators (line breaks to a
@@ -247,7 +241,7 @@ pub fn control_character_diagnostics(
             Diagnostic::error(RuleCode::KG106, format!("{what} holds a line break or a control character"))
                 .in_file(file)
                 .at(at)
-                .key(escape_controls(&key_path(ptr)))
+                .key(key_path(ptr))
                 .label("not allowed here")
                 .hint("write it on one line without control characters; multi-line text belongs only in `values:`")
         };
@@ -312,7 +306,7 @@ mod tests {
         });
         let diags = control_character_diagnostics(&v, &|_| None, "f.yaml");
         let keys: Vec<_> = diags.iter().map(|d| d.key_path.clone().unwrap_or_default()).collect();
-        assert_eq!(keys, ["gitops.revision", "knative.config.features.a\\u{1b}", "knative.config.features.b"]);
+        assert_eq!(keys, ["gitops.revision", "knative.config.features.a\u{1b}", "knative.config.features.b"]);
         assert!(diags.iter().all(|d| d.code == RuleCode::KG106));
     }
 

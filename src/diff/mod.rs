@@ -645,7 +645,9 @@ fn hunks(old: &str, new: &str) -> Vec<Hunk> {
                         similar::ChangeTag::Insert => '+',
                     };
                     let v = c.value();
-                    format!("{sign}{}", v.strip_suffix('\n').unwrap_or(v))
+                    // A previous render is whatever the branch holds: an escape sequence in it
+                    // must not drive the terminal or the CI log that shows the diff.
+                    format!("{sign}{}", crate::diag::escape(v.strip_suffix('\n').unwrap_or(v)))
                 })
                 .collect(),
         })

@@ -374,3 +374,15 @@ fn only_documents_that_differ_are_parsed_and_secrets_next_to_them_stay_hidden() 
     assert_eq!(split_docs("a: 1\n--- |\n  x\n"), None);
     assert_eq!(split_docs("a: 1\n---\nb: 2\n"), Some(vec!["a: 1\n", "b: 2\n"]));
 }
+
+#[test]
+fn hunks_escape_what_would_drive_a_terminal() {
+    // A hand-edited previous render (a branch's content) with an escape sequence that clears
+    // the screen: the diff shows it escaped, in every format.
+    let old = previous(&[("values/kserve.yaml", "a: 1\n# \u{1b}[2J\u{1b}]0;owned\u{7}\n")]);
+    let new = rendered("e", &[("values/kserve.yaml", "a: 2\n")]);
+    let d = diff_env(&new, &old);
+    let lines: Vec<&String> = d.files.iter().flat_map(|f| &f.hunks).flat_map(|h| &h.lines).collect();
+    assert!(lines.iter().any(|l| l.contains("\\u{1b}[2J")), "{lines:?}");
+    assert!(lines.iter().all(|l| !l.contains('\u{1b}') && !l.contains('\u{7}')), "{lines:?}");
+}
