@@ -307,12 +307,39 @@ pub struct Release {
 
 static CATALOG: OnceLock<Catalog> = OnceLock::new();
 
-/// The embedded catalog. It is checked by tests; a broken catalog is a build defect.
+thread_local! {
+    /// The catalog [`with_catalog`] puts in place on this thread, if any.
+    static OVERRIDE: std::cell::Cell<Option<&'static Catalog>> = const { std::cell::Cell::new(None) };
+}
+
+/// The catalog: the embedded one, unless [`with_catalog`] put another in place on this thread.
+/// The embedded catalog is checked by tests; a broken catalog is a build defect.
 pub fn get() -> &'static Catalog {
+    if let Some(c) = OVERRIDE.with(std::cell::Cell::get) {
+        return c;
+    }
     CATALOG.get_or_init(|| {
         yaml::from_str(CATALOG_YAML, yaml::Budget::Render)
             .unwrap_or_else(|e| panic!("embedded catalog/catalog.yaml is invalid: {e}"))
     })
+}
+
+/// Test seam, not a feature: runs `f` with `catalog` in place of the embedded catalog on the
+/// calling thread (only there: other tests running at the same time keep the embedded one),
+/// so a test can show what a catalog change does (a synthetic release, a release without a
+/// pin) without rebuilding kgen. Work `f` hands to other threads ([`crate::par_map`]) sees the
+/// embedded catalog, so `f` should load, resolve and render on this thread. kgen itself never
+/// calls it: the catalog users get is always the embedded one.
+#[doc(hidden)]
+pub fn with_catalog<R>(catalog: &'static Catalog, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<&'static Catalog>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            OVERRIDE.with(|o| o.set(self.0));
+        }
+    }
+    let _restore = Restore(OVERRIDE.with(|o| o.replace(Some(catalog))));
+    f()
 }
 
 impl Catalog {

@@ -21,6 +21,7 @@ pub mod diff;
 pub mod error;
 pub mod exit_codes;
 pub mod explain;
+pub mod lock;
 pub mod printer;
 pub mod render;
 pub mod rules;

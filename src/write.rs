@@ -250,10 +250,9 @@ fn survey_env(target: &Path, new: &Rendered) -> Survey {
     let kind = |rel: &str| listing.kind(target, rel);
     let prev = &mut survey.previous;
     if let Ok(text) = read_regular(&target.join(LOCK_FILE))
-        && let Ok(lock) = serde_json::from_slice::<serde_json::Value>(&text)
-        && let Some(files) = lock.get("files").and_then(serde_json::Value::as_object)
+        && let Ok(lock) = crate::lock::Lock::from_slice(&text)
     {
-        for k in files.keys() {
+        for k in lock.files.keys() {
             // A lock edited to point outside the folder is ignored, not obeyed.
             if safe_relative(k).is_ok() {
                 prev.generated.insert(k.clone());

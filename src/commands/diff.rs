@@ -281,10 +281,9 @@ impl GitTree {
         for (i, r) in renders.iter().enumerate() {
             let mut prev = Previous::default();
             if let Some(bytes) = locks.remove(&lock_paths[i])
-                && let Ok(lock) = serde_json::from_slice::<serde_json::Value>(&bytes)
-                && let Some(files) = lock.get("files").and_then(serde_json::Value::as_object)
+                && let Ok(lock) = crate::lock::Lock::from_slice(&bytes)
             {
-                for k in files.keys() {
+                for k in lock.files.keys() {
                     if is_safe_relative(k) {
                         prev.generated.insert(k.clone());
                     }

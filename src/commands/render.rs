@@ -14,6 +14,7 @@ use crate::diff::{self, EnvDiff};
 use crate::error::Error;
 use crate::exit_codes;
 use crate::par_map;
+use crate::lock::Lock;
 use crate::render::{self, LOCK_FILE, Rendered};
 use crate::rules;
 use crate::write::{self, FaultInjection};
@@ -101,7 +102,7 @@ pub(crate) fn history_failed(
     let mut found = Vec::new();
     for (rendered, prev) in renders.iter().zip(previous) {
         let Some(r) = checked.resolved.iter().find(|r| r.name == rendered.env) else { continue };
-        let Some(lock) = prev.contents.get(LOCK_FILE).and_then(|b| serde_json::from_slice(b).ok()) else { continue };
+        let Some(lock) = prev.contents.get(LOCK_FILE).and_then(|b| Lock::from_slice(b).ok()) else { continue };
         let diags = rules::check_history(r, &lock);
         if !diags.is_empty() {
             found.push((r.name.clone(), diags));

@@ -801,7 +801,7 @@ pub fn diff_env(new: &Rendered, old: &Previous) -> EnvDiff {
     } else {
         EnvStatus::Changed
     };
-    env.risks = risk::assess(env.status, &env.files, lock_value(&old_side), lock_value(&new_side));
+    env.risks = risk::assess(env.status, &env.files, lock_of(&old_side).as_ref(), lock_of(&new_side).as_ref());
     env
 }
 
@@ -817,9 +817,10 @@ fn locate(index: &ObjIndex<'_>, obj: &ObjectRef, path: &str, doc: usize) -> ObjK
         .unwrap_or_else(|| key_of(obj, 0))
 }
 
-/// The parsed index among the parsed files of one side, if it changed and could be read.
-fn lock_value<'a>(side: &'a [(&str, Parsed<'_>)]) -> Option<&'a Value> {
-    side.iter().find(|(p, _)| *p == LOCK_FILE).and_then(|(_, p)| p.docs().first()).map(|d| &d.value)
+/// The index among the parsed files of one side, if it changed and is a lock.
+fn lock_of(side: &[(&str, Parsed<'_>)]) -> Option<crate::lock::Lock> {
+    let (_, parsed) = side.iter().find(|(p, _)| *p == LOCK_FILE)?;
+    crate::lock::Lock::from_slice(parsed.text()?.as_bytes()).ok()
 }
 
 /// Compares the documents of one file, appending what changes to `out`. Objects are matched

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use crate::config::resolve::Resolved;
 use crate::diag::{Diagnostic, Severity};
 
-pub use env::{check, needed_pins};
+pub use env::check;
 
 /// The rule catalog source, embedded at build time.
 pub const RULES_YAML: &str = include_str!("../../catalog/rules.yaml");
@@ -244,7 +244,7 @@ pub fn check_rendered(r: &Resolved, rendered: &crate::render::Rendered, depth: r
 }
 
 /// The history rules against the previous render's `kgen.lock.json`, with `ignore:` applied.
-pub fn check_history(r: &Resolved, previous_lock: &serde_json::Value) -> Vec<Diagnostic> {
+pub fn check_history(r: &Resolved, previous_lock: &crate::lock::Lock) -> Vec<Diagnostic> {
     apply_ignores(r, history::check(r, previous_lock))
 }
 
