@@ -610,9 +610,12 @@ mod tests {
         let got: Vec<(String, Change)> = differences(&base, &probe).into_iter().map(|f| (f.path, f.change)).collect();
         let want = [("a.yaml", Change::Changed), ("gone.yaml", Change::Removed), ("new.yaml", Change::Added)];
         assert_eq!(got, want.map(|(p, c)| (p.to_string(), c)));
-        probe.files.insert(LOCK_FILE.into(), lock(&|l| {
-            l.versions.insert("x".into(), "2".into());
-        }));
+        probe.files.insert(
+            LOCK_FILE.into(),
+            lock(&|l| {
+                l.versions.insert("x".into(), "2".into());
+            }),
+        );
         assert!(differences(&base, &probe).iter().any(|f| f.path == LOCK_FILE));
     }
 

@@ -217,3 +217,91 @@ fn legacy_engine(files: &BTreeMap<String, String>) -> GitopsEngine {
         GitopsEngine::None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Locks the last format-1 kgen wrote for the examples (copied from `rendered/`).
+    const FORMAT_1: &[(&str, &str, MeshProvider, GitopsEngine)] = &[
+        (
+            "dev",
+            include_str!("../tests/fixtures/lock-format-1/dev.kgen.lock.json"),
+            MeshProvider::Istio,
+            GitopsEngine::Argocd,
+        ),
+        (
+            "legacy",
+            include_str!("../tests/fixtures/lock-format-1/legacy.kgen.lock.json"),
+            MeshProvider::Istio,
+            GitopsEngine::Flux,
+        ),
+        (
+            "openshift",
+            include_str!("../tests/fixtures/lock-format-1/openshift.kgen.lock.json"),
+            MeshProvider::Ossm2,
+            GitopsEngine::Argocd,
+        ),
+        (
+            "openshift-ossm3",
+            include_str!("../tests/fixtures/lock-format-1/openshift-ossm3.kgen.lock.json"),
+            MeshProvider::Ossm3,
+            GitopsEngine::Argocd,
+        ),
+        (
+            "staging",
+            include_str!("../tests/fixtures/lock-format-1/staging.kgen.lock.json"),
+            MeshProvider::None,
+            GitopsEngine::Flux,
+        ),
+    ];
+
+    #[test]
+    fn a_format_1_lock_reads_with_its_mesh_and_engine_derived() {
+        for (env, text, mesh, engine) in FORMAT_1 {
+            let lock = Lock::from_slice(text.as_bytes()).unwrap_or_else(|e| panic!("{env}: {e}"));
+            assert_eq!(lock.format, 1, "{env}");
+            assert_eq!(lock.environment, *env);
+            assert_eq!((lock.mesh.provider, lock.gitops.engine), (*mesh, *engine), "{env}");
+            assert!(lock.release("kserve").is_some() && !lock.files.is_empty() && !lock.order.is_empty(), "{env}");
+            // Everything else it recorded is kept as it was.
+            let raw: serde_json::Value = serde_json::from_str(text).unwrap();
+            let mut again = serde_json::to_value(&lock).unwrap();
+            let m = again.as_object_mut().unwrap();
+            for k in ["format", "mesh", "gitops"] {
+                m.remove(k);
+            }
+            assert_eq!(again, raw, "{env}");
+        }
+    }
+
+    #[test]
+    fn a_written_lock_reads_back_equal() {
+        let (_, text, ..) = FORMAT_1[3];
+        let mut lock = Lock::from_slice(text.as_bytes()).unwrap();
+        lock.format = FORMAT;
+        let json = lock.to_json();
+        assert!(json.starts_with("{\n  \"format\": 2,\n  \"kgenVersion\": ") && json.ends_with("}\n"), "{json}");
+        assert!(json.contains(
+            "\n  \"mesh\": {\n    \"provider\": \"ossm3\"\n  },\n  \"gitops\": {\n    \"engine\": \"argocd\"\n  },\n"
+        ));
+        assert_eq!(Lock::from_slice(json.as_bytes()).unwrap(), lock);
+    }
+
+    #[test]
+    fn what_is_not_a_lock_is_an_error() {
+        let (_, text, ..) = FORMAT_1[0];
+        let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+        // A format-2 lock must say what format 1 left to be derived.
+        v["format"] = 2.into();
+        v["gitops"] = serde_json::json!({"engine": "argocd"});
+        let err = Lock::from_slice(v.to_string().as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("a format 2 lock has `mesh` and `gitops`"), "{err}");
+        v["mesh"] = serde_json::json!({"provider": "istio"});
+        assert!(Lock::from_slice(v.to_string().as_bytes()).is_ok());
+        v.as_object_mut().unwrap().remove("releases");
+        assert!(Lock::from_slice(v.to_string().as_bytes()).is_err(), "a lock without releases");
+        assert!(Lock::from_slice(br#"{"files": {"a.yaml": "sha256:00"}}"#).is_err());
+        assert!(Lock::from_slice(b"not json").is_err());
+    }
+}

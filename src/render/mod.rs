@@ -277,9 +277,18 @@ fn lock(
         crd_sources: plan
             .crd_sources
             .iter()
-            .map(|x| lock::CrdSource { name: x.name.clone(), repo: x.repo.clone(), path: x.path.clone(), tag: x.tag.clone() })
+            .map(|x| lock::CrdSource {
+                name: x.name.clone(),
+                repo: x.repo.clone(),
+                path: x.path.clone(),
+                tag: x.tag.clone(),
+            })
             .collect(),
-        order: plan.graph.iter().map(|n| lock::Node { id: n.id.clone(), needs: n.needs.clone(), wave: n.wave }).collect(),
+        order: plan
+            .graph
+            .iter()
+            .map(|n| lock::Node { id: n.id.clone(), needs: n.needs.clone(), wave: n.wave })
+            .collect(),
         files: files.iter().map(|(k, v)| (k.clone(), sha256(v.as_bytes()))).collect(),
     }
 }

@@ -141,7 +141,8 @@ impl Plan {
         let crds: Vec<&str> = self.crd_sources.iter().map(|s| s.name.as_str()).collect();
         let pins: Vec<&str> = self.pins.keys().map(String::as_str).collect();
         let mut release = serde_json::to_value(self.release).expect("the catalog serialises");
-        release["pins"] = json!(self.release.pins.iter().filter(|(k, _)| pins.contains(&k.as_str())).collect::<BTreeMap<_, _>>());
+        release["pins"] =
+            json!(self.release.pins.iter().filter(|(k, _)| pins.contains(&k.as_str())).collect::<BTreeMap<_, _>>());
         let mut v = serde_json::to_value(cat).expect("the catalog serialises");
         v["releases"] = json!([release]);
         v["modeVocabularies"] = json!({&self.release.modes: cat.modes(self.release)});
@@ -209,8 +210,8 @@ pub fn plan(r: &Resolved) -> Plan {
                needs: &mut BTreeMap<String, Vec<String>>,
                pins: &mut IndexMap<String, Option<String>>,
                name: &str,
-                   namespace: &str,
-                   deps: &[&str]| {
+               namespace: &str,
+               deps: &[&str]| {
         let ch = &cat.charts[name];
         let chart = if name == "kserve" { r.release.kserve_chart.clone() } else { ch.chart.clone() };
         // `kserve` names the KServe release itself, not a pin.

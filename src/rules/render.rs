@@ -115,7 +115,10 @@ impl<'a> Tree<'a> {
     /// `(name, chart, version, namespace)` of every Helm release in the index.
     fn releases(&self) -> Vec<(&str, &str, &str, &str)> {
         let Some(lock) = self.lock() else { return vec![] };
-        lock.releases.iter().map(|x| (x.name.as_str(), x.chart.as_str(), x.version.as_str(), x.namespace.as_str())).collect()
+        lock.releases
+            .iter()
+            .map(|x| (x.name.as_str(), x.chart.as_str(), x.version.as_str(), x.namespace.as_str()))
+            .collect()
     }
 
     fn values(&self, release: &str) -> Option<&Value> {
