@@ -691,3 +691,49 @@ fn the_input_digest_follows_the_catalog_entries_used() {
     assert_eq!(kgen::catalog::with_catalog(unused, || digest(&render_example("dev"))), digest(&before));
     assert_ne!(kgen::catalog::with_catalog(used, || digest(&render_example("dev"))), digest(&before));
 }
+
+/// A render whose indexes are in lock format 1 (as kgen wrote them before `format` 2): history
+/// rules read them, `render --check` finds only the indexes stale, and `render` rewrites them
+/// and nothing else, to exactly the committed render.
+#[test]
+fn format_1_locks_are_read_and_the_next_render_rewrites_only_them() {
+    let project = temp_project();
+    let out = project.path().join("rendered");
+    copy_tree(&root().join("rendered"), &out);
+    let old = root().join("tests/fixtures/lock-format-1");
+    let mut envs = Vec::new();
+    for e in std::fs::read_dir(&old).unwrap() {
+        let p = e.unwrap().path();
+        let env = p.file_name().unwrap().to_string_lossy().strip_suffix(".kgen.lock.json").unwrap().to_string();
+        std::fs::copy(&p, out.join(&env).join(LOCK_FILE)).unwrap();
+        envs.push(env);
+    }
+    assert!(envs.len() >= 5, "{envs:?}");
+    // The history rules read a format-1 index: one that has istiod elsewhere is KG209.
+    let dev = out.join("dev").join(LOCK_FILE);
+    let text = std::fs::read_to_string(&dev).unwrap();
+    std::fs::write(&dev, text.replace("\"namespace\": \"istio-system\"", "\"namespace\": \"istio-old\"")).unwrap();
+    let o = kgen(project.path(), &["validate", "dev"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("[KG209]") && stderr(&o).contains("from namespace `istio-old`"), "{}", stderr(&o));
+    std::fs::write(&dev, text).unwrap();
+    let before = read_tree(&out);
+    let o = kgen(project.path(), &["render", "--check"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(read_tree(&out), before, "--check writes nothing");
+    // Read as the current format, the old indexes mean what the new ones do.
+    let o = kgen(project.path(), &["diff"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = kgen(project.path(), &["render"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let said = format!("{}{}", stdout(&o), stderr(&o));
+    for env in &envs {
+        assert!(said.contains(&format!("{env}: no change in meaning")), "{env}: {said}");
+    }
+    let after = read_tree(&out);
+    assert_eq!(after, read_tree(&root().join("rendered")), "the render is the committed one");
+    for (path, bytes) in &before {
+        let rewritten = envs.iter().any(|e| *path == format!("{e}/{LOCK_FILE}"));
+        assert_eq!(after[path] != *bytes, rewritten, "{path}");
+    }
+}

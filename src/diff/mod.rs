@@ -422,10 +422,17 @@ fn object_ref(v: &Value) -> Option<ObjectRef> {
     })
 }
 
-/// Index fields derived from the other files and the inputs: never shown as changes.
+/// Index fields derived from the other files and the inputs, and its format: never shown as
+/// changes. An index kgen can read is compared as read (a format-1 index with the mesh provider
+/// and engine it implies), so rewriting it in the current format changes nothing in meaning.
 fn strip_derived(mut lock: Value) -> Value {
+    if let Ok(typed) = crate::lock::Lock::from_slice(lock.to_string().as_bytes()) {
+        lock = serde_json::to_value(typed).expect("the lock serialises");
+    }
     if let Some(m) = lock.as_object_mut() {
-        m.remove("files");
+        // `shift_remove` keeps the order of the other keys, which is the order changes are listed in.
+        m.shift_remove("format");
+        m.shift_remove("files");
         if let Some(inputs) = m.get_mut("inputs").and_then(Value::as_object_mut) {
             inputs.remove("digest");
         }
