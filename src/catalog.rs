@@ -315,9 +315,10 @@ thread_local! {
 /// The catalog: the embedded one, unless [`with_catalog`] put another in place on this thread.
 /// The embedded catalog is checked by tests; a broken catalog is a build defect.
 pub fn get() -> &'static Catalog {
-    if let Some(c) = OVERRIDE.with(std::cell::Cell::get) {
-        return c;
-    }
+    OVERRIDE.with(std::cell::Cell::get).unwrap_or_else(embedded)
+}
+
+fn embedded() -> &'static Catalog {
     CATALOG.get_or_init(|| {
         yaml::from_str(CATALOG_YAML, yaml::Budget::Render)
             .unwrap_or_else(|e| panic!("embedded catalog/catalog.yaml is invalid: {e}"))
@@ -343,6 +344,34 @@ pub fn with_catalog<R>(catalog: &'static Catalog, f: impl FnOnce() -> R) -> R {
 }
 
 impl Catalog {
+    /// The sections that hold for every environment, as compact JSON (part of every lock's
+    /// input digest): `openshift`, `istioValuesLayouts` and `ruleFacts` without its tables
+    /// keyed by chart release (`versionPrefixes.charts`, `chartNeeds`), which count per chart.
+    /// Computed once for the embedded catalog: every render hashes it.
+    pub fn shared_json(&self) -> std::borrow::Cow<'static, str> {
+        fn make(c: &Catalog) -> String {
+            let mut facts = serde_json::to_value(&c.rule_facts).expect("the catalog serialises");
+            if let Some(m) = facts.as_object_mut() {
+                m.shift_remove("chartNeeds");
+            }
+            if let Some(m) = facts["versionPrefixes"].as_object_mut() {
+                m.shift_remove("charts");
+            }
+            serde_json::json!({
+                "openshift": c.openshift,
+                "istioValuesLayouts": c.istio_values_layouts,
+                "ruleFacts": facts,
+            })
+            .to_string()
+        }
+        static SHARED: OnceLock<String> = OnceLock::new();
+        if std::ptr::eq(self, embedded()) {
+            std::borrow::Cow::Borrowed(SHARED.get_or_init(|| make(self)).as_str())
+        } else {
+            std::borrow::Cow::Owned(make(self))
+        }
+    }
+
     /// The release with this exact tag.
     pub fn release(&self, version: &str) -> Option<&Release> {
         self.releases.iter().find(|r| r.version == version)

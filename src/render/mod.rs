@@ -246,7 +246,7 @@ fn lock(
         h.update(sources.get(f).map(String::as_bytes).unwrap_or_default());
         h.update([0]);
     }
-    h.update(plan.catalog_inputs().to_string().as_bytes());
+    h.update(plan.catalog_inputs().as_bytes());
     for (name, text) in templates::sources() {
         if templates_used.contains(name.trim_end_matches(".j2")) {
             h.update(name.as_bytes());

@@ -127,39 +127,32 @@ impl Plan {
         self.pins.contains_key(name)
     }
 
-    /// The catalog as far as this plan used it, which the lock's input digest covers: the
-    /// release's entry with only the pins the plan uses, its mode vocabulary, the entries of
-    /// the charts it installs and of the CRD sources it applies, and, of the tables keyed by
-    /// chart release or component (`brokenValuesSchemas`, `kubernetesMinimums`,
+    /// The catalog as far as this plan used it, as compact JSON, which the lock's input digest
+    /// covers: the release's entry with only the pins the plan uses, its mode vocabulary, the
+    /// entries of the charts it installs and of the CRD sources it applies, and, of the tables
+    /// keyed by chart release or component (`brokenValuesSchemas`, `kubernetesMinimums`,
     /// `ruleFacts.versionPrefixes.charts`, `ruleFacts.chartNeeds`), the entries of those it
-    /// uses. The other sections (OpenShift operators, Istio values layouts, the other rule
-    /// facts) are facts about every environment and count whole. Adding a release, or a chart
-    /// this environment does not install, leaves it unchanged.
-    pub fn catalog_inputs(&self) -> Value {
+    /// uses; then the sections about every environment ([`catalog::Catalog::shared_json`]).
+    /// Adding a release, or a chart this environment does not install, leaves it unchanged.
+    pub fn catalog_inputs(&self) -> String {
         let cat = catalog::get();
         let charts: Vec<&str> = self.releases.iter().map(|r| r.name.as_str()).collect();
-        let crds: Vec<&str> = self.crd_sources.iter().map(|s| s.name.as_str()).collect();
         let pins: Vec<&str> = self.pins.keys().map(String::as_str).collect();
         let mut release = serde_json::to_value(self.release).expect("the catalog serialises");
         release["pins"] =
             json!(self.release.pins.iter().filter(|(k, _)| pins.contains(&k.as_str())).collect::<BTreeMap<_, _>>());
-        let mut v = serde_json::to_value(cat).expect("the catalog serialises");
-        v["releases"] = json!([release]);
-        v["modeVocabularies"] = json!({&self.release.modes: cat.modes(self.release)});
-        let retain = |v: &mut Value, keep: &[&str]| {
-            if let Some(m) = v.as_object_mut() {
-                m.retain(|k, _| keep.contains(&k.as_str()));
-            }
-        };
-        retain(&mut v["charts"], &charts);
-        retain(&mut v["crdSources"], &crds);
-        retain(&mut v["kubernetesMinimums"], &pins);
-        retain(&mut v["ruleFacts"]["versionPrefixes"]["charts"], &charts);
-        retain(&mut v["ruleFacts"]["chartNeeds"], &charts);
-        if let Some(list) = v["brokenValuesSchemas"].as_array_mut() {
-            list.retain(|b| b["release"].as_str().is_some_and(|r| charts.contains(&r)));
-        }
-        v
+        let facts = &cat.rule_facts;
+        let used = json!({
+            "release": release,
+            "modes": cat.modes(self.release),
+            "charts": charts.iter().map(|c| (*c, &cat.charts[*c])).collect::<BTreeMap<_, _>>(),
+            "crdSources": self.crd_sources.iter().map(|s| (s.name.as_str(), &cat.crd_sources[&s.name])).collect::<BTreeMap<_, _>>(),
+            "brokenValuesSchemas": cat.broken_values_schemas.iter().filter(|b| charts.contains(&b.release.as_str())).collect::<Vec<_>>(),
+            "kubernetesMinimums": cat.kubernetes_minimums.iter().filter(|(k, _)| pins.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
+            "versionPrefixes": facts.version_prefixes.charts.iter().filter(|(k, _)| charts.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
+            "chartNeeds": facts.chart_needs.iter().filter(|(k, _)| charts.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
+        });
+        format!("{{\"used\":{used},\"shared\":{}}}", cat.shared_json())
     }
 }
 
