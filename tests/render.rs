@@ -737,3 +737,26 @@ fn format_1_locks_are_read_and_the_next_render_rewrites_only_them() {
         assert_eq!(after[path] != *bytes, rewritten, "{path}");
     }
 }
+
+/// The plan is the one answer to which pins an environment uses: the lock records exactly
+/// those, and OpenShift Service Mesh 3 uses `istio` although it installs no Istio chart.
+#[test]
+fn the_plan_decides_the_pins_and_the_lock_records_them() {
+    let pins = |name: &str| {
+        let (_, r) = resolved_in(&root(), name);
+        kgen::render::plan::plan(&r).pins.into_iter().map(|(k, v)| (k, v.is_some())).collect::<Vec<_>>()
+    };
+    let all = |names: &[&str]| names.iter().map(|n| (n.to_string(), true)).collect::<Vec<_>>();
+    assert_eq!(pins("dev"), all(&["certManager", "istio", "knativeOperator", "knativeServing"]));
+    assert_eq!(pins("openshift-ossm3"), all(&["istio"]));
+    for name in examples() {
+        let (_, r) = resolved_in(&root(), &name);
+        let plan = kgen::render::plan::plan(&r);
+        let lock = kgen::lock::Lock::from_slice(render_example(&name).files[LOCK_FILE].as_bytes()).unwrap();
+        let planned: std::collections::BTreeMap<&str, &str> = plan.versions();
+        let recorded: std::collections::BTreeMap<&str, &str> =
+            lock.versions.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(planned, recorded, "{name}");
+        assert!(plan.missing_pins().is_empty(), "{name}");
+    }
+}

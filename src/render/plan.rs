@@ -122,11 +122,6 @@ impl Plan {
         self.pins.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.as_str()).collect()
     }
 
-    /// Whether the plan installs something of this pin's version.
-    pub fn uses_pin(&self, name: &str) -> bool {
-        self.pins.contains_key(name)
-    }
-
     /// The catalog as far as this plan used it, as compact JSON, which the lock's input digest
     /// covers: the release's entry with only the pins the plan uses, its mode vocabulary, the
     /// entries of the charts it installs and of the CRD sources it applies, and, of the tables
