@@ -252,24 +252,9 @@ fn values_mode_change(files: &[FileDiff]) -> Option<(&str, &str, String, String)
         })
 }
 
-/// What the index records of one Helm release.
-struct Release {
-    chart: String,
-    version: String,
-    /// Where Helm keeps the release (and installs what the chart does not place itself).
-    namespace: Option<String>,
-}
-
 /// Release name → what the index records of it.
-fn releases(lock: &Lock) -> BTreeMap<String, Release> {
-    lock.releases
-        .iter()
-        .map(|r| {
-            let release =
-                Release { chart: r.chart.clone(), version: r.version.clone(), namespace: Some(r.namespace.clone()) };
-            (r.name.clone(), release)
-        })
-        .collect()
+fn releases(lock: &Lock) -> BTreeMap<String, &crate::lock::Release> {
+    lock.releases.iter().map(|r| (r.name.clone(), r)).collect()
 }
 
 /// `releases[name=<release>]` with `field` after it, if any: where the index records it.
@@ -321,9 +306,8 @@ fn lock_risks(old: &Lock, new: &Lock, risks: &mut Vec<Risk>) {
                         .at(LOCK_FILE, release_path(name, Some("chart")), Some(chart), Some(&is.chart)),
                     );
                 }
-                if let (Some(o), Some(n)) = (&was.namespace, &is.namespace)
-                    && o != n
-                {
+                let (o, n) = (&was.namespace, &is.namespace);
+                if o != n {
                     risks.push(
                         Risk::new(
                             RiskKind::ReleaseMoved,
