@@ -19,6 +19,7 @@ use crate::config::resolve::{PinSource, Resolved};
 use crate::config::schema::{environment_schema, schema_at};
 use crate::config::validate::key_path;
 use crate::diag::Severity;
+use crate::lock::Lock;
 use crate::pipeline::{self, Judged};
 use crate::render::{LOCK_FILE, Rendered};
 use crate::rule_code::RuleCode;
@@ -460,13 +461,13 @@ pub fn differences(baseline: &Rendered, probe: &Rendered) -> Vec<Reached> {
     out
 }
 
-/// The index without its `files` digests.
-fn lock_meaning(text: &str) -> Value {
-    let mut v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        m.remove("files");
-    }
-    v
+/// The index without what derives from the files and inputs (their digests); `None` when it
+/// is not a lock.
+fn lock_meaning(text: &str) -> Option<Lock> {
+    let mut lock = Lock::from_slice(text.as_bytes()).ok()?;
+    lock.files.clear();
+    lock.inputs.digest.clear();
+    Some(lock)
 }
 
 #[cfg(test)]
@@ -579,23 +580,44 @@ mod tests {
 
     #[test]
     fn the_lock_counts_only_beyond_its_digests() {
+        let (r, sources) = example("dev");
+        let real = crate::render::render(&r, &sources).unwrap().files[LOCK_FILE].clone();
+        let lock = |edit: &dyn Fn(&mut Lock)| {
+            let mut l = Lock::from_slice(real.as_bytes()).unwrap();
+            l.versions = BTreeMap::from([("x".into(), "1".into())]);
+            l.files = BTreeMap::from([("a.yaml".into(), "1".into())]);
+            edit(&mut l);
+            l.to_json()
+        };
         let base = Rendered {
             env: "e".into(),
             files: BTreeMap::from([
                 ("a.yaml".into(), "a".into()),
                 ("gone.yaml".into(), "g".into()),
-                (LOCK_FILE.into(), r#"{"versions":{"x":"1"},"files":{"a.yaml":"1"}}"#.into()),
+                (LOCK_FILE.into(), lock(&|_| {})),
             ]),
         };
         let mut probe = base.clone();
         probe.files.insert("a.yaml".into(), "b".into());
         probe.files.remove("gone.yaml");
         probe.files.insert("new.yaml".into(), "n".into());
-        probe.files.insert(LOCK_FILE.into(), r#"{"versions":{"x":"1"},"files":{"a.yaml":"2"}}"#.into());
+        // The file digests and the input digest derive from the rest: no change of meaning.
+        probe.files.insert(
+            LOCK_FILE.into(),
+            lock(&|l| {
+                l.files.insert("a.yaml".into(), "2".into());
+                l.inputs.digest = "sha256:other".into();
+            }),
+        );
         let got: Vec<(String, Change)> = differences(&base, &probe).into_iter().map(|f| (f.path, f.change)).collect();
         let want = [("a.yaml", Change::Changed), ("gone.yaml", Change::Removed), ("new.yaml", Change::Added)];
         assert_eq!(got, want.map(|(p, c)| (p.to_string(), c)));
-        probe.files.insert(LOCK_FILE.into(), r#"{"versions":{"x":"2"},"files":{"a.yaml":"2"}}"#.into());
+        probe.files.insert(
+            LOCK_FILE.into(),
+            lock(&|l| {
+                l.versions.insert("x".into(), "2".into());
+            }),
+        );
         assert!(differences(&base, &probe).iter().any(|f| f.path == LOCK_FILE));
     }
 

@@ -28,6 +28,7 @@ pub mod diff;
 pub mod error;
 pub mod exit_codes;
 pub mod explain;
+pub mod lock;
 pub mod pipeline;
 pub mod previous;
 pub mod printer;

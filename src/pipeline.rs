@@ -84,7 +84,7 @@ fn judge(mut r: Resolved) -> (Judged, Vec<Diagnostic>) {
     count("plan", &r.name);
     let plan = plan::plan(&r);
     count("environment rules", &r.name);
-    let raised = rules::env::check(&r);
+    let raised = rules::env::check(&r, &plan);
     let env_codes = raised.iter().map(|d| d.code).collect();
     let diags = apply_ignores(&r, raised);
     (Judged { resolved: r, plan, env_codes }, diags)
@@ -112,7 +112,7 @@ pub fn judge_render(j: &Judged, rendered: &Rendered, depth: rules::render::Depth
 }
 
 /// The history rules against the previous render's `kgen.lock.json`, with `ignore:` applied.
-pub fn judge_history(j: &Judged, previous_lock: &Value) -> Vec<Diagnostic> {
+pub fn judge_history(j: &Judged, previous_lock: &crate::lock::Lock) -> Vec<Diagnostic> {
     count("history rules", &j.name);
     apply_ignores(&j.resolved, rules::history::check(&j.resolved, &j.plan, previous_lock))
 }

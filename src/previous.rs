@@ -21,6 +21,7 @@ use std::process::{Command, Stdio};
 
 use crate::config::load::is_valid_name;
 use crate::error::Error;
+use crate::lock::Lock;
 use crate::render::{LOCK_FILE, Rendered};
 
 /// The most kgen reads of one file of a previous render: several times the largest file it
@@ -46,21 +47,20 @@ pub struct Previous {
 
 /// Parses the bytes of a previous index. The one place that does: `None` for a damaged index,
 /// which counts as no index (a first render).
-pub fn parse_lock(bytes: &[u8]) -> Option<serde_json::Value> {
-    serde_json::from_slice(bytes).ok()
+pub fn parse_lock(bytes: &[u8]) -> Option<Lock> {
+    Lock::from_slice(bytes).ok()
 }
 
 /// The previous index of `prev`, parsed; `None` when there was none or it is damaged.
-pub fn lock_of(prev: &Previous) -> Option<serde_json::Value> {
+pub fn lock_of(prev: &Previous) -> Option<Lock> {
     prev.contents.get(LOCK_FILE).and_then(|b| parse_lock(b))
 }
 
 /// The paths an index lists as generated, the index itself included; none for a damaged index.
 fn generated_by(lock_bytes: &[u8]) -> BTreeSet<String> {
     let mut generated = BTreeSet::new();
-    if let Some(lock) = parse_lock(lock_bytes)
-        && let Some(files) = lock.get("files").and_then(serde_json::Value::as_object)
-    {
+    if let Some(lock) = parse_lock(lock_bytes) {
+        let files = &lock.files;
         // A lock edited to point outside the folder is ignored, not obeyed.
         generated.extend(files.keys().filter(|k| is_safe_relative(k)).cloned());
         generated.insert(LOCK_FILE.to_string());
@@ -612,8 +612,12 @@ mod tests {
         std::fs::write(env.join("mine.txt"), "not kgen's").unwrap();
         std::os::unix::fs::symlink(&outside, env.join("linked")).unwrap();
         std::os::unix::fs::symlink(outside.join("x.yaml"), env.join("values/b.yaml")).unwrap();
-        let lock = r#"{"files": {"values/a.yaml": "", "../outside/x.yaml": "", "linked/x.yaml": "", "gone.yaml": ""}}"#;
-        std::fs::write(env.join(LOCK_FILE), lock).unwrap();
+        // A complete lock (a partial one counts as none) whose file list was edited by hand.
+        let mut lock: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/lock-format-1/dev.kgen.lock.json")).unwrap();
+        lock["files"] =
+            serde_json::json!({"values/a.yaml": "", "../outside/x.yaml": "", "linked/x.yaml": "", "gone.yaml": ""});
+        std::fs::write(env.join(LOCK_FILE), lock.to_string()).unwrap();
         let new = rendered(&["values/a.yaml", "values/b.yaml", LOCK_FILE]);
         let prev = from_disk(&env, &new).unwrap();
         assert_eq!(
@@ -621,7 +625,7 @@ mod tests {
             ["gone.yaml", LOCK_FILE, "linked/x.yaml", "values/a.yaml"]
         );
         assert_eq!(prev.contents.keys().map(String::as_str).collect::<Vec<_>>(), [LOCK_FILE, "values/a.yaml"]);
-        assert_eq!(lock_of(&prev).unwrap()["files"].as_object().unwrap().len(), 4);
+        assert_eq!(lock_of(&prev).unwrap().files.len(), 4);
         // A symlinked environment folder is not read at all.
         std::os::unix::fs::symlink(&env, dir.path().join("f")).unwrap();
         assert!(from_disk(&dir.path().join("f"), &new).unwrap().contents.is_empty());

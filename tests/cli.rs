@@ -180,11 +180,13 @@ fn schema_matches_the_committed_file() {
 }
 
 #[test]
-fn versions_lists_all_nine_releases() {
+fn versions_lists_every_release_of_the_catalog() {
     let o = kgen(&["versions"]);
     assert_exit(&o, 0);
     let out = stdout(&o);
-    for v in ["v0.14.1", "v0.15.2", "v0.16.0", "v0.17.0", "v0.17.1", "v0.18.0", "v0.18.1", "v0.19.0", "v0.20.0"] {
+    let releases = kgen::catalog::get().release_versions();
+    assert!(releases.len() >= 9, "{releases:?}");
+    for v in releases {
         assert!(out.lines().any(|l| l.starts_with(v)), "{v} missing from:\n{out}");
     }
 }

@@ -324,9 +324,13 @@ fn install_sh_runs_every_step_after_its_needs_and_passes_shellcheck() {
             assert!(line_of(id) > line_of(n), "{id} after {n}");
         }
     }
-    assert!(
-        script.contains("helm upgrade --install kserve oci://ghcr.io/kserve/charts/kserve-resources --version v0.20.0")
+    // No kserve.version: the catalog's newest release.
+    let newest = kgen::catalog::get().newest();
+    let kserve = format!(
+        "helm upgrade --install kserve oci://ghcr.io/kserve/charts/{} --version {}",
+        newest.kserve_chart, newest.version
     );
+    assert!(script.contains(&kserve), "{kserve} not in install.sh:\n{script}");
     assert!(script.contains("--values \"$here/values/kserve.yaml\""));
     assert!(!r.files.keys().any(|p| p.starts_with("argocd/") || p.starts_with("flux/")));
     shellcheck(script);

@@ -171,6 +171,8 @@ fn every_invalid_case_fails_cleanly_with_a_located_message() {
         insta::with_settings!({
             description => format!("kgen {} (tests/fixtures/invalid/{name})", args.join(" ")),
             omit_expression => true,
+            // The list grows with every release kgen learns; the test below checks it.
+            filters => vec![(r"known releases: v[0-9.]+(?:,\s+v[0-9.]+)*", "known releases: [the catalog's releases]")],
         }, {
             insta::assert_snapshot!(name.as_str(), text);
         });
@@ -181,6 +183,19 @@ fn every_invalid_case_fails_cleanly_with_a_located_message() {
     for (t, name) in &timings {
         println!("  {:>8.1} ms  {name}", t.as_secs_f64() * 1000.0);
     }
+}
+
+/// KG201 lists every release of the catalog. The fixture's `v9.99.0` can never be a real one.
+#[test]
+fn an_unknown_release_is_told_every_release_of_the_catalog() {
+    let _serial = serial();
+    let catalog = kgen::catalog::get();
+    assert!(catalog.release("v9.99.0").is_none());
+    let run = kgen(&fixtures().join("unknown-kserve-version"), &["validate".to_string()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let words: Vec<&str> = run.stderr.split_whitespace().collect();
+    let listed = format!("known releases: {}", catalog.release_versions().join(", "));
+    assert!(words.join(" ").contains(&listed), "`{listed}` in:\n{}", run.stderr);
 }
 
 #[test]

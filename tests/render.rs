@@ -620,3 +620,143 @@ fn render_with_an_invalid_environment_writes_nothing() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!project.path().join("rendered").exists());
 }
+
+/// The catalog with one more release, newer than every other: a copy of the newest with the
+/// next minor version. Leaked: [`kgen::catalog::with_catalog`] takes a `'static` catalog.
+fn catalog_with_a_new_release() -> (&'static kgen::catalog::Catalog, String) {
+    let mut cat = kgen::catalog::get().clone();
+    let newest = cat.newest().clone();
+    let (major, minor) = kgen::version::Version::parse(&newest.version).expect("release versions parse").minor();
+    let version = format!("v{major}.{}.0", minor + 1);
+    assert!(cat.release(&version).is_none(), "{version} is already in the catalog");
+    cat.releases.push(kgen::catalog::Release { version: version.clone(), released: "2099-01-01".into(), ..newest });
+    (Box::leak(Box::new(cat)), version)
+}
+
+/// Adding a release is data only: with a synthetic release in a copy of the catalog, every
+/// example renders byte for byte as before, its lock (and input digest) included, and an
+/// environment pinning the new release renders and passes every render rule.
+#[test]
+fn a_new_release_changes_no_other_render_and_renders_itself() {
+    let (catalog, version) = catalog_with_a_new_release();
+    let project = temp_project();
+    let dev = std::fs::read_to_string(root().join("environments/dev.yaml")).unwrap();
+    let pinned = "version: v0.20.0";
+    assert!(dev.contains(pinned), "dev pins a release: {dev}");
+    std::fs::write(project.path().join("environments/next.yaml"), dev.replace(pinned, &format!("version: {version}")))
+        .unwrap();
+    let ws = kgen::config::load::Workspace::load(project.path()).unwrap();
+    // Without the new release, `next` pins an unknown version.
+    let c = kgen::pipeline::check(&ws, "next");
+    assert!(c.diagnostics.iter().any(|d| d.code.as_str() == "KG201"), "{:#?}", c.diagnostics);
+
+    let before: Vec<Rendered> = examples().iter().map(|n| render_example(n)).collect();
+    kgen::catalog::with_catalog(catalog, || {
+        for old in &before {
+            let (_, r) = resolved_in(project.path(), &old.env);
+            let new = kgen::render::render(&r, &ws.sources).unwrap();
+            for (path, text) in &old.files {
+                assert_eq!(new.files.get(path), Some(text), "{}: {path} changed with a new release", old.env);
+            }
+            assert_eq!(new.files.len(), old.files.len(), "{}", old.env);
+        }
+        let (_, r) = resolved_in(project.path(), "next");
+        let next = kgen::render::render(&r, &ws.sources).unwrap();
+        let lock = kgen::lock::Lock::from_slice(next.files[LOCK_FILE].as_bytes()).unwrap();
+        assert_eq!(lock.kserve.version, version);
+        assert_eq!(lock.release("kserve").map(|k| k.version.as_str()), Some(version.as_str()));
+        let errors: Vec<String> = kgen::pipeline::judge_render(&r, &next, kgen::rules::render::Depth::Full)
+            .iter()
+            .filter(|d| d.severity == kgen::diag::Severity::Error)
+            .map(|d| d.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+    });
+    // The override ends with the closure.
+    assert!(kgen::catalog::get().release(&version).is_none());
+}
+
+/// The input digest covers the catalog entries an environment uses: a change to a chart it
+/// installs changes it, one to a chart it does not install does not.
+#[test]
+fn the_input_digest_follows_the_catalog_entries_used() {
+    let digest = |r: &Rendered| kgen::lock::Lock::from_slice(r.files[LOCK_FILE].as_bytes()).unwrap().inputs.digest;
+    let before = render_example("dev");
+    let mut cat = kgen::catalog::get().clone();
+    // dev installs istiod and no Envoy Gateway.
+    cat.charts["envoy-gateway"].repo = "oci://example.com/elsewhere".into();
+    let unused: &'static kgen::catalog::Catalog = Box::leak(Box::new(cat.clone()));
+    cat.charts["istiod"].repo = "https://example.com/elsewhere".into();
+    let used: &'static kgen::catalog::Catalog = Box::leak(Box::new(cat));
+    assert_eq!(kgen::catalog::with_catalog(unused, || digest(&render_example("dev"))), digest(&before));
+    assert_ne!(kgen::catalog::with_catalog(used, || digest(&render_example("dev"))), digest(&before));
+}
+
+/// A render whose indexes are in lock format 1 (as kgen wrote them before `format` 2): history
+/// rules read them, `render --check` finds only the indexes stale, and `render` rewrites them
+/// and nothing else, to exactly the committed render.
+#[test]
+fn format_1_locks_are_read_and_the_next_render_rewrites_only_them() {
+    let project = temp_project();
+    let out = project.path().join("rendered");
+    copy_tree(&root().join("rendered"), &out);
+    let old = root().join("tests/fixtures/lock-format-1");
+    let mut envs = Vec::new();
+    for e in std::fs::read_dir(&old).unwrap() {
+        let p = e.unwrap().path();
+        let env = p.file_name().unwrap().to_string_lossy().strip_suffix(".kgen.lock.json").unwrap().to_string();
+        std::fs::copy(&p, out.join(&env).join(LOCK_FILE)).unwrap();
+        envs.push(env);
+    }
+    assert!(envs.len() >= 5, "{envs:?}");
+    // The history rules read a format-1 index: one that has istiod elsewhere is KG209.
+    let dev = out.join("dev").join(LOCK_FILE);
+    let text = std::fs::read_to_string(&dev).unwrap();
+    std::fs::write(&dev, text.replace("\"namespace\": \"istio-system\"", "\"namespace\": \"istio-old\"")).unwrap();
+    let o = kgen(project.path(), &["validate", "dev"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("[KG209]") && stderr(&o).contains("from namespace `istio-old`"), "{}", stderr(&o));
+    std::fs::write(&dev, text).unwrap();
+    let before = read_tree(&out);
+    let o = kgen(project.path(), &["render", "--check"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(read_tree(&out), before, "--check writes nothing");
+    // Read as the current format, the old indexes mean what the new ones do.
+    let o = kgen(project.path(), &["diff"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = kgen(project.path(), &["render"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let said = format!("{}{}", stdout(&o), stderr(&o));
+    for env in &envs {
+        assert!(said.contains(&format!("{env}: no change in meaning")), "{env}: {said}");
+    }
+    let after = read_tree(&out);
+    assert_eq!(after, read_tree(&root().join("rendered")), "the render is the committed one");
+    for (path, bytes) in &before {
+        let rewritten = envs.iter().any(|e| *path == format!("{e}/{LOCK_FILE}"));
+        assert_eq!(after[path] != *bytes, rewritten, "{path}");
+    }
+}
+
+/// The plan is the one answer to which pins an environment uses: the lock records exactly
+/// those, and OpenShift Service Mesh 3 uses `istio` although it installs no Istio chart.
+#[test]
+fn the_plan_decides_the_pins_and_the_lock_records_them() {
+    let pins = |name: &str| {
+        let (_, r) = resolved_in(&root(), name);
+        kgen::render::plan::plan(&r).pins.into_iter().map(|(k, v)| (k, v.is_some())).collect::<Vec<_>>()
+    };
+    let all = |names: &[&str]| names.iter().map(|n| (n.to_string(), true)).collect::<Vec<_>>();
+    assert_eq!(pins("dev"), all(&["certManager", "istio", "knativeOperator", "knativeServing"]));
+    assert_eq!(pins("openshift-ossm3"), all(&["istio"]));
+    for name in examples() {
+        let (_, r) = resolved_in(&root(), &name);
+        let plan = kgen::render::plan::plan(&r);
+        let lock = kgen::lock::Lock::from_slice(render_example(&name).files[LOCK_FILE].as_bytes()).unwrap();
+        let planned: std::collections::BTreeMap<&str, &str> = plan.versions();
+        let recorded: std::collections::BTreeMap<&str, &str> =
+            lock.versions.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(planned, recorded, "{name}");
+        assert!(plan.missing_pins().is_empty(), "{name}");
+    }
+}

@@ -515,7 +515,8 @@ fn combination(i: usize) -> (String, String) {
     let ingresses = ["ingress", "gatewayApi"];
     let impls = ["envoy", "istio"];
     let engines = ["argocd", "flux", "none"];
-    let releases = ["v0.14.1", "v0.15.2", "v0.16.0", "v0.17.0", "v0.18.1", "v0.20.0"];
+    // A spread of old releases and always the newest, whichever it is.
+    let releases = ["v0.14.1", "v0.15.2", "v0.16.0", "v0.17.0", "v0.18.1", &kgen::catalog::get().newest().version];
     let mut n = i;
     let mut pick = |len: usize| {
         let k = n % len;
@@ -625,4 +626,47 @@ fn gateway_keys_follow_the_istio_version_and_openshift_ingress_class_needs_upstr
     let o = kgen_in(dir.path(), &["validate", "ossm-ingress"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("error[KG402]") && err.contains("`ossm3` serves no `istio` IngressClass"), "{err}");
+}
+
+/// A catalog release without an `istio` pin: OpenShift Service Mesh 3 installs Istio through
+/// Sail's `Istio`/`IstioCNI`, whose `spec.version` comes from that pin, so the environment fails
+/// validation (KG204, the same rule as for every other component the plan installs) and, with
+/// KG204 ignored, rendering refuses instead of writing `spec.version: v`.
+#[test]
+fn ossm3_without_an_istio_pin_fails_validation_and_never_renders_a_bare_v() {
+    let mut cat = kgen::catalog::get().clone();
+    for r in &mut cat.releases {
+        r.pins.remove("istio");
+    }
+    let cat: &'static kgen::catalog::Catalog = Box::leak(Box::new(cat));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("environments")).unwrap();
+    let ossm3 = std::fs::read_to_string(root().join("environments/openshift-ossm3.yaml")).unwrap();
+    std::fs::copy(root().join("environments/_base.yaml"), dir.path().join("environments/_base.yaml")).unwrap();
+    std::fs::write(dir.path().join("environments/ossm3.yaml"), &ossm3).unwrap();
+    let ignored = ossm3.replace("ignore:\n", "ignore:\n  - rule: KG204\n    reason: test\n");
+    assert_ne!(ignored, ossm3);
+    std::fs::write(dir.path().join("environments/ossm3-ignored.yaml"), ignored).unwrap();
+    let ws = kgen::config::load::Workspace::load(dir.path()).unwrap();
+    kgen::catalog::with_catalog(cat, || {
+        let c = kgen::pipeline::check(&ws, "ossm3");
+        assert!(c.judged.is_none(), "an environment with a KG204 error is not rendered");
+        let kg204: Vec<String> =
+            c.diagnostics.iter().filter(|d| d.code.as_str() == "KG204").map(|d| d.message.clone()).collect();
+        assert_eq!(kg204, ["KServe v0.20.0 has no tested `istio` version"], "{:#?}", c.diagnostics);
+        let c = kgen::pipeline::check(&ws, "ossm3-ignored");
+        let r = c.judged.unwrap_or_else(|| panic!("{:#?}", c.diagnostics));
+        let err = render::render(&r, &ws.sources).expect_err("no render without the Istio version").to_string();
+        assert!(
+            err.contains("KServe v0.20.0 has no tested `istio` version") && err.contains("`versions.istio`"),
+            "{err}"
+        );
+    });
+    // The embedded catalog pins Istio for every release, so the same environment renders
+    // with a versioned Sail `Istio`.
+    let c = kgen::pipeline::check(&ws, "ossm3");
+    let r = c.judged.unwrap_or_else(|| panic!("{:#?}", c.diagnostics));
+    let out = render::render(&r, &ws.sources).unwrap();
+    let istio = &out.files["manifests/_cluster/istio-default.yaml"];
+    assert!(istio.contains("version: v1.") && !istio.contains("version: v\n"), "{istio}");
 }

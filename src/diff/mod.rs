@@ -422,10 +422,17 @@ fn object_ref(v: &Value) -> Option<ObjectRef> {
     })
 }
 
-/// Index fields derived from the other files and the inputs: never shown as changes.
+/// Index fields derived from the other files and the inputs, and its format: never shown as
+/// changes. An index kgen can read is compared as read (a format-1 index with the mesh provider
+/// and engine it implies), so rewriting it in the current format changes nothing in meaning.
 fn strip_derived(mut lock: Value) -> Value {
+    if let Ok(typed) = crate::lock::Lock::from_slice(lock.to_string().as_bytes()) {
+        lock = serde_json::to_value(typed).expect("the lock serialises");
+    }
     if let Some(m) = lock.as_object_mut() {
-        m.remove("files");
+        // `shift_remove` keeps the order of the other keys, which is the order changes are listed in.
+        m.shift_remove("format");
+        m.shift_remove("files");
         if let Some(inputs) = m.get_mut("inputs").and_then(Value::as_object_mut) {
             inputs.remove("digest");
         }
@@ -808,7 +815,7 @@ pub fn diff_changes(new: &Rendered, old: &Previous, changeset: compare::Changese
     } else {
         EnvStatus::Changed
     };
-    env.risks = risk::assess(env.status, &env.files, lock_value(&old_side), lock_value(&new_side));
+    env.risks = risk::assess(env.status, &env.files, lock_of(&old_side).as_ref(), lock_of(&new_side).as_ref());
     env
 }
 
@@ -824,9 +831,10 @@ fn locate(index: &ObjIndex<'_>, obj: &ObjectRef, path: &str, doc: usize) -> ObjK
         .unwrap_or_else(|| key_of(obj, 0))
 }
 
-/// The parsed index among the parsed files of one side, if it changed and could be read.
-fn lock_value<'a>(side: &'a [(&str, Parsed<'_>)]) -> Option<&'a Value> {
-    side.iter().find(|(p, _)| *p == LOCK_FILE).and_then(|(_, p)| p.docs().first()).map(|d| &d.value)
+/// The index among the parsed files of one side, if it changed and is a lock.
+fn lock_of(side: &[(&str, Parsed<'_>)]) -> Option<crate::lock::Lock> {
+    let (_, parsed) = side.iter().find(|(p, _)| *p == LOCK_FILE)?;
+    crate::lock::Lock::from_slice(parsed.text()?.as_bytes()).ok()
 }
 
 /// Compares the documents of one file, appending what changes to `out`. Objects are matched

@@ -4,7 +4,7 @@
 //! Deterministic rules over the field diff and the index (`kgen.lock.json`); `kgen diff
 //! --fail-on risk` exits 3 when any is raised.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::values::{Seg, path_string};
 use super::{Change, DocStatus, EnvStatus, FileDiff, ObjectRef};
+use crate::lock::Lock;
 use crate::render::LOCK_FILE;
 use crate::version::Version;
 
@@ -147,9 +148,6 @@ const IMMUTABLE: &[(&str, &str, &[&str])] = &[
     ("apiextensions.k8s.io", "CustomResourceDefinition", &["spec.scope"]),
 ];
 
-/// Helm releases of upstream Istio.
-const ISTIO_RELEASES: [&str; 3] = ["istio-base", "istiod", "istio-ingressgateway"];
-
 fn under(path: &str, prefix: &str) -> bool {
     path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with(['.', '[']))
 }
@@ -164,7 +162,7 @@ fn canonical_mode(m: &str) -> String {
 }
 
 /// The risk flags of one environment, most severe first.
-pub fn assess(status: EnvStatus, files: &[FileDiff], old_lock: Option<&Value>, new_lock: Option<&Value>) -> Vec<Risk> {
+pub fn assess(status: EnvStatus, files: &[FileDiff], old_lock: Option<&Lock>, new_lock: Option<&Lock>) -> Vec<Risk> {
     let mut risks = Vec::new();
     if status == EnvStatus::Added {
         return risks;
@@ -200,7 +198,7 @@ pub fn assess(status: EnvStatus, files: &[FileDiff], old_lock: Option<&Value>, n
         }
     }
     if let (Some(old), Some(new)) = (old_lock, new_lock) {
-        lock_risks(old, new, files, &mut risks);
+        lock_risks(old, new, &mut risks);
     } else if status == EnvStatus::Changed {
         // No index on one side (hand-made or damaged render): fall back to the values files.
         if let Some((file, path, o, n)) = values_mode_change(files)
@@ -254,35 +252,9 @@ fn values_mode_change(files: &[FileDiff]) -> Option<(&str, &str, String, String)
         })
 }
 
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
-}
-
-/// What the index records of one Helm release.
-struct Release {
-    chart: String,
-    version: String,
-    /// Where Helm keeps the release (and installs what the chart does not place itself).
-    namespace: Option<String>,
-}
-
 /// Release name → what the index records of it.
-fn releases(lock: &Value) -> BTreeMap<String, Release> {
-    lock.get("releases")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|r| {
-            let name = r.get("name")?.as_str()?;
-            let field = |k: &str| r.get(k).and_then(Value::as_str);
-            let release = Release {
-                chart: field("chart").unwrap_or_default().to_string(),
-                version: field("version").unwrap_or_default().to_string(),
-                namespace: field("namespace").map(str::to_string),
-            };
-            Some((name.to_string(), release))
-        })
-        .collect()
+fn releases(lock: &Lock) -> BTreeMap<String, &crate::lock::Release> {
+    lock.releases.iter().map(|r| (r.name.clone(), r)).collect()
 }
 
 /// `releases[name=<release>]` with `field` after it, if any: where the index records it.
@@ -292,58 +264,30 @@ fn release_path(release: &str, field: Option<&str>) -> String {
     path_string(&segs)
 }
 
-fn lock_risks(old: &Value, new: &Value, files: &[FileDiff], risks: &mut Vec<Risk>) {
+fn lock_risks(old: &Lock, new: &Lock, risks: &mut Vec<Risk>) {
     // Deployment mode.
-    let mode = |l: &Value| str_at(l, &["kserve", "deploymentMode"]).map(str::to_string);
-    if let (Some(o), Some(n)) = (mode(old), mode(new))
-        && canonical_mode(&o) != canonical_mode(&n)
-    {
+    let (o, n) = (&old.kserve.deployment_mode, &new.kserve.deployment_mode);
+    if canonical_mode(o) != canonical_mode(n) {
         risks.push(Risk::new(RiskKind::DeploymentModeSwitch, format!("KServe deployment mode {o} → {n}")).at(
             LOCK_FILE,
             "kserve.deploymentMode".into(),
-            Some(&o),
-            Some(&n),
+            Some(o),
+            Some(n),
         ));
     }
-    // Mesh provider: upstream Istio from the Helm releases, OSSM from its control-plane objects.
-    let (old_rel, new_rel) = (releases(old), releases(new));
-    let mut gone = BTreeSet::new();
-    let mut came = BTreeSet::new();
-    let istio = |r: &BTreeMap<String, Release>| ISTIO_RELEASES.iter().any(|n| r.contains_key(*n));
-    match (istio(&old_rel), istio(&new_rel)) {
-        (true, false) => {
-            gone.insert("istio");
-        }
-        (false, true) => {
-            came.insert("istio");
-        }
-        _ => {}
-    }
-    for d in files.iter().flat_map(|f| &f.documents) {
-        let Some(obj) = &d.object else { continue };
-        let provider = match (obj.group.as_str(), obj.kind.as_str()) {
-            ("maistra.io", "ServiceMeshControlPlane") => "ossm2",
-            ("sailoperator.io", "Istio") => "ossm3",
-            _ => continue,
-        };
-        match d.status {
-            DocStatus::Removed => gone.insert(provider),
-            DocStatus::Added => came.insert(provider),
-            _ => false,
-        };
-    }
-    if !gone.is_empty() || !came.is_empty() {
-        let side = |s: &BTreeSet<&str>| {
-            if s.is_empty() { "none".to_string() } else { s.iter().copied().collect::<Vec<_>>().join(" + ") }
-        };
-        let (o, n) = (side(&gone), side(&came));
-        // Derived from several files (releases, control-plane objects): no one file or path.
+    // Mesh provider, as each index records it.
+    let (o, n) = (old.mesh.provider, new.mesh.provider);
+    if o != n {
+        // The switch shows in several files (releases, control-plane objects): no one file or
+        // path.
+        let (o, n) = (o.as_str().to_string(), n.as_str().to_string());
         risks.push(Risk {
             old: Some(o.clone()),
             new: Some(n.clone()),
             ..Risk::new(RiskKind::MeshSwitch, format!("mesh provider {o} → {n}"))
         });
     }
+    let (old_rel, new_rel) = (releases(old), releases(new));
     // Helm releases: renames, chart renames, moves, removals.
     let mut appeared: Vec<&String> = new_rel.keys().filter(|n| !old_rel.contains_key(*n)).collect();
     for (name, was) in &old_rel {
@@ -362,9 +306,8 @@ fn lock_risks(old: &Value, new: &Value, files: &[FileDiff], risks: &mut Vec<Risk
                         .at(LOCK_FILE, release_path(name, Some("chart")), Some(chart), Some(&is.chart)),
                     );
                 }
-                if let (Some(o), Some(n)) = (&was.namespace, &is.namespace)
-                    && o != n
-                {
+                let (o, n) = (&was.namespace, &is.namespace);
+                if o != n {
                     risks.push(
                         Risk::new(
                             RiskKind::ReleaseMoved,
@@ -425,16 +368,10 @@ fn lock_risks(old: &Value, new: &Value, files: &[FileDiff], risks: &mut Vec<Risk
             });
         }
     };
-    if let (Some(o), Some(n)) = (str_at(old, &["kserve", "version"]), str_at(new, &["kserve", "version"])) {
-        down("KServe", "kserve.version".into(), o, n);
-    }
-    if let (Some(o), Some(n)) =
-        (old.get("versions").and_then(Value::as_object), new.get("versions").and_then(Value::as_object))
-    {
-        for (k, ov) in o {
-            if let (Some(ov), Some(nv)) = (ov.as_str(), n.get(k).and_then(Value::as_str)) {
-                down(k, path_string(&[Seg::Key("versions".into()), Seg::Key(k.clone())]), ov, nv);
-            }
+    down("KServe", "kserve.version".into(), &old.kserve.version, &new.kserve.version);
+    for (k, ov) in &old.versions {
+        if let Some(nv) = new.versions.get(k) {
+            down(k, path_string(&[Seg::Key("versions".into()), Seg::Key(k.clone())]), ov, nv);
         }
     }
     for (name, was) in &old_rel {

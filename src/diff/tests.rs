@@ -112,18 +112,22 @@ fn lock(mode: &str, kserve: &str, releases: &[(&str, &str, &str)]) -> String {
     lock_in(mode, kserve, &releases)
 }
 
-/// An index whose releases are (name, chart, version, namespace).
+/// An index (in lock format 1, which records no mesh provider: it is derived from the istio
+/// releases) whose releases are (name, chart, version, namespace).
 fn lock_in(mode: &str, kserve: &str, releases: &[(&str, &str, &str, &str)]) -> String {
     let rel: Vec<Value> = releases
         .iter()
-        .map(|(n, c, v, ns)| serde_json::json!({"name": n, "chart": c, "version": v, "namespace": ns}))
+        .map(|(n, c, v, ns)| serde_json::json!({"name": n, "chart": c, "repo": "oci://r", "version": v, "namespace": ns}))
         .collect();
     serde_json::to_string_pretty(&serde_json::json!({
         "kgenVersion": "0.1.0",
+        "environment": "e",
         "inputs": {"digest": format!("sha256:{mode}{kserve}"), "files": ["environments/e.yaml"]},
         "kserve": {"version": kserve, "deploymentMode": mode},
         "versions": {"istio": "1.27.1"},
         "releases": rel,
+        "crdSources": [],
+        "order": [],
         "files": {"a": format!("sha256:{kserve}")},
     }))
     .unwrap()

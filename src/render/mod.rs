@@ -6,15 +6,15 @@ pub mod gitops;
 pub mod plan;
 pub mod templates;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::config::merge::deep_merge;
 use crate::config::resolve::Resolved;
 use crate::error::Error;
+use crate::lock::{self, Lock};
 use crate::yaml;
 
 /// Name of the index file in every rendered environment.
@@ -53,6 +53,15 @@ pub fn render(r: &Resolved, sources: &BTreeMap<String, String>) -> Result<Render
 
 /// Renders one environment from its plan.
 pub fn render_planned(r: &Resolved, plan: &plan::Plan, sources: &BTreeMap<String, String>) -> Result<Rendered, Error> {
+    // Rule KG204 reports these; ignoring it must not render an empty version.
+    if let Some(pin) = plan.missing_pins().first() {
+        return Err(Error::Usage(format!(
+            "`{}`: KServe {} has no tested `{pin}` version, so kgen cannot render it (KG204); set `versions.{pin}`",
+            r.name, r.release.version
+        )));
+    }
+    // The templates this render uses: the lock's input digest covers these only.
+    let mut templates_used: BTreeSet<&str> = BTreeSet::new();
     // Converted to the engine's value type once; objects add `object` on top of it.
     let ctx = minijinja::value::Value::from(minijinja::value::Serde(context(r, plan)));
     let engine = templates::engine();
@@ -60,6 +69,7 @@ pub fn render_planned(r: &Resolved, plan: &plan::Plan, sources: &BTreeMap<String
     let mut files = BTreeMap::new();
 
     for rel in &plan.releases {
+        templates_used.insert(&rel.template);
         let text = render_template(engine, &rel.template, &ctx)?;
         let over = r.env.values.get(&rel.name);
         let by_version = crate::catalog::get().charts[&rel.name].values_for(&rel.version);
@@ -97,6 +107,7 @@ pub fn render_planned(r: &Resolved, plan: &plan::Plan, sources: &BTreeMap<String
     }
 
     for obj in &plan.objects {
+        templates_used.insert(obj.template);
         let octx = minijinja::context! { object => minijinja::value::Value::from(minijinja::value::Serde(&obj.data)), ..ctx.clone() };
         let text = render_template(engine, obj.template, &octx)?;
         if cfg!(debug_assertions) {
@@ -111,6 +122,7 @@ pub fn render_planned(r: &Resolved, plan: &plan::Plan, sources: &BTreeMap<String
     for f in &gitops_files {
         let keyed: BTreeMap<&str, minijinja::value::Value> =
             BTreeMap::from([(f.key, minijinja::value::Value::from(minijinja::value::Serde(&f.data)))]);
+        templates_used.insert(f.template);
         let fctx = minijinja::context! { ..minijinja::value::Value::from(keyed), ..gctx.clone() };
         let text = render_template(engine, f.template, &fctx)?;
         let text = text.trim_start_matches('\n');
@@ -139,8 +151,8 @@ pub fn render_planned(r: &Resolved, plan: &plan::Plan, sources: &BTreeMap<String
             verify_file(rel, text)?;
         }
     }
-    let lock = lock(r, plan, sources, &files);
-    files.insert(LOCK_FILE.into(), lock);
+    let lock = lock(r, plan, sources, &templates_used, &files);
+    files.insert(LOCK_FILE.into(), lock.to_json());
     Ok(Rendered { env: r.name.clone(), files })
 }
 
@@ -303,50 +315,20 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
     })
 }
 
-/// The pins this environment actually renders (a pin of a component it does not install
-/// would only be noise in the index and in diffs).
-fn used_pins<'a>(r: &'a Resolved, plan: &plan::Plan) -> BTreeMap<&'a str, &'a str> {
-    let cat = crate::catalog::get();
-    let mut used: Vec<&str> = plan.releases.iter().map(|rel| cat.charts[&rel.name].version.as_str()).collect();
-    used.extend(plan.crd_sources.iter().map(|s| cat.crd_sources[&s.name].version.as_str()));
-    for o in &plan.objects {
-        match o.kind {
-            // The upstream KnativeServing pins Knative Serving; on OpenShift the channel does.
-            "KnativeServing" if r.env.cluster.platform == crate::config::model::Platform::Kubernetes => {
-                used.push("knativeServing")
-            }
-            "Istio" | "IstioCNI" => used.push("istio"),
-            _ => {}
-        }
-    }
-    r.pins.iter().filter(|(k, _)| used.contains(&k.as_str())).map(|(k, v)| (k.as_str(), v.as_str())).collect()
-}
-
 /// The index: what was rendered from what, and the digest of every file (SPEC §5).
+///
+/// `inputs.digest` is the sha256 over, in order: each environment file of the chain (its
+/// display path, NUL, its text, NUL); the catalog entries the plan used
+/// ([`plan::Plan::catalog_inputs`], as compact JSON); each template the render used, in name
+/// order (its name, NUL, its text). So it changes when this environment's inputs do, and not
+/// when kgen learns a release or chart this environment does not use.
 fn lock(
     r: &Resolved,
     plan: &plan::Plan,
     sources: &BTreeMap<String, String>,
+    templates_used: &BTreeSet<&str>,
     files: &BTreeMap<String, String>,
-) -> String {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Lock<'a> {
-        kgen_version: &'a str,
-        environment: &'a str,
-        inputs: Inputs<'a>,
-        kserve: Value,
-        versions: BTreeMap<&'a str, &'a str>,
-        releases: &'a [plan::ChartRelease],
-        crd_sources: &'a [plan::CrdSource],
-        order: &'a [plan::Node],
-        files: BTreeMap<&'a str, String>,
-    }
-    #[derive(Serialize)]
-    struct Inputs<'a> {
-        digest: String,
-        files: &'a [String],
-    }
+) -> Lock {
     let mut h = Sha256::new();
     for f in &r.files {
         h.update(f.as_bytes());
@@ -354,25 +336,49 @@ fn lock(
         h.update(sources.get(f).map(String::as_bytes).unwrap_or_default());
         h.update([0]);
     }
-    h.update(crate::catalog::CATALOG_YAML.as_bytes());
+    h.update(plan.catalog_inputs().as_bytes());
     for (name, text) in templates::sources() {
-        h.update(name.as_bytes());
-        h.update([0]);
-        h.update(text.as_bytes());
+        if templates_used.contains(name.trim_end_matches(".j2")) {
+            h.update(name.as_bytes());
+            h.update([0]);
+            h.update(text.as_bytes());
+        }
     }
-    let digest = sha256(&h.finalize());
-    let lock = Lock {
-        kgen_version: env!("CARGO_PKG_VERSION"),
-        environment: &r.name,
-        inputs: Inputs { digest, files: &r.files },
-        kserve: json!({"version": r.release.version, "deploymentMode": r.mode_name()}),
-        versions: used_pins(r, plan),
-        releases: &plan.releases,
-        crd_sources: &plan.crd_sources,
-        order: &plan.graph,
-        files: files.iter().map(|(k, v)| (k.as_str(), sha256(v.as_bytes()))).collect(),
-    };
-    let mut s = serde_json::to_string_pretty(&lock).expect("the lock serialises");
-    s.push('\n');
-    s
+    Lock {
+        format: lock::FORMAT,
+        kgen_version: env!("CARGO_PKG_VERSION").to_string(),
+        environment: r.name.clone(),
+        inputs: lock::Inputs { digest: sha256(&h.finalize()), files: r.files.clone() },
+        kserve: lock::Kserve { version: r.release.version.clone(), deployment_mode: r.mode_name().to_string() },
+        mesh: lock::Mesh { provider: r.env.mesh.provider },
+        gitops: lock::Gitops { engine: r.env.gitops.engine },
+        versions: plan.versions().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        releases: plan
+            .releases
+            .iter()
+            .map(|x| lock::Release {
+                name: x.name.clone(),
+                chart: x.chart.clone(),
+                repo: x.repo.clone(),
+                version: x.version.clone(),
+                namespace: x.namespace.clone(),
+            })
+            .collect(),
+        crd_sources: plan
+            .crd_sources
+            .iter()
+            .map(|x| lock::CrdSource {
+                name: x.name.clone(),
+                repo: x.repo.clone(),
+                path: x.path.clone(),
+                tag: x.tag.clone(),
+            })
+            .collect(),
+        order: plan
+            .graph
+            .iter()
+            .map(|n| lock::Node { id: n.id.clone(), needs: n.needs.clone(), wave: n.wave })
+            .collect(),
+        files: files.iter().map(|(k, v)| (k.clone(), sha256(v.as_bytes()))).collect(),
+    }
 }

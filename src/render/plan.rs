@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -90,9 +91,17 @@ pub struct Node {
     pub wave: u32,
 }
 
-/// Everything an environment installs, with its order.
+/// Everything an environment installs, with its order: the one answer to what it installs,
+/// which versions and pins it uses and where each release lives. The environment and history
+/// rules, the templates' context and the lock all read it.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The KServe release (its catalog entry).
+    pub release: &'static catalog::Release,
+    /// Every dependency pin something in the plan installs, in the order first needed: its
+    /// version, or `None` when neither the catalog release nor the environment gives one (rule
+    /// KG204; rendering refuses such a plan).
+    pub pins: IndexMap<String, Option<String>>,
     /// Chart releases, in graph order.
     pub releases: Vec<ChartRelease>,
     /// Git CRD bundles.
@@ -103,6 +112,46 @@ pub struct Plan {
     pub graph: Vec<Node>,
     /// Namespaces by role (`kserve`, `mesh`, `knative`, …), for templates.
     pub namespaces: BTreeMap<&'static str, String>,
+}
+
+impl Plan {
+    /// The pins the plan uses that have a version, by name: what the lock records.
+    pub fn versions(&self) -> BTreeMap<&str, &str> {
+        self.pins.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_deref()?))).collect()
+    }
+
+    /// The pins the plan uses that have no version (rule KG204), in the order first needed.
+    pub fn missing_pins(&self) -> Vec<&str> {
+        self.pins.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.as_str()).collect()
+    }
+
+    /// The catalog as far as this plan used it, as compact JSON, which the lock's input digest
+    /// covers: the release's entry with only the pins the plan uses, its mode vocabulary, the
+    /// entries of the charts it installs and of the CRD sources it applies, and, of the tables
+    /// keyed by chart release or component (`brokenValuesSchemas`, `kubernetesMinimums`,
+    /// `ruleFacts.versionPrefixes.charts`, `ruleFacts.chartNeeds`), the entries of those it
+    /// uses; then the sections about every environment ([`catalog::Catalog::shared_json`]).
+    /// Adding a release, or a chart this environment does not install, leaves it unchanged.
+    pub fn catalog_inputs(&self) -> String {
+        let cat = catalog::get();
+        let charts: Vec<&str> = self.releases.iter().map(|r| r.name.as_str()).collect();
+        let pins: Vec<&str> = self.pins.keys().map(String::as_str).collect();
+        let mut release = serde_json::to_value(self.release).expect("the catalog serialises");
+        release["pins"] =
+            json!(self.release.pins.iter().filter(|(k, _)| pins.contains(&k.as_str())).collect::<BTreeMap<_, _>>());
+        let facts = &cat.rule_facts;
+        let used = json!({
+            "release": release,
+            "modes": cat.modes(self.release),
+            "charts": charts.iter().map(|c| (*c, &cat.charts[*c])).collect::<BTreeMap<_, _>>(),
+            "crdSources": self.crd_sources.iter().map(|s| (s.name.as_str(), &cat.crd_sources[&s.name])).collect::<BTreeMap<_, _>>(),
+            "brokenValuesSchemas": cat.broken_values_schemas.iter().filter(|b| charts.contains(&b.release.as_str())).collect::<Vec<_>>(),
+            "kubernetesMinimums": cat.kubernetes_minimums.iter().filter(|(k, _)| pins.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
+            "versionPrefixes": facts.version_prefixes.charts.iter().filter(|(k, _)| charts.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
+            "chartNeeds": facts.chart_needs.iter().filter(|(k, _)| charts.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
+        });
+        format!("{{\"used\":{used},\"shared\":{}}}", cat.shared_json())
+    }
 }
 
 /// Manifest phases, in the order SPEC §5 gives.
@@ -139,21 +188,25 @@ pub fn plan(r: &Resolved) -> Plan {
     let openshift = !k8s;
     let ossm = e.mesh.provider.is_openshift_service_mesh();
 
+    // Pins in the order they are first needed (that is the order of their KG204 errors).
+    let mut pins: IndexMap<String, Option<String>> = IndexMap::new();
+    let use_pin = |pins: &mut IndexMap<String, Option<String>>, name: &str| -> String {
+        let value = r.pins.get(name).cloned();
+        pins.entry(name.to_string()).or_insert(value).clone().unwrap_or_default()
+    };
     // Chart releases and what each needs.
     let mut releases = Vec::new();
     let mut needs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let add = |releases: &mut Vec<ChartRelease>,
                needs: &mut BTreeMap<String, Vec<String>>,
+               pins: &mut IndexMap<String, Option<String>>,
                name: &str,
                namespace: &str,
                deps: &[&str]| {
         let ch = &cat.charts[name];
         let chart = if name == "kserve" { r.release.kserve_chart.clone() } else { ch.chart.clone() };
-        let version = if ch.version == "kserve" {
-            r.release.version.clone()
-        } else {
-            r.pins.get(&ch.version).cloned().unwrap_or_default()
-        };
+        // `kserve` names the KServe release itself, not a pin.
+        let version = if ch.version == "kserve" { r.release.version.clone() } else { use_pin(pins, &ch.version) };
         releases.push(ChartRelease {
             name: name.to_string(),
             chart,
@@ -166,21 +219,26 @@ pub fn plan(r: &Resolved) -> Plan {
     };
     let phase_ns = format!("phase/{PHASE_NAMESPACES}");
     if k8s && e.cert_manager.install {
-        add(&mut releases, &mut needs, "cert-manager", &ns["certManager"], &[&phase_ns]);
+        add(&mut releases, &mut needs, &mut pins, "cert-manager", &ns["certManager"], &[&phase_ns]);
     }
     if istio {
-        add(&mut releases, &mut needs, "istio-base", &ns["mesh"], &[&phase_ns]);
+        add(&mut releases, &mut needs, &mut pins, "istio-base", &ns["mesh"], &[&phase_ns]);
         // Upstream Istio on OpenShift (allowed explicitly, rule KG302): CNI before istiod.
         let istiod_needs: &[&str] = if openshift { &["release/istio-cni"] } else { &["release/istio-base"] };
         if openshift {
             let cni_ns = cat.charts["istio-cni"].namespace.clone();
-            add(&mut releases, &mut needs, "istio-cni", &cni_ns, &["release/istio-base"]);
+            add(&mut releases, &mut needs, &mut pins, "istio-cni", &cni_ns, &["release/istio-base"]);
         }
-        add(&mut releases, &mut needs, "istiod", &ns["mesh"], istiod_needs);
-        add(&mut releases, &mut needs, "istio-ingressgateway", &ns["mesh"], &["release/istiod"]);
+        add(&mut releases, &mut needs, &mut pins, "istiod", &ns["mesh"], istiod_needs);
+        add(&mut releases, &mut needs, &mut pins, "istio-ingressgateway", &ns["mesh"], &["release/istiod"]);
+    } else if e.mesh.provider == MeshProvider::Ossm3 {
+        // Sail's `Istio` and `IstioCNI` install the Istio of the pin.
+        use_pin(&mut pins, "istio");
     }
     if k8s && knative {
-        add(&mut releases, &mut needs, "knative-operator", &ns["knativeOperator"], &[&phase_ns]);
+        add(&mut releases, &mut needs, &mut pins, "knative-operator", &ns["knativeOperator"], &[&phase_ns]);
+        // The upstream KnativeServing pins Knative Serving; on OpenShift the channel does.
+        use_pin(&mut pins, "knativeServing");
     }
     let mut crd_sources = Vec::new();
     if gateway_api && e.gateway_api.install_crds {
@@ -189,16 +247,16 @@ pub fn plan(r: &Resolved) -> Plan {
             name: "gatewayApi".into(),
             repo: s.repo.clone(),
             path: s.path.clone(),
-            tag: r.pins.get(&s.version).cloned().unwrap_or_default(),
+            tag: use_pin(&mut pins, &s.version),
         });
         needs.insert("crds/gatewayApi".into(), vec![]);
     }
     if envoy {
-        add(&mut releases, &mut needs, "envoy-gateway-crds", &ns["envoyGateway"], &[&phase_ns]);
+        add(&mut releases, &mut needs, &mut pins, "envoy-gateway-crds", &ns["envoyGateway"], &[&phase_ns]);
         let eg_needs: &[&str] = &[&phase_ns, "crds/gatewayApi", "release/envoy-gateway-crds"];
-        add(&mut releases, &mut needs, "envoy-gateway", &ns["envoyGateway"], eg_needs);
+        add(&mut releases, &mut needs, &mut pins, "envoy-gateway", &ns["envoyGateway"], eg_needs);
     }
-    add(&mut releases, &mut needs, "kserve-crd", &ns["kserve"], &[&phase_ns]);
+    add(&mut releases, &mut needs, &mut pins, "kserve-crd", &ns["kserve"], &[&phase_ns]);
     let mut kserve_needs = vec!["release/kserve-crd", "release/cert-manager", "phase/operators"];
     if knative {
         kserve_needs.push("phase/knative");
@@ -206,9 +264,9 @@ pub fn plan(r: &Resolved) -> Plan {
     if gateway_api {
         kserve_needs.push("crds/gatewayApi");
     }
-    add(&mut releases, &mut needs, "kserve", &ns["kserve"], &kserve_needs);
+    add(&mut releases, &mut needs, &mut pins, "kserve", &ns["kserve"], &kserve_needs);
     if r.release.runtime_configs_chart && e.kserve.install_runtimes {
-        add(&mut releases, &mut needs, "kserve-runtime-configs", &ns["kserve"], &["release/kserve"]);
+        add(&mut releases, &mut needs, &mut pins, "kserve-runtime-configs", &ns["kserve"], &["release/kserve"]);
     }
 
     // Objects kgen renders itself.
@@ -248,7 +306,7 @@ pub fn plan(r: &Resolved) -> Plan {
         });
     }
     if openshift {
-        openshift_objects(r, &ns, &mut objects);
+        openshift_objects(r, &ns, &pins, &mut objects);
     }
     // OpenShift Serverless creates no Knative gateways (KServe's OpenShift guide applies them
     // itself), whichever Istio serves them.
@@ -342,7 +400,7 @@ pub fn plan(r: &Resolved) -> Plan {
         let kb = order[format!("phase/{}", b.phase).as_str()];
         ka.cmp(&kb).then_with(|| a.path().cmp(&b.path()))
     });
-    Plan { releases, crd_sources, objects, graph, namespaces: ns }
+    Plan { release: r.release, pins, releases, crd_sources, objects, graph, namespaces: ns }
 }
 
 /// Namespaces every cluster (or every OpenShift cluster) already has: never rendered.
@@ -375,7 +433,12 @@ pub fn mesh_members(r: &Resolved) -> Vec<String> {
 }
 
 /// OLM subscriptions and the OpenShift Service Mesh control plane.
-fn openshift_objects(r: &Resolved, ns: &BTreeMap<&'static str, String>, objects: &mut Vec<Object>) {
+fn openshift_objects(
+    r: &Resolved,
+    ns: &BTreeMap<&'static str, String>,
+    pins: &IndexMap<String, Option<String>>,
+    objects: &mut Vec<Object>,
+) {
     let os = &catalog::get().openshift;
     let e = &r.env;
     // Resolving fills the OLM settings in from the catalog when no file sets them.
@@ -448,8 +511,9 @@ fn openshift_objects(r: &Resolved, ns: &BTreeMap<&'static str, String>, objects:
             });
         }
         MeshProvider::Ossm3 => {
-            // Sail versions carry a leading `v`; the pin is the Istio chart version.
-            let version = format!("v{}", r.pin("istio").unwrap_or_default());
+            // Sail versions carry a leading `v`; the pin is the Istio chart version. A plan
+            // without it is refused before rendering (rule KG204), so it is never a bare `v`.
+            let version = format!("v{}", pins.get("istio").cloned().flatten().unwrap_or_default());
             objects.push(Object {
                 api_version: "sailoperator.io/v1",
                 kind: "Istio",

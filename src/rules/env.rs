@@ -3,39 +3,16 @@
 
 use super::RuleCode;
 use crate::catalog;
-use crate::config::model::{GatewayImplementation, GitopsEngine, IngressFlavour, MeshProvider, Platform};
+use crate::config::model::{GitopsEngine, IngressFlavour, MeshProvider, Platform};
 use crate::config::resolve::{KnativeNetworking, Resolved};
 use crate::diag::Diagnostic;
+use crate::render::plan::Plan;
 use crate::version::Version;
 
 use super::{Stage, diag, rule};
 
-/// Catalog pins the environment needs (components kgen installs from charts or Git).
-pub fn needed_pins(r: &Resolved) -> Vec<&'static str> {
-    let e = &r.env;
-    let k8s = e.cluster.platform == Platform::Kubernetes;
-    let standard_gw = r.gateway_api_ingress();
-    let mut pins = Vec::new();
-    if k8s && e.cert_manager.install {
-        pins.push("certManager");
-    }
-    if e.mesh.provider == MeshProvider::Istio {
-        pins.push("istio");
-    }
-    if k8s && r.knative_mode() {
-        pins.extend(["knativeOperator", "knativeServing"]);
-    }
-    if standard_gw && e.gateway_api.install_crds {
-        pins.push("gatewayApi");
-    }
-    if standard_gw && e.gateway_api.implementation == GatewayImplementation::Envoy {
-        pins.push("envoyGateway");
-    }
-    pins
-}
-
 /// Runs every semantic rule.
-pub fn check(r: &Resolved) -> Vec<Diagnostic> {
+pub fn check(r: &Resolved, plan: &Plan) -> Vec<Diagnostic> {
     let e = &r.env;
     let mut out = Vec::new();
     let mesh = e.mesh.provider;
@@ -62,22 +39,19 @@ pub fn check(r: &Resolved) -> Vec<Diagnostic> {
     }
 
     // KG204: a needed component has no version.
-    let needed = needed_pins(r);
-    for pin in &needed {
-        if r.pin(pin).is_none() {
-            out.push(
-                r.diag_at(
-                    diag(RuleCode::KG204, format!("KServe {} has no tested `{pin}` version", r.release.version))
-                        .hint(format!("set `versions.{pin}`")),
-                    "/kserve/version",
-                ),
-            );
-        }
+    for pin in plan.missing_pins() {
+        out.push(
+            r.diag_at(
+                diag(RuleCode::KG204, format!("KServe {} has no tested `{pin}` version", r.release.version))
+                    .hint(format!("set `versions.{pin}`")),
+                "/kserve/version",
+            ),
+        );
     }
 
     // KG202: Kubernetes minimum over KServe and the components actually installed.
     let used: std::collections::BTreeMap<String, String> =
-        r.pins.iter().filter(|(k, _)| needed.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+        plan.versions().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let (min, why) = cat.kubernetes_minimum(r.release, &used);
     if let Some(have) = Version::parse(&e.cluster.kubernetes_version)
         && have.minor() < min.minor()

@@ -1,25 +1,24 @@
 //! Rules against the previous render (stage `history`): what the cluster already has, as the
 //! previous `kgen.lock.json` records it, constrains what the new render may do.
 
-use serde_json::Value;
-
 use super::RuleCode;
 use super::diag;
 use crate::catalog;
 use crate::config::resolve::Resolved;
 use crate::diag::Diagnostic;
+use crate::lock::Lock;
 use crate::render::plan::Plan;
 use crate::version::Version;
 
-/// Runs the history rules; `plan` is what the new render installs, `previous` the parsed
+/// Runs the history rules; `plan` is what the new render installs, `previous` the
 /// `kgen.lock.json` of the previous render.
-pub fn check(r: &Resolved, plan: &Plan, previous: &Value) -> Vec<Diagnostic> {
+pub fn check(r: &Resolved, plan: &Plan, previous: &Lock) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     // KG206: Gateway API v1.5+ installs an admission policy that denies older CRD bundles.
     let facts = &catalog::get().rule_facts;
     let safe = Version::parse(&facts.gateway_api_safe_upgrades_from).expect("catalog version parses");
-    let before = previous.pointer("/versions/gatewayApi").and_then(Value::as_str);
-    let now = super::needed_pins(r).contains(&"gatewayApi").then(|| r.pin("gatewayApi")).flatten();
+    let before = previous.versions.get("gatewayApi").map(String::as_str);
+    let now = plan.versions().get("gatewayApi").copied();
     if let (Some(before), Some(now)) = (before, now)
         && let (Some(b), Some(n)) = (Version::parse(before), Version::parse(now))
         && b >= safe
@@ -54,15 +53,10 @@ fn namespace_field(release: &str) -> Option<(&'static str, &'static str)> {
 /// KG209: a Helm release keeps its namespace. Helm cannot move one; Argo CD and Flux install a
 /// second copy and uninstall the first, and charts whose CRDs are templates (kserve-crd, the
 /// Knative operator) take every custom resource of those kinds with them.
-fn moved_releases(r: &Resolved, plan: &Plan, previous: &Value) -> Vec<Diagnostic> {
-    let Some(before) = previous.pointer("/releases").and_then(Value::as_array) else { return Vec::new() };
+fn moved_releases(r: &Resolved, plan: &Plan, previous: &Lock) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for rel in &plan.releases {
-        let old = before
-            .iter()
-            .find(|b| b["name"] == rel.name.as_str())
-            .and_then(|b| b["namespace"].as_str())
-            .filter(|ns| *ns != rel.namespace);
+        let old = previous.release(&rel.name).map(|b| b.namespace.as_str()).filter(|ns| *ns != rel.namespace);
         let Some(old) = old else { continue };
         let message = format!(
             "Helm release `{}` would move from namespace `{old}` to `{}`: Helm cannot move a release, so it would be installed again and the old one uninstalled",

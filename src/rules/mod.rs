@@ -20,7 +20,6 @@ pub mod render;
 use crate::diag::{Diagnostic, Severity};
 
 pub use crate::rule_code::{RuleCode, Stage};
-pub use env::needed_pins;
 
 /// The rule catalog source, embedded at build time.
 pub const RULES_YAML: &str = include_str!("../../catalog/rules.yaml");

@@ -16,6 +16,7 @@ use crate::catalog;
 use crate::config::model::{GitopsEngine, MeshProvider};
 use crate::config::resolve::{KnativeNetworking, Resolved};
 use crate::diag::Diagnostic;
+use crate::lock::Lock;
 use crate::render::gitops::{self, ApplyOrder, none::SCRIPT};
 use crate::render::{LOCK_FILE, Rendered};
 use crate::yaml;
@@ -117,6 +118,8 @@ pub fn check(r: &Resolved, rendered: &Rendered, depth: Depth) -> Vec<Diagnostic>
 struct Tree<'a> {
     rendered: &'a Rendered,
     parsed: BTreeMap<&'a str, OnceCell<Option<Value>>>,
+    /// The index, read on first use; `None` when absent or not a lock.
+    lock: OnceCell<Option<Lock>>,
 }
 
 impl<'a> Tree<'a> {
@@ -127,7 +130,7 @@ impl<'a> Tree<'a> {
             .filter(|p| p.ends_with(".yaml") || p.ends_with(".json"))
             .map(|p| (p.as_str(), OnceCell::new()))
             .collect();
-        Tree { rendered, parsed }
+        Tree { rendered, parsed, lock: OnceCell::new() }
     }
 
     /// A file's document; `None` when absent or not YAML.
@@ -153,17 +156,18 @@ impl<'a> Tree<'a> {
             .collect()
     }
 
-    fn lock(&self) -> Option<&Value> {
-        self.doc(LOCK_FILE)
+    fn lock(&self) -> Option<&Lock> {
+        self.lock
+            .get_or_init(|| self.rendered.files.get(LOCK_FILE).and_then(|t| Lock::from_slice(t.as_bytes()).ok()))
+            .as_ref()
     }
 
     /// `(name, chart, version, namespace)` of every Helm release in the index.
     fn releases(&self) -> Vec<(&str, &str, &str, &str)> {
-        let Some(list) = self.lock().and_then(|l| l["releases"].as_array()) else { return vec![] };
-        list.iter()
-            .filter_map(|x| {
-                Some((x["name"].as_str()?, x["chart"].as_str()?, x["version"].as_str()?, x["namespace"].as_str()?))
-            })
+        let Some(lock) = self.lock() else { return vec![] };
+        lock.releases
+            .iter()
+            .map(|x| (x.name.as_str(), x.chart.as_str(), x.version.as_str(), x.namespace.as_str()))
             .collect()
     }
 
@@ -1011,13 +1015,8 @@ fn ordering(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     let Some(Applying { order, at, waits }) = order(r, t) else { return };
     // Units present in this render that can provide CRDs.
     let releases: BTreeSet<&str> = t.releases().into_iter().map(|(n, ..)| n).collect();
-    let crd_sources: BTreeSet<&str> = t
-        .lock()
-        .and_then(|l| l["crdSources"].as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|s| str_at(s, "/name"))
-        .collect();
+    let crd_sources: BTreeSet<&str> =
+        t.lock().into_iter().flat_map(|l| &l.crd_sources).map(|s| s.name.as_str()).collect();
     let packages: BTreeMap<&str, String> = t
         .manifests("Subscription")
         .into_iter()
