@@ -1,7 +1,7 @@
 //! The command line (SPEC §6): every inspect command on the repository's examples, exit codes,
 //! colour, broken pipes, and the committed JSON Schema (drift test).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

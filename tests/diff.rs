@@ -2,7 +2,7 @@
 //! temporary git repository for `--git-ref`, the Markdown byte budget, layer changes, the JSON
 //! schema (drift and validity), and `kgen render`'s summary and `--diff`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,10 +1,10 @@
 //! `kgen explain`: where each value comes from and which rendered files it reaches, through the
 //! real binary. The fixture `tests/fixtures/explain` is a three-level chain `_org` → `_team` →
 //! `ml` with Helm values overrides in both layers and in the environment; its outputs are
-//! snapshots (`tests/snapshots/explain__*.snap`), so a change in wording or in what a value
+//! snapshots (`tests/snapshots/main__explain__*.snap`), so a change in wording or in what a value
 //! reaches is reviewed like code.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! The GitOps layer: Argo CD, Flux and `install.sh` apply every release and phase after what it
 //! needs, and apply exactly the rendered values.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

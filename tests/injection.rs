@@ -4,7 +4,7 @@
 //! bypass validation and feed arbitrary strings straight into the resolved environment, so they
 //! prove the serializers alone hold the structure.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,12 +1,12 @@
 //! Bad input (SPEC §9): every broken environment under `tests/fixtures/invalid/<case>/` is run
 //! through the real binary and must exit 2 with a clear, located message, never panic, print
 //! nothing on stdout, write nothing and finish fast. The messages are snapshots
-//! (`tests/snapshots/invalid__<case>.snap`), so a change in wording is reviewed like code.
+//! (`tests/snapshots/main__invalid__<case>.snap`), so a change in wording is reviewed like code.
 //!
 //! A case directory holds a tiny project (`environments/*.yaml`) and optionally an `args` file
 //! with the command line (one line; default `validate`).
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

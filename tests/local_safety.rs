@@ -4,7 +4,7 @@
 //! Every case runs the real binary and asserts exit codes and messages.
 #![cfg(unix)]
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::symlink;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! OpenShift renders: OLM operators, OpenShift Service Mesh 2 and 3, and the gateways they
 //! need; plus the rules for the combinations that break there.
 
-mod common;
+use crate::common;
 
 use common::*;
 use kgen::config::load::Workspace;

@@ -1,7 +1,7 @@
 //! Each stage of the pipeline runs once per environment per command (issue 15): debug builds
 //! count the stages, and `KGEN_STAGE_COUNTS=1` makes the binary print the counts.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! The README's snippets are things users paste: every YAML block parses, and every `kgen`
 //! command line in them uses only flags kgen has.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,7 +1,7 @@
 //! `kgen render`: golden renders, the upstream facts each render must respect, determinism,
 //! idempotence, pruning, atomicity and symlink safety.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

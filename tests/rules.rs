@@ -7,7 +7,7 @@
 //! reading input are covered by `tests/invalid.rs`. Rules that guard kgen's own output (no input
 //! can trigger them) are tested here by tampering with a real render.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 
@@ -52,7 +52,7 @@ fn every_rule_has_a_failing_and_a_passing_case() {
     let invalid_snapshots: String = std::fs::read_dir(root().join("tests/snapshots"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("invalid__"))
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("main__invalid__"))
         .map(|p| std::fs::read_to_string(p).unwrap())
         .collect();
     let mut missing = Vec::new();
@@ -61,9 +61,11 @@ fn every_rule_has_a_failing_and_a_passing_case() {
             // KG115 is about the command line (an environment name), tested in tests/cli.rs.
             Stage::Input => invalid_snapshots.contains(&format!("[{}]", r.code)) || r.code == "KG115",
             // A guard is covered by a tampering test below, which snapshots what it raises.
-            _ if GUARDS.contains(&r.code.as_str()) => std::fs::read_dir(root().join("tests/snapshots"))
-                .unwrap()
-                .any(|e| e.unwrap().file_name().to_string_lossy().starts_with(&format!("rules__guard_{}", r.code))),
+            _ if GUARDS.contains(&r.code.as_str()) => {
+                std::fs::read_dir(root().join("tests/snapshots")).unwrap().any(|e| {
+                    e.unwrap().file_name().to_string_lossy().starts_with(&format!("main__rules__guard_{}", r.code))
+                })
+            }
             _ => fixtures.contains(&r.code),
         };
         let pass = root().join(FIXTURES).join(format!("{}-pass.yaml", r.code.to_lowercase()));
@@ -368,7 +370,7 @@ fn readme_rule_tables_match_the_catalog() {
         assert_eq!(
             readme[start..end],
             table,
-            "README's {marker} table is stale: run `KGEN_BLESS=1 cargo test --test rules readme`"
+            "README's {marker} table is stale: run `KGEN_BLESS=1 cargo test --test main rules::readme`"
         );
     }
     if bless {

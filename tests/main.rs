@@ -1,0 +1,19 @@
+//! kgen's integration tests, one binary (as jj does): one link instead of one per file, and one
+//! process whose tests run in parallel. Each module is one area; `common` holds the helpers.
+
+mod common;
+
+mod cli;
+mod diff;
+mod explain;
+mod gitops;
+mod injection;
+mod invalid;
+mod layering;
+mod local_safety;
+mod openshift;
+mod pipeline;
+mod proptest_loader;
+mod readme;
+mod render;
+mod rules;
