@@ -11,15 +11,64 @@ use crate::version::Version;
 
 use super::{Stage, diag, rule};
 
-/// Runs every semantic rule.
-pub fn check(r: &Resolved, plan: &Plan) -> Vec<Diagnostic> {
-    let e = &r.env;
-    let mut out = Vec::new();
-    let mesh = e.mesh.provider;
-    let openshift = e.cluster.platform == Platform::Openshift;
+/// One environment rule: the codes it raises and its check. The stage is the catalog's
+/// ([`RuleCode::stage`]); every environment rule runs at every depth (they gate rendering).
+struct Check {
+    codes: &'static [RuleCode],
+    run: fn(&Resolved, &Plan, &mut Vec<Diagnostic>),
+}
 
-    // KG203: legacy mode name on a release that has the new names.
-    let cat = crate::catalog::get();
+/// Every environment rule, in the order they run: (codes, check). A test keeps it equal to the
+/// catalog's environment rules.
+const CHECKS: &[Check] = &[
+    Check { codes: &[RuleCode::KG203], run: legacy_mode_name },
+    Check { codes: &[RuleCode::KG204], run: missing_pins },
+    Check { codes: &[RuleCode::KG202], run: kubernetes_minimum },
+    Check { codes: &[RuleCode::KG304, RuleCode::KG302], run: mesh_fits_platform },
+    Check { codes: &[RuleCode::KG305], run: openshift_profile },
+    Check { codes: &[RuleCode::KG306], run: ossm2_members },
+    Check { codes: &[RuleCode::KG303], run: sidecar_injection },
+    Check { codes: &[RuleCode::KG401], run: knative_networking_layer },
+    Check { codes: &[RuleCode::KG301], run: unused_mesh },
+    Check { codes: &[RuleCode::KG402], run: istio_ingress_class },
+    Check { codes: &[RuleCode::KG403], run: istio_gateway_class },
+    Check { codes: &[RuleCode::KG501], run: gateway_api_release },
+    Check { codes: &[RuleCode::KG502], run: runtimes },
+    Check { codes: &[RuleCode::KG601], run: repository },
+    Check { codes: &[RuleCode::KG116, RuleCode::KG117], run: |r, _, out| out.extend(ignore_entries(r)) },
+    Check { codes: &[RuleCode::KG409], run: |r, _, out| out.extend(knative_config(r)) },
+    Check { codes: &[RuleCode::KG311], run: |r, _, out| out.extend(sail_version(r)) },
+    Check { codes: &[RuleCode::KG205], run: |r, _, out| out.extend(versions(r)) },
+    Check { codes: &[RuleCode::KG307, RuleCode::KG309], run: |r, _, out| out.extend(istio_values(r)) },
+    Check { codes: &[RuleCode::KG405], run: |r, _, out| out.extend(networking(r)) },
+    Check { codes: &[RuleCode::KG504, RuleCode::KG506], run: |r, _, out| out.extend(kserve_values(r)) },
+    Check { codes: &[RuleCode::KG606], run: manual_install_plan },
+    Check { codes: &[RuleCode::KG605], run: install_sh_helm },
+];
+
+/// Runs every environment rule; `plan` is what the environment installs.
+pub fn check(r: &Resolved, plan: &Plan) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for c in CHECKS {
+        let before = out.len();
+        (c.run)(r, plan, &mut out);
+        // The table says what each check raises; tests and debug builds hold it to that.
+        debug_assert!(out[before..].iter().all(|d| c.codes.contains(&d.code)), "{:?}", &out[before..]);
+    }
+    out
+}
+
+/// Standard mode reaches the mesh only through the `istio` IngressClass or GatewayClass:
+/// (IngressClass, GatewayClass).
+fn istio_classes(r: &Resolved) -> (bool, bool) {
+    let through_istio = r.ingress_class() == "istio";
+    (through_istio && !r.gateway_api_ingress(), through_istio && r.gateway_api_ingress())
+}
+
+/// KG203: legacy mode name on a release that has the new names.
+fn legacy_mode_name(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
+    let cat = catalog::get();
     if e.kserve.deployment_mode.is_legacy_name() && cat.has_canonical_modes(r.release) {
         let canonical = e.kserve.deployment_mode.canonical().as_str();
         out.push(
@@ -37,8 +86,10 @@ pub fn check(r: &Resolved, plan: &Plan) -> Vec<Diagnostic> {
             ),
         );
     }
+}
 
-    // KG204: a needed component has no version.
+/// KG204: a needed component has no version.
+fn missing_pins(r: &Resolved, plan: &Plan, out: &mut Vec<Diagnostic>) {
     for pin in plan.missing_pins() {
         out.push(
             r.diag_at(
@@ -48,8 +99,12 @@ pub fn check(r: &Resolved, plan: &Plan) -> Vec<Diagnostic> {
             ),
         );
     }
+}
 
-    // KG202: Kubernetes minimum over KServe and the components actually installed.
+/// KG202: Kubernetes minimum over KServe and the components actually installed.
+fn kubernetes_minimum(r: &Resolved, plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
+    let cat = catalog::get();
     let used: std::collections::BTreeMap<String, String> =
         plan.versions().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let (min, why) = cat.kubernetes_minimum(r.release, &used);
@@ -70,8 +125,13 @@ pub fn check(r: &Resolved, plan: &Plan) -> Vec<Diagnostic> {
             ),
         );
     }
+}
 
-    // KG304 / KG302: the mesh must fit the platform.
+/// KG304 / KG302: the mesh must fit the platform.
+fn mesh_fits_platform(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
+    let mesh = r.env.mesh.provider;
+    let openshift = r.env.cluster.platform == Platform::Openshift;
     if !openshift && mesh.is_openshift_service_mesh() {
         out.push(r.diag_at(
             diag(
@@ -87,8 +147,13 @@ pub fn check(r: &Resolved, plan: &Plan) -> Vec<Diagnostic> {
             "/mesh/provider",
         ));
     }
+}
 
-    // KG305: upstream Istio on OpenShift keeps the OpenShift profile.
+/// KG305: upstream Istio on OpenShift keeps the OpenShift profile.
+fn openshift_profile(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
+    let mesh = r.env.mesh.provider;
+    let openshift = r.env.cluster.platform == Platform::Openshift;
     if openshift && mesh == MeshProvider::Istio {
         for rel in ["istio-base", "istio-cni", "istiod", "istio-ingressgateway"] {
             if let Some(p) = e.values.get(rel).and_then(|v| v.get("profile")).and_then(|p| p.as_str())
@@ -101,8 +166,12 @@ pub fn check(r: &Resolved, plan: &Plan) -> Vec<Diagnostic> {
             }
         }
     }
+}
 
-    // KG306: OSSM 2 injects only into member namespaces.
+/// KG306: OSSM 2 injects only into member namespaces.
+fn ossm2_members(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
+    let mesh = r.env.mesh.provider;
     if mesh == MeshProvider::Ossm2 && r.knative_mode() && e.kserve.model_namespaces.is_empty() {
         out.push(r.diag_at_any(
             diag(
@@ -112,100 +181,135 @@ pub fn check(r: &Resolved, plan: &Plan) -> Vec<Diagnostic> {
             &["/mesh/provider", "/kserve/deploymentMode"],
         ));
     }
+}
 
-    // KG303: sidecar injection.
+/// KG303: sidecar injection.
+fn sidecar_injection(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
+    let mesh = r.env.mesh.provider;
     if mesh.is_istio_family() && e.mesh.sidecar_auto_inject {
         out.push(r.diag_at(diag(RuleCode::KG303, "sidecar auto-injection is enabled"), "/mesh/sidecarAutoInject"));
     }
+}
 
-    if r.knative_mode() {
-        // KG401: Knative needs a networking layer.
-        if r.knative_networking.is_none() {
-            out.push(r.diag_at_any(
-                diag(
-                    RuleCode::KG401,
-                    "Knative mode needs Knative Serving and a networking layer, but `mesh.provider` is none",
-                ),
-                &["/mesh/provider", "/kserve/deploymentMode"],
-            ));
-        }
-    } else {
-        // Standard mode uses the mesh only through the `istio` IngressClass or GatewayClass.
-        let through_istio = r.ingress_class() == "istio";
-        let istio_ingress_class = through_istio && !r.gateway_api_ingress();
-        let istio_gateway_class = through_istio && r.gateway_api_ingress();
-        // KG301: a mesh nothing uses.
-        if mesh.is_istio_family() && !istio_ingress_class && !istio_gateway_class {
-            out.push(r.diag_at(
-                diag(RuleCode::KG301, format!("Standard mode uses neither an Istio IngressClass nor an Istio GatewayClass, so the `{}` mesh is unused", mesh.as_str())),
-                "/mesh/provider",
-            ));
-        }
-        // KG402: the `istio` IngressClass comes with upstream Istio only (kgen renders it with
-        // the gateway chart; OpenShift Service Mesh does not serve it).
-        if istio_ingress_class && mesh != MeshProvider::Istio {
-            let why = if mesh == MeshProvider::None {
-                "no Istio is installed".to_string()
-            } else {
-                format!("`{}` serves no `istio` IngressClass (kgen renders it only with upstream Istio)", mesh.as_str())
-            };
-            out.push(r.diag_at_any(
-                diag(
-                    RuleCode::KG402,
-                    format!("Standard mode with `ingress: ingress` uses the `istio` IngressClass, but {why}"),
-                ),
-                &["/kserve/ingress", "/kserve/ingressClassName", "/mesh/provider"],
-            ));
-        }
-        // KG403: Istio GatewayClass without Istio.
-        if istio_gateway_class && !mesh.is_istio_family() {
-            out.push(r.diag_at(
-                diag(
-                    RuleCode::KG403,
-                    "`gatewayApi.implementation: istio` needs an Istio mesh, but `mesh.provider` is none",
-                ),
-                "/gatewayApi/implementation",
-            ));
-        }
-        // KG501: Gateway API ingress needs a release that supports it.
-        if e.kserve.ingress == IngressFlavour::GatewayApi && !r.release.gateway_api_ingress {
-            out.push(r.diag_at(
-                diag(
-                    RuleCode::KG501,
-                    format!(
-                        "KServe {} cannot route through Gateway API (`enableGatewayApi` arrived in v0.15)",
-                        r.release.version
-                    ),
-                ),
-                "/kserve/ingress",
-            ));
-        }
+/// KG401: Knative needs a networking layer.
+fn knative_networking_layer(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    if !r.knative_mode() {
+        return;
     }
+    if r.knative_networking.is_none() {
+        out.push(r.diag_at_any(
+            diag(
+                RuleCode::KG401,
+                "Knative mode needs Knative Serving and a networking layer, but `mesh.provider` is none",
+            ),
+            &["/mesh/provider", "/kserve/deploymentMode"],
+        ));
+    }
+}
 
-    // KG502: runtimes are part of the main chart before v0.17.0.
+/// KG301: a mesh nothing uses (Standard mode).
+fn unused_mesh(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let mesh = r.env.mesh.provider;
+    if r.knative_mode() {
+        return;
+    }
+    let (istio_ingress_class, istio_gateway_class) = istio_classes(r);
+    if mesh.is_istio_family() && !istio_ingress_class && !istio_gateway_class {
+        out.push(r.diag_at(
+            diag(RuleCode::KG301, format!("Standard mode uses neither an Istio IngressClass nor an Istio GatewayClass, so the `{}` mesh is unused", mesh.as_str())),
+            "/mesh/provider",
+        ));
+    }
+}
+
+/// KG402: the `istio` IngressClass comes with upstream Istio only (Standard mode).
+fn istio_ingress_class(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let mesh = r.env.mesh.provider;
+    if r.knative_mode() {
+        return;
+    }
+    let (istio_ingress_class, _) = istio_classes(r);
+    // kgen renders it with the gateway chart; OpenShift Service Mesh does not serve it.
+    if istio_ingress_class && mesh != MeshProvider::Istio {
+        let why = if mesh == MeshProvider::None {
+            "no Istio is installed".to_string()
+        } else {
+            format!("`{}` serves no `istio` IngressClass (kgen renders it only with upstream Istio)", mesh.as_str())
+        };
+        out.push(r.diag_at_any(
+            diag(
+                RuleCode::KG402,
+                format!("Standard mode with `ingress: ingress` uses the `istio` IngressClass, but {why}"),
+            ),
+            &["/kserve/ingress", "/kserve/ingressClassName", "/mesh/provider"],
+        ));
+    }
+}
+
+/// KG403: Istio GatewayClass without Istio (Standard mode).
+fn istio_gateway_class(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let mesh = r.env.mesh.provider;
+    if r.knative_mode() {
+        return;
+    }
+    let (_, istio_gateway_class) = istio_classes(r);
+    if istio_gateway_class && !mesh.is_istio_family() {
+        out.push(r.diag_at(
+            diag(
+                RuleCode::KG403,
+                "`gatewayApi.implementation: istio` needs an Istio mesh, but `mesh.provider` is none",
+            ),
+            "/gatewayApi/implementation",
+        ));
+    }
+}
+
+/// KG501: Gateway API ingress needs a release that supports it (Standard mode).
+fn gateway_api_release(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
+    if r.knative_mode() {
+        return;
+    }
+    if e.kserve.ingress == IngressFlavour::GatewayApi && !r.release.gateway_api_ingress {
+        out.push(r.diag_at(
+            diag(
+                RuleCode::KG501,
+                format!(
+                    "KServe {} cannot route through Gateway API (`enableGatewayApi` arrived in v0.15)",
+                    r.release.version
+                ),
+            ),
+            "/kserve/ingress",
+        ));
+    }
+}
+
+/// KG502: runtimes are part of the main chart before v0.17.0.
+fn runtimes(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
     if !e.kserve.install_runtimes && !r.release.runtime_configs_chart {
         out.push(r.diag_at(
             diag(RuleCode::KG502, format!("KServe {} always installs its serving runtimes", r.release.version)),
             "/kserve/installRuntimes",
         ));
     }
+}
 
-    // KG601: GitOps engines need the repository.
+/// KG601: GitOps engines need the repository.
+fn repository(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
     if crate::render::gitops::engine(e.gitops.engine).needs_repository() && e.gitops.repo_url.is_none() {
         out.push(r.diag_at_any(
             diag(RuleCode::KG601, format!("`gitops.engine: {}` needs `gitops.repoUrl`", e.gitops.engine.as_str())),
             &["/gitops/engine", "/gitops"],
         ));
     }
+}
 
-    out.extend(ignore_entries(r));
-    out.extend(knative_config(r));
-    out.extend(sail_version(r));
-    out.extend(versions(r));
-    out.extend(istio_values(r));
-    out.extend(networking(r));
-    out.extend(kserve_values(r));
-    // KG606: a manual install plan blocks the first install, not only upgrades.
+/// KG606: a manual install plan blocks the first install, not only upgrades.
+fn manual_install_plan(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
     if e.cluster.platform == Platform::Openshift
         && e.olm.install_plan_approval == Some(crate::config::model::InstallPlanApproval::Manual)
     {
@@ -214,8 +318,12 @@ pub fn check(r: &Resolved, plan: &Plan) -> Vec<Diagnostic> {
             "/olm/installPlanApproval",
         ));
     }
+}
+
+/// KG605: what install.sh was written against.
+fn install_sh_helm(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
     if e.gitops.engine == GitopsEngine::None {
-        // KG605: what install.sh was written against.
         out.push(r.diag_at(
             diag(
                 RuleCode::KG605,
@@ -224,7 +332,6 @@ pub fn check(r: &Resolved, plan: &Plan) -> Vec<Diagnostic> {
             "/gitops/engine",
         ));
     }
-    out
 }
 
 /// KG116: `ignore:` must name rules that exist and can be ignored. An entry naming a retired
@@ -445,4 +552,23 @@ fn knative_config(r: &Resolved) -> Vec<Diagnostic> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table holds every environment rule of the catalog, each once.
+    #[test]
+    fn every_environment_rule_has_one_check() {
+        let mut checked: Vec<RuleCode> = CHECKS.iter().flat_map(|c| c.codes.iter().copied()).collect();
+        assert!(checked.iter().all(|c| c.stage() == Stage::Environment), "{checked:?}");
+        checked.sort();
+        let n = checked.len();
+        checked.dedup();
+        assert_eq!(n, checked.len(), "a code in two rows");
+        let mut env: Vec<RuleCode> = RuleCode::ALL.into_iter().filter(|c| c.stage() == Stage::Environment).collect();
+        env.sort();
+        assert_eq!(checked, env);
+    }
 }
