@@ -9,9 +9,10 @@
 //! [`crate::pipeline`] runs the stages and applies it, once.
 //!
 //! Adding a rule: its entry in `catalog/rules.yaml` (code, severity, stage, …) makes
-//! `build.rs` generate its [`RuleCode`], the only way a check can name it; then its check
-//! (an environment rule: a row of `env::CHECKS`; a render rule: a row of `render::CHECKS`, with its depth), and a failing and a passing case
-//! in `tests/fixtures/rules/`. Tests fail for a catalog rule that no check raises.
+//! `build.rs` generate its [`RuleCode`], the only way a check can name it; then its check (an
+//! environment rule: a row of `env::CHECKS`; a render rule: a row of `render::CHECKS`, with its
+//! depth), and a failing and a passing case in `tests/fixtures/rules/`. Tests fail for a catalog
+//! rule that no check raises.
 
 pub mod env;
 pub mod history;
