@@ -7,7 +7,7 @@ use crate::cli::EnvSelection;
 use crate::compare::Previous;
 use crate::error::Error;
 use crate::exit_codes;
-use crate::render::LOCK_FILE;
+use crate::render::{KUSTOMIZATION, LOCK_FILE};
 
 /// Checks the selected environments and prints every problem: the environment rules, the rules
 /// on their render (made in memory, nothing is written) and, where `rendered/<env>/` holds a
@@ -25,8 +25,18 @@ pub fn run(ctx: &Context<'_>, sel: &EnvSelection) -> Result<u8, Error> {
         .map(|r| {
             let mut p = Previous::default();
             // As `render` reads it: a regular file only, never waiting on a FIFO.
-            if let Ok(bytes) = crate::write::read_regular(&out.join(&r.env).join(LOCK_FILE)) {
-                p.contents.insert(LOCK_FILE.to_string(), bytes);
+            let folder = out.join(&r.env);
+            match crate::write::read_regular(&folder.join(LOCK_FILE)) {
+                Ok(bytes) => {
+                    p.contents.insert(LOCK_FILE.to_string(), bytes);
+                }
+                // A render without its index (`kustomization.yaml` is in every render): the
+                // history rules say they cannot run instead of passing unchecked.
+                Err(_) => {
+                    if let Ok(bytes) = crate::write::read_regular(&folder.join(KUSTOMIZATION)) {
+                        p.contents.insert(KUSTOMIZATION.to_string(), bytes);
+                    }
+                }
             }
             p
         })
