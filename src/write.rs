@@ -918,6 +918,66 @@ fn swap(staging: &Path, target: &Path) -> Result<(), Error> {
 mod tests {
     use super::*;
 
+    /// Only kgen's staging names are leftovers (anything else in the output folder is the user's).
+    #[test]
+    fn staging_names_round_trip_and_nothing_else_is_one() {
+        for (env, n) in [("dev", 0), ("dev", 1), ("kgen-staging", 12), ("a1", 3)] {
+            assert_eq!(staging_env(&staging_name(env, n)), Some(env));
+        }
+        for name in [
+            ".dev.kgen-staging.bak",
+            ".dev.kgen-staging-",
+            ".dev.kgen-staging-01",
+            ".dev.kgen-staging-1a",
+            ".Dev.kgen-staging",
+            "dev.kgen-staging",
+            ".dev.kgen-stagingx",
+            ".mine",
+            ".-dev.kgen-staging",
+        ] {
+            assert_eq!(staging_env(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_removal_command_quotes_what_a_shell_would_split() {
+        assert_eq!(
+            removal_command("rendered/.dev.kgen-staging"),
+            "chmod -R u+w rendered/.dev.kgen-staging && rm -rf rendered/.dev.kgen-staging"
+        );
+        assert_eq!(
+            removal_command("my out/.e.kgen-staging"),
+            "chmod -R u+w 'my out/.e.kgen-staging' && rm -rf 'my out/.e.kgen-staging'"
+        );
+        assert_eq!(
+            removal_command("it's/.e.kgen-staging"),
+            "chmod -R u+w 'it'\\''s/.e.kgen-staging' && rm -rf 'it'\\''s/.e.kgen-staging'"
+        );
+    }
+
+    /// A failure while the new tree is assembled leaves no staging folder and the target as it was.
+    #[test]
+    fn a_failed_prepare_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let new = Rendered {
+            env: "e".into(),
+            files: [
+                ("values/a.yaml".to_string(), "a: 1\n".to_string()),
+                ("values/b.yaml".to_string(), "b: 1\n".to_string()),
+            ]
+            .into(),
+        };
+        let fault = FaultInjection { fail_after_writes: Some(1), ..FaultInjection::default() };
+        assert!(prepare_env(&out, &new, &Previous::default(), &[], fault).is_err());
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 0);
+        let report = write_env(&out, &new, &Previous::default(), FaultInjection::default()).unwrap();
+        assert_eq!(report.changes.files.len(), 2);
+        assert!(report.undeletable.is_empty());
+        assert_eq!(fs::read_to_string(out.join("e/values/b.yaml")).unwrap(), "b: 1\n");
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 1, "no staging folder left");
+    }
+
     /// `obstacles` keeps symlinks off the way to generated files before `assemble` runs; should
     /// one be in the staging tree anyway, `assemble` fails instead of writing through it.
     #[test]

@@ -107,7 +107,7 @@ pub(crate) fn history_failed(
             .contents
             .get(LOCK_FILE)
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-            .filter(|l| l.get("files").is_some_and(serde_json::Value::is_object));
+            .filter(serde_json::Value::is_object);
         let Some(lock) = lock else {
             // Files of a render without its index: the history rules would pass unchecked (and
             // `render` could not tell kgen's files from the user's). A first render has neither.
