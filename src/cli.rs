@@ -124,7 +124,16 @@ pub struct RenderArgs {
     /// Also print the full diff of what changed (on stdout).
     #[arg(long)]
     pub diff: bool,
+    /// How long to wait, in seconds, for another kgen process using the output folder (a
+    /// `render` writing it; for a write, also a `--check` or `diff` reading it) before giving up
+    /// with exit 2; 0 gives up at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = WAIT_LOCK_DEFAULT)]
+    pub wait_lock: u64,
 }
+
+/// The default of `--wait-lock`: long enough for another render of a large fleet (a few seconds)
+/// to finish, short enough that a stopped one (Ctrl-Z) is noticed.
+pub const WAIT_LOCK_DEFAULT: u64 = 60;
 
 /// Options of `kgen diff`.
 #[derive(Debug, Args, Clone)]
@@ -151,6 +160,10 @@ pub struct DiffArgs {
     /// switches, downgrades, Helm release renames or removals, immutable field changes.
     #[arg(long, value_enum, value_name = "WHAT")]
     pub fail_on: Option<FailOn>,
+    /// How long to wait, in seconds, for a `kgen render` writing the output folder before giving
+    /// up with exit 2; 0 gives up at once. Not used with `--git-ref`.
+    #[arg(long, value_name = "SECONDS", default_value_t = WAIT_LOCK_DEFAULT)]
+    pub wait_lock: u64,
     /// Print the JSON Schema of `--format json` output and exit.
     #[arg(long, conflicts_with_all = ["git_ref", "format", "fail_on"])]
     pub schema: bool,

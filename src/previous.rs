@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use crate::config::load::is_valid_name;
 use crate::error::Error;
 use crate::lock::Lock;
-use crate::render::{LOCK_FILE, Rendered};
+use crate::render::{KUSTOMIZATION, LOCK_FILE, Rendered};
 
 /// The most kgen reads of one file of a previous render: several times the largest file it
 /// generates (a values file holds at most what a 1 MiB environment file can say; the largest
@@ -56,13 +56,34 @@ pub fn lock_of(prev: &Previous) -> Option<Lock> {
     prev.contents.get(LOCK_FILE).and_then(|b| parse_lock(b))
 }
 
+/// Whether `rel` is named as kgen names the files it generates: `values/<release>.yaml`, a
+/// YAML file in a folder a GitOps engine applies (`manifests/`, `argocd/`, `flux/`),
+/// `install.sh`, `kustomization.yaml` and `kgen.lock.json`. A path in the previous lock's `files`
+/// that is not (`NOTES.md` added by hand) is not kgen's to replace or prune, whatever the lock
+/// says.
+pub fn is_generated_name(rel: &str) -> bool {
+    use crate::render::gitops;
+    if !is_safe_relative(rel) {
+        return false;
+    }
+    match rel {
+        LOCK_FILE | KUSTOMIZATION | gitops::none::SCRIPT => true,
+        _ => match rel.split_once('/') {
+            Some(("values", name)) => !name.contains('/') && name.ends_with(".yaml"),
+            Some((folder, rest)) if gitops::is_applied_folder(folder) => rest.ends_with(".yaml"),
+            _ => false,
+        },
+    }
+}
+
 /// The paths an index lists as generated, the index itself included; none for a damaged index.
 fn generated_by(lock_bytes: &[u8]) -> BTreeSet<String> {
     let mut generated = BTreeSet::new();
     if let Some(lock) = parse_lock(lock_bytes) {
         let files = &lock.files;
-        // A lock edited to point outside the folder is ignored, not obeyed.
-        generated.extend(files.keys().filter(|k| is_safe_relative(k)).cloned());
+        // A lock edited to point outside the folder, or at a file kgen never names so
+        // (`NOTES.md`), is ignored, not obeyed.
+        generated.extend(files.keys().filter(|k| is_generated_name(k)).cloned());
         generated.insert(LOCK_FILE.to_string());
     }
     generated
@@ -222,10 +243,16 @@ pub fn from_disk(target: &Path, new: &Rendered) -> Result<Previous, Error> {
 /// Only the previous index of `target` (`<out>/<env>`), read as [`from_disk`] reads it (for the
 /// history rules of `kgen validate`); `None` when there is none.
 pub fn lock_from_disk(target: &Path) -> Result<Option<Vec<u8>>, Error> {
+    file_from_disk(target, LOCK_FILE)
+}
+
+/// One file of a previous render (`rel` relative to `target`), read as [`lock_from_disk`] reads
+/// the index: a regular file only, never through a symlink, within the limits.
+pub fn file_from_disk(target: &Path, rel: &str) -> Result<Option<Vec<u8>>, Error> {
     let Some(mut dir) = disk::Folder::open(target) else {
         return Ok(None);
     };
-    dir.read(LOCK_FILE, &mut Budget { shown: &shown(target), used: 0 })
+    dir.read(rel, &mut Budget { shown: &shown(target), used: 0 })
 }
 
 /// How a folder is named in messages: `rendered/dev`, not `./rendered/dev` (`-C .`).
@@ -610,22 +637,26 @@ mod tests {
         std::fs::write(outside.join("x.yaml"), "secret").unwrap();
         std::fs::write(env.join("values/a.yaml"), "a").unwrap();
         std::fs::write(env.join("mine.txt"), "not kgen's").unwrap();
-        std::os::unix::fs::symlink(&outside, env.join("linked")).unwrap();
+        std::os::unix::fs::symlink(&outside, env.join("manifests")).unwrap();
         std::os::unix::fs::symlink(outside.join("x.yaml"), env.join("values/b.yaml")).unwrap();
         // A complete lock (a partial one counts as none) whose file list was edited by hand.
         let mut lock: serde_json::Value =
             serde_json::from_str(include_str!("../tests/fixtures/lock-format-1/dev.kgen.lock.json")).unwrap();
-        lock["files"] =
-            serde_json::json!({"values/a.yaml": "", "../outside/x.yaml": "", "linked/x.yaml": "", "gone.yaml": ""});
+        lock["files"] = serde_json::json!({
+            "values/a.yaml": "", "../outside/x.yaml": "", "manifests/x.yaml": "", "manifests/gone.yaml": "",
+            "NOTES.md": "", "mine.txt": ""
+        });
         std::fs::write(env.join(LOCK_FILE), lock.to_string()).unwrap();
         let new = rendered(&["values/a.yaml", "values/b.yaml", LOCK_FILE]);
         let prev = from_disk(&env, &new).unwrap();
         assert_eq!(
             prev.generated.iter().map(String::as_str).collect::<Vec<_>>(),
-            ["gone.yaml", LOCK_FILE, "linked/x.yaml", "values/a.yaml"]
+            // Outside the folder, or not named as kgen names its files: not kgen's.
+            [LOCK_FILE, "manifests/gone.yaml", "manifests/x.yaml", "values/a.yaml"]
         );
+        // Nothing read through the symlinked `manifests/` or `values/b.yaml`.
         assert_eq!(prev.contents.keys().map(String::as_str).collect::<Vec<_>>(), [LOCK_FILE, "values/a.yaml"]);
-        assert_eq!(lock_of(&prev).unwrap().files.len(), 4);
+        assert_eq!(lock_of(&prev).unwrap().files.len(), 6);
         // A symlinked environment folder is not read at all.
         std::os::unix::fs::symlink(&env, dir.path().join("f")).unwrap();
         assert!(from_disk(&dir.path().join("f"), &new).unwrap().contents.is_empty());

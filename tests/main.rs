@@ -11,6 +11,7 @@ mod injection;
 mod invalid;
 mod layering;
 mod local_safety;
+mod local_safety_write;
 mod openshift;
 mod pipeline;
 mod proptest_loader;

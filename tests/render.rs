@@ -307,7 +307,8 @@ fn a_failed_render_leaves_the_previous_render_intact() {
     let new = kgen::render::render(&r, &ws.sources).unwrap();
     let prev = read_previous(&out.join("prod"), &new).unwrap();
     for n in 0..3 {
-        let err = write_env(&out, &new, &prev, FaultInjection { fail_after_writes: Some(n) });
+        let err =
+            write_env(&out, &new, &prev, FaultInjection { fail_after_writes: Some(n), ..FaultInjection::default() });
         assert!(err.is_err());
         assert!(read_tree(&out) == before, "previous render changed after a fault at write {n}");
     }
@@ -541,7 +542,7 @@ fn a_leftover_staging_folder_is_reported_by_check_and_removed_by_render() {
     let o = kgen(project.path(), &["render", "--check"]);
     assert_eq!(o.status.code(), Some(1));
     for name in ["dev", "gone", "prod"] {
-        let line = format!("leftover staging folder of a killed render: rendered/.{name}.kgen-staging");
+        let line = format!("leftover staging folder of an earlier render: rendered/.{name}.kgen-staging");
         assert!(stdout(&o).contains(&line), "{}", stdout(&o));
     }
     // Named environments: only their own leftovers count.

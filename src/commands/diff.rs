@@ -44,6 +44,21 @@ pub fn run(ctx: &Context<'_>, args: &DiffArgs) -> Result<u8, Error> {
                     renders.push(Rendered { env: name, files: BTreeMap::new() });
                 }
             }
+            // Shared with other readers, held to the end of the run: no render swaps a tree in
+            // while it is read (see `write::lock_output`).
+            let lock = write::lock_output(
+                &out,
+                &display,
+                write::LockMode::Read,
+                std::time::Duration::from_secs(args.wait_lock),
+                || {
+                    ctx.printer
+                        .info(&format!("waiting for a kgen render writing `{display}` to finish (`--wait-lock`)"))
+                },
+            )?;
+            if let write::OutputLock::Unsupported(e) = &lock {
+                ctx.printer.warning(&super::render::unlocked_message(&display, e));
+            }
             // The same look at the disk as `render` and `render --check` take.
             let surveys: Vec<write::Survey> =
                 par_map(&renders, |r| write::survey(&out, r)).into_iter().collect::<Result<_, _>>()?;

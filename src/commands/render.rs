@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::{Checked, Context, add_late_diagnostics, check, report, summary};
 use crate::cli::EnvSelection;
@@ -16,7 +17,7 @@ use crate::par_map;
 use crate::pipeline::{self, Judged};
 use crate::render::{LOCK_FILE, Rendered};
 use crate::rules;
-use crate::write::{self, FaultInjection};
+use crate::write::{self, FaultInjection, LockMode, Undeletable};
 
 /// The output folder: `--out`, else `rendered/`, relative to `-C`.
 pub fn out_dir(root: &Path, out: Option<&PathBuf>) -> PathBuf {
@@ -99,13 +100,36 @@ pub(crate) fn history_failed(
     what_failed: &str,
 ) -> bool {
     let mut found = Vec::new();
+    let mut unlocked = Vec::new();
     for (rendered, prev) in renders.iter().zip(previous) {
         let Some(r) = checked.resolved.iter().find(|r| r.name == rendered.env) else { continue };
-        let Some(lock) = crate::previous::lock_of(prev) else { continue };
+        let Some(lock) = crate::previous::lock_of(prev) else {
+            // Files of a render without its index: the history rules would pass unchecked (and
+            // `render` could not tell kgen's files from the user's). A first render has neither.
+            if !prev.contents.is_empty() {
+                unlocked.push(r.name.clone());
+            }
+            continue;
+        };
         let diags = pipeline::judge_history(r, &lock);
         if !diags.is_empty() {
             found.push((r.name.clone(), diags));
         }
+    }
+    for env in &unlocked {
+        ctx.printer.error(&format!(
+            "{env}: the previous render holds generated files but no readable `{LOCK_FILE}`: the history rules \
+             cannot compare with what the cluster has, and kgen cannot tell the files it generated from yours; \
+             restore that `{LOCK_FILE}` (from Git), or move the environment's folder away to render it afresh"
+        ));
+    }
+    if !unlocked.is_empty() {
+        ctx.printer.info(&format!(
+            "{what_failed}: {} previous render(s) without `{LOCK_FILE}`: {}",
+            unlocked.len(),
+            unlocked.join(", ")
+        ));
+        return true;
     }
     if found.is_empty() {
         return false;
@@ -125,6 +149,16 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
     let out = out_dir(&ctx.global.dir, args.out.as_ref());
     // Said once for the command, not once per environment.
     crate::previous::check_out_folder(&ctx.global.dir, &out)?;
+    let out_display = display_path(&ctx.global.dir, &out);
+    // Held to the end of the run, from before the previous render is read: what is read is what
+    // is replaced, and `--check` never sees an environment half swapped (see `write::lock_output`).
+    let mode = if args.check { LockMode::Read } else { LockMode::Write };
+    let lock = write::lock_output(&out, &out_display, mode, Duration::from_secs(args.wait_lock), || {
+        ctx.printer.info(&waiting_message(&out_display, args.wait_lock));
+    })?;
+    if let write::OutputLock::Unsupported(e) = &lock {
+        ctx.printer.warning(&unlocked_message(&out_display, e));
+    }
     if args.selection.envs.is_empty() {
         let names: Vec<String> = checked.resolved.iter().map(|r| r.name.clone()).collect();
         for name in orphans(&out, &names) {
@@ -145,11 +179,10 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
     if history_failed(ctx, &mut checked, &renders, &previous, "nothing rendered") {
         return Ok(exit_codes::ERROR);
     }
-    let out_display = display_path(&ctx.global.dir, &out);
     let jobs: Vec<(&Rendered, &Previous)> = renders.iter().zip(&previous).collect();
-    let leftovers: Vec<String> = write::leftover_stagings(&out)
+    let leftovers: Vec<write::Leftover> = write::leftover_stagings(&out)
         .into_iter()
-        .filter(|env| args.selection.envs.is_empty() || renders.iter().any(|r| &r.env == env))
+        .filter(|l| args.selection.envs.is_empty() || renders.iter().any(|r| r.env == l.env))
         .collect();
 
     if args.check {
@@ -157,13 +190,21 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
     }
 
     // Refused before anything is written: a render of several environments writes none of them.
-    let refused: Vec<String> = blocked.iter().flatten().map(|o| o.describe(&out_display)).collect();
+    let refused: Vec<&write::Obstacle> = blocked.iter().flatten().collect();
     if !refused.is_empty() {
-        for line in &refused {
-            ctx.printer.error(line);
+        for o in &refused {
+            ctx.printer.error(&o.describe(&out_display));
         }
-        ctx.printer
-            .info(&format!("nothing rendered: {} symlink(s) or file(s) where kgen writes a folder", refused.len()));
+        let folders = refused.iter().filter(|o| o.blocks_a_folder()).count();
+        let files = refused.len() - folders;
+        let mut counts = Vec::new();
+        if folders > 0 {
+            counts.push(format!("{folders} symlink(s) or file(s) where kgen writes a folder"));
+        }
+        if files > 0 {
+            counts.push(format!("{files} folder(s) or file(s) kgen did not generate where it writes a file"));
+        }
+        ctx.printer.info(&format!("nothing rendered: {}", counts.join("; ")));
         return Ok(exit_codes::ERROR);
     }
     let shown = out_display.as_str();
@@ -183,16 +224,41 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
         return Ok(exit_codes::ERROR);
     }
     // Leftover staging folders of environments that are not written in this run (their file
-    // is gone, and so is their folder); `write_env` removes those of the others.
-    for env in leftovers.iter().filter(|env| !renders.iter().any(|r| &r.env == *env)) {
-        write::remove_leftover_staging(&out, env)?;
-    }
+    // is gone, and so is their folder); `prepare_env` removes those of the others.
+    let names =
+        |env: &str| -> Vec<String> { leftovers.iter().filter(|l| l.env == env).map(|l| l.name.clone()).collect() };
+    let orphaned: Vec<String> =
+        leftovers.iter().filter(|l| !renders.iter().any(|r| r.env == l.env)).map(|l| l.name.clone()).collect();
+    let mut undeletable = write::remove_stagings(&out, &orphaned, FaultInjection::default());
 
-    // Environments are independent: write them in parallel, each atomically.
-    let changes: Vec<Changeset> = par_map(&jobs, |(r, p)| write::write_env(&out, r, p, FaultInjection::default()))
-        .into_iter()
-        .map(|w| w.map(|w| w.changes))
-        .collect::<Result<_, _>>()?;
+    // Environments are independent: each new tree is assembled in parallel, and none is
+    // swapped in until all of them are (then each atomically): a failure writes nothing.
+    let started = std::time::Instant::now();
+    let prepared = par_map(&jobs, |(r, p)| write::prepare_env(&out, r, p, &names(&r.env), FaultInjection::default()));
+    let (mut changes, mut staged, mut failed) = (Vec::<Changeset>::new(), Vec::new(), None);
+    for p in prepared {
+        match p {
+            Ok(p) => {
+                changes.push(p.changes);
+                staged.extend(p.staged);
+                undeletable.extend(p.undeletable);
+            }
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = failed {
+        write::discard(staged);
+        warn_undeletable(ctx, &out_display, &undeletable);
+        return Err(e);
+    }
+    let swapped = staged.len();
+    undeletable.extend(write::commit(&out, staged, FaultInjection::default())?);
+    ctx.printer.debug(&format!(
+        "wrote {swapped} environment(s) (staged, written to disk, swapped in) in {} ms",
+        started.elapsed().as_millis()
+    ));
     // What was just written, compared the way `kgen diff` compares (src/diff): one summary
     // line per environment and its risk flags on stderr; with --diff the full diff on stdout.
     let written: Vec<(&Rendered, &Previous, &Changeset)> =
@@ -227,7 +293,31 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
     for line in &stray_lines {
         ctx.printer.warning(line);
     }
+    warn_undeletable(ctx, &out_display, &undeletable);
     Ok(exit_codes::SUCCESS)
+}
+
+/// What a render says while it waits for another kgen process (see `write::lock_output`).
+fn waiting_message(out: &str, wait: u64) -> String {
+    format!(
+        "waiting for another kgen process using `{out}` to finish (a `render` writing it, or a `render --check` \
+         or `diff` reading it); giving up after {wait} s (`--wait-lock`)"
+    )
+}
+
+/// The warning when the output folder cannot be locked.
+pub(crate) fn unlocked_message(out: &str, e: &std::io::Error) -> String {
+    format!(
+        "cannot lock `{out}` ({e}), so nothing keeps another kgen process from writing it at the same time: \
+         run one at a time"
+    )
+}
+
+/// One warning per staging folder kgen could not remove, with the command that removes it.
+fn warn_undeletable(ctx: &Context<'_>, out: &str, undeletable: &[Undeletable]) {
+    for u in undeletable {
+        ctx.printer.warning(&u.describe(out));
+    }
 }
 
 /// `render --check`: prints every finding (stdout) and a summary (stderr); the exit code.
@@ -237,18 +327,21 @@ fn check_report(
     jobs: &[(&Rendered, &Previous)],
     blocked: &[Vec<write::Obstacle>],
     stray: &[Vec<String>],
-    leftovers: &[String],
+    leftovers: &[write::Leftover],
 ) -> u8 {
     // Data on stdout, but it names paths: escaped like every message (`--out` is the user's).
     let out = &*crate::diag::escape(out);
     let mut text = String::new();
-    for env in leftovers {
+    for l in leftovers {
+        let path = format!("{out}/{}", l.name);
         text.push_str(&format!(
-            "leftover staging folder of a killed render: {out}/.{env}.kgen-staging (`kgen render` removes it)\n"
+            "leftover staging folder of an earlier render: {path} (`kgen render` removes it; if it cannot, it \
+             says so and stages under another name: remove it with `{}`)\n",
+            write::removal_command(&path)
         ));
     }
     let mut stale = Vec::new();
-    let (mut stray_envs, mut blocked_envs) = (Vec::new(), Vec::new());
+    let (mut stray_envs, mut blocked_envs, mut in_the_way_envs) = (Vec::new(), Vec::new(), Vec::new());
     for (((r, p), b), s) in jobs.iter().zip(blocked).zip(stray) {
         for o in b {
             text.push_str(&o.describe(out));
@@ -263,8 +356,11 @@ fn check_report(
             stale.push(r.env.as_str());
             text.push_str(&diff_text(out, r, p, &c));
         }
-        if !b.is_empty() {
+        if b.iter().any(write::Obstacle::blocks_a_folder) {
             blocked_envs.push(r.env.as_str());
+        }
+        if b.iter().any(|o| !o.blocks_a_folder()) {
+            in_the_way_envs.push(r.env.as_str());
         }
         if !s.is_empty() {
             stray_envs.push(r.env.as_str());
@@ -289,6 +385,13 @@ fn check_report(
             blocked_envs.join(", ")
         ));
     }
+    if !in_the_way_envs.is_empty() {
+        ctx.printer.info(&format!(
+            "folders or files kgen did not generate where it writes a generated file, in: {} (`kgen render` \
+             refuses to overwrite them)",
+            in_the_way_envs.join(", ")
+        ));
+    }
     if !stray_envs.is_empty() {
         ctx.printer.info(&format!(
             "files kgen did not generate where the GitOps engine applies from, in: {} (move them out or delete them; \
@@ -298,7 +401,7 @@ fn check_report(
     }
     if !leftovers.is_empty() {
         ctx.printer.info(&format!(
-            "leftover staging folders of a killed render: {} (`kgen render` removes them)",
+            "leftover staging folders of an earlier render: {} (`kgen render` removes them, or says how to)",
             leftovers.len()
         ));
     }

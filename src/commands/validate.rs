@@ -7,7 +7,7 @@ use crate::cli::EnvSelection;
 use crate::compare::Previous;
 use crate::error::Error;
 use crate::exit_codes;
-use crate::render::LOCK_FILE;
+use crate::render::{KUSTOMIZATION, LOCK_FILE};
 
 /// Checks the selected environments and prints every problem: the environment rules, the rules
 /// on their render (made in memory, nothing is written) and, where `rendered/<env>/` holds a
@@ -24,10 +24,20 @@ pub fn run(ctx: &Context<'_>, sel: &EnvSelection) -> Result<u8, Error> {
     let mut previous: Vec<Previous> = Vec::with_capacity(renders.len());
     for r in &renders {
         let mut p = Previous::default();
+        let folder = out.join(&r.env);
         // As `render` reads it: a regular file only, never through a symlink, never waiting on a
         // FIFO, within the limit.
-        if let Some(bytes) = crate::previous::lock_from_disk(&out.join(&r.env))? {
-            p.contents.insert(LOCK_FILE.to_string(), bytes);
+        match crate::previous::lock_from_disk(&folder)? {
+            Some(bytes) => {
+                p.contents.insert(LOCK_FILE.to_string(), bytes);
+            }
+            // A render without its index (`kustomization.yaml` is in every render): the history
+            // rules say they cannot run instead of passing unchecked.
+            None => {
+                if let Some(bytes) = crate::previous::file_from_disk(&folder, KUSTOMIZATION)? {
+                    p.contents.insert(KUSTOMIZATION.to_string(), bytes);
+                }
+            }
         }
         previous.push(p);
     }
