@@ -134,19 +134,6 @@ fn exit_codes() {
     assert_eq!(kgen(dir, &["render", "--check"]).status.code(), Some(0));
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let o = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=kgen test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("git runs");
-    assert!(o.status.success(), "git {args:?}: {}", stderr(&o));
-}
-
 #[test]
 fn git_ref_reads_the_committed_render() {
     // The kgen project lives in a subfolder of the repository.

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::temp_project;
+use common::{git, temp_project};
 
 /// `kgen -C dir --color never args` with a clean environment plus `extra_env`.
 fn kgen_env(dir: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
@@ -164,19 +164,6 @@ fn the_previous_render_of_one_environment_is_bounded_in_all() {
     let o = kgen(dir, &["render", "--check", "dev"]);
     assert_exit(&o, 2);
     assert!(err(&o).contains("holds more than 32 MiB in the files kgen reads"), "{}", err(&o));
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let o = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=kgen test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("git runs");
-    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]

@@ -109,3 +109,18 @@ pub fn kgen(dir: &Path, args: &[&str]) -> std::process::Output {
         .output()
         .expect("kgen runs")
 }
+
+/// Runs `git -C dir args…` with a fixed identity and no user or system configuration; panics
+/// with git's message when it fails.
+pub fn git(dir: &Path, args: &[&str]) {
+    let o = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=kgen test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git runs");
+    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
