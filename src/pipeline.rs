@@ -180,10 +180,14 @@ static COUNTS: std::sync::Mutex<BTreeMap<(&'static str, String), usize>> = std::
 /// How often each stage ran for each environment in this process: `stage → env → runs`
 /// (debug builds; empty in release builds).
 pub fn stage_counts() -> BTreeMap<&'static str, BTreeMap<String, usize>> {
-    let mut out: BTreeMap<&'static str, BTreeMap<String, usize>> = BTreeMap::new();
     #[cfg(debug_assertions)]
-    for ((stage, env), n) in COUNTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
-        out.entry(*stage).or_default().insert(env.clone(), *n);
+    {
+        let mut out: BTreeMap<&'static str, BTreeMap<String, usize>> = BTreeMap::new();
+        for ((stage, env), n) in COUNTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
+            out.entry(*stage).or_default().insert(env.clone(), *n);
+        }
+        out
     }
-    out
+    #[cfg(not(debug_assertions))]
+    BTreeMap::new()
 }
