@@ -168,7 +168,8 @@ fn is_unprintable(c: char) -> bool {
 }
 
 /// The one escaping helper for everything kgen prints about its input — paths, names, values,
-/// messages that quote them: every unprintable character (see above) becomes `\u{1b}`, so a
+/// messages that quote them: every unprintable character (see above) becomes `\u{1b}` (line
+/// breaks and tabs `\n`, `\r`, `\t`), so a
 /// file name or a value cannot move the cursor, recolour, clear or retitle the terminal, or
 /// forge a line of output. `keep` names the layout characters a multi-line text keeps (`\n`;
 /// `\t` in a source frame, which the frame draws as spaces).
@@ -182,7 +183,14 @@ pub fn escape_with<'a>(s: &'a str, keep: &[char]) -> std::borrow::Cow<'a, str> {
     let mut out = String::with_capacity(s.len() + 8);
     for (i, c) in s.char_indices() {
         if bad((i, c)) {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            // Line breaks and tabs as a YAML double-quoted string writes them (`\n`), the rest
+            // by code point.
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                _ => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            }
         } else {
             out.push(c);
         }
@@ -407,8 +415,8 @@ mod tests {
         assert_eq!(escape("plain `name`"), "plain `name`");
         assert!(matches!(escape("plain"), std::borrow::Cow::Borrowed(_)));
         assert_eq!(escape("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
-        assert_eq!(escape("x\ny\t\u{7f}\u{9b}\u{202e}"), "x\\u{a}y\\u{9}\\u{7f}\\u{9b}\\u{202e}");
-        assert_eq!(escape_lines("one\r\ntwo\rthree\n"), "one\r\ntwo\\u{d}three\n");
+        assert_eq!(escape("x\ny\t\u{7f}\u{9b}\u{202e}"), "x\\ny\\t\\u{7f}\\u{9b}\\u{202e}");
+        assert_eq!(escape_lines("one\r\ntwo\rthree\n"), "one\r\ntwo\\rthree\n");
     }
 
     /// A control character in a file is shown escaped in the frame, and the underline still
