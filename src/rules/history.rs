@@ -10,11 +10,33 @@ use crate::lock::Lock;
 use crate::render::plan::Plan;
 use crate::version::Version;
 
+/// One history rule: the codes it raises and its check.
+struct Check {
+    codes: &'static [RuleCode],
+    run: fn(&Resolved, &Plan, &Lock, &mut Vec<Diagnostic>),
+}
+
+/// Every history rule, in the order they run: (codes, check). A test keeps it equal to the
+/// catalog's history rules.
+const CHECKS: &[Check] = &[
+    Check { codes: &[RuleCode::KG206], run: gateway_api_downgrade },
+    Check { codes: &[RuleCode::KG209], run: |r, plan, previous, out| out.extend(moved_releases(r, plan, previous)) },
+];
+
 /// Runs the history rules; `plan` is what the new render installs, `previous` the
 /// `kgen.lock.json` of the previous render.
 pub fn check(r: &Resolved, plan: &Plan, previous: &Lock) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    // KG206: Gateway API v1.5+ installs an admission policy that denies older CRD bundles.
+    for c in CHECKS {
+        let before = out.len();
+        (c.run)(r, plan, previous, &mut out);
+        debug_assert!(out[before..].iter().all(|d| c.codes.contains(&d.code)), "{:?}", &out[before..]);
+    }
+    out
+}
+
+/// KG206: Gateway API v1.5+ installs an admission policy that denies older CRD bundles.
+fn gateway_api_downgrade(r: &Resolved, plan: &Plan, previous: &Lock, out: &mut Vec<Diagnostic>) {
     let facts = &catalog::get().rule_facts;
     let safe = Version::parse(&facts.gateway_api_safe_upgrades_from).expect("catalog version parses");
     let before = previous.versions.get("gatewayApi").map(String::as_str);
@@ -35,8 +57,6 @@ pub fn check(r: &Resolved, plan: &Plan, previous: &Lock) -> Vec<Diagnostic> {
             &["/versions/gatewayApi", "/kserve/version"],
         ));
     }
-    out.extend(moved_releases(r, plan, previous));
-    out
 }
 
 /// The field that decides a release's namespace, and its key path.
@@ -73,4 +93,20 @@ fn moved_releases(r: &Resolved, plan: &Plan, previous: &Lock) -> Vec<Diagnostic>
         out.push(r.diag_at_any(d, &pointers));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule_code::Stage;
+
+    /// The table holds every history rule of the catalog, each once.
+    #[test]
+    fn every_history_rule_has_one_check() {
+        let mut checked: Vec<RuleCode> = CHECKS.iter().flat_map(|c| c.codes.iter().copied()).collect();
+        checked.sort();
+        let mut history: Vec<RuleCode> = RuleCode::ALL.into_iter().filter(|c| c.stage() == Stage::History).collect();
+        history.sort();
+        assert_eq!(checked, history);
+    }
 }
