@@ -10,7 +10,7 @@
 //!    ≤ 150 MB).
 //!
 //! Run: `cargo bench --bench diff` (`KGEN_BENCH_ENVS` changes the environment count; 0 runs
-//! only the in-process part).
+//! only the in-process part; `KGEN_BENCH_RUNS` sets the runs per measure).
 
 mod common;
 
@@ -191,7 +191,7 @@ fn main() {
     } else {
         12
     });
-    let runs = if bench_mode { 5 } else { 1 };
+    let runs = common::runs(if bench_mode { 5 } else { 1 });
     // The fleet first: a child's peak RSS counts what this process holds when it forks.
     if count > 0 {
         fleet(count, runs);

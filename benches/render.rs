@@ -10,7 +10,8 @@
 //! - hostile environment files and a hostile previous render (SPEC §3).
 //!
 //! Run: `cargo bench --bench render` (`KGEN_BENCH_ENVS` sets the environment count;
-//! `KGEN_BENCH_ONLY=check` measures only the `--check` rows, for 10,000 environments).
+//! `KGEN_BENCH_ONLY=check` measures only the `--check` rows, for 10,000 environments;
+//! `KGEN_BENCH_RUNS` sets the runs per measure, the fastest of which is printed).
 
 mod common;
 
@@ -211,7 +212,7 @@ fn main() {
     // `KGEN_BENCH_ONLY=check`: only what the `--check` goal needs (for 10,000 environments,
     // where the whole table takes many minutes).
     let only_check = std::env::var("KGEN_BENCH_ONLY").is_ok_and(|v| v == "check");
-    let runs = if bench_mode { 3 } else { 1 };
+    let runs = common::runs(if bench_mode { 3 } else { 1 });
     let kgen = env!("CARGO_BIN_EXE_kgen");
     let machine = common::machine();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -285,7 +286,7 @@ fn main() {
     row("render --all (first render, in place)", &cold, "one run: the fleet's first render");
     row("render --all (nothing changed)", &warm, "nothing written");
     row("validate (every rule at full depth)", &validate, "no goal");
-    examples(kgen, if bench_mode { 10 } else { 1 });
+    examples(kgen, common::runs(if bench_mode { 10 } else { 1 }));
     hostile_inputs(kgen);
     hostile_previous_render(kgen);
 }

@@ -163,3 +163,8 @@ pub fn interleaved<const N: usize>(runs: usize, mut measures: [&mut dyn FnMut() 
 pub fn build() -> &'static str {
     if cfg!(debug_assertions) { "debug build" } else { "release build" }
 }
+
+/// Runs per measure: `KGEN_BENCH_RUNS`, else `default`.
+pub fn runs(default: usize) -> usize {
+    std::env::var("KGEN_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(default)
+}
