@@ -88,3 +88,83 @@ pub fn write_fleet(root: &Path, count: usize) {
         std::fs::write(envs.join(format!("env-{i:04}.yaml")), shape(i)).unwrap();
     }
 }
+
+/// The environment variable that turns a benchmark binary into the "read the tree" baseline.
+const READ_TREE: &str = "KGEN_BENCH_READ_TREE";
+
+/// The baseline for `render --all --check`: a child process (this benchmark binary again) that
+/// walks a folder and reads every file whole, one after the other on one thread — what any
+/// checker of the tree must at least do. Its process start is in the figure, as kgen's is.
+pub fn read_tree(dir: &Path) -> Run {
+    run(Command::new(std::env::current_exe().expect("current_exe")).env(READ_TREE, dir))
+}
+
+/// Call first in `main`: when started by [`read_tree`], reads the tree and exits.
+pub fn serve_read_tree() {
+    let Some(dir) = std::env::var_os(READ_TREE) else { return };
+    let mut stack = vec![std::path::PathBuf::from(dir)];
+    let (mut files, mut bytes) = (0usize, 0usize);
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            if e.file_type().expect("file_type").is_dir() {
+                stack.push(e.path());
+            } else {
+                bytes += std::fs::read(e.path()).expect("read").len();
+                files += 1;
+            }
+        }
+    }
+    println!("{files} files, {bytes} bytes");
+    std::process::exit(0);
+}
+
+/// `cat` of every file of the tree (`find -exec cat {} +`), for comparison with [`read_tree`].
+pub fn cat_tree(dir: &Path) -> Run {
+    run(Command::new("sh").arg("-c").arg("find \"$1\" -type f -exec cat {} + >/dev/null").arg("sh").arg(dir))
+}
+
+/// Milliseconds.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Megabytes (MiB) from the kilobytes `wait4` reports.
+pub fn mb(kb: i64) -> f64 {
+    kb as f64 / 1024.0
+}
+
+/// The machine, for the header of each table: cores and the load average when the run started.
+pub fn machine() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    format!(
+        "{} cores, load average {} at start",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        load.join(" ")
+    )
+}
+
+/// The fastest of `runs` runs of each measure, the measures taking turns run by run so that a
+/// disk or load hiccup hits a baseline and the measure compared with it alike.
+pub fn interleaved<const N: usize>(runs: usize, mut measures: [&mut dyn FnMut() -> Run; N]) -> [Run; N] {
+    let mut best: [Option<Run>; N] = std::array::from_fn(|_| None);
+    for _ in 0..runs {
+        for (m, b) in measures.iter_mut().zip(best.iter_mut()) {
+            let r = m();
+            if b.as_ref().is_none_or(|b| r.wall < b.wall) {
+                *b = Some(r);
+            }
+        }
+    }
+    best.map(|b| b.expect("runs > 0"))
+}
+
+/// The build the figures are of: `cargo bench` builds kgen in release, `cargo test --benches` not.
+pub fn build() -> &'static str {
+    if cfg!(debug_assertions) { "debug build" } else { "release build" }
+}
+
+/// Runs per measure: `KGEN_BENCH_RUNS`, else `default`.
+pub fn runs(default: usize) -> usize {
+    std::env::var("KGEN_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(default)
+}
