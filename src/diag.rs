@@ -160,18 +160,18 @@ pub fn normalize(diags: &mut Vec<Diagnostic>) {
     diags.dedup();
 }
 
-/// Whether a character must not reach a terminal as it is: control characters (C0 including
-/// ESC, DEL, C1 including CSI) and the bidirectional overrides and isolates, which reorder what
-/// is displayed ("Trojan Source").
-fn is_unprintable(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+/// Whether a character must not reach a terminal or a generated file as it is: control
+/// characters (C0 including ESC, DEL, C1 including CSI), Unicode's line and paragraph separators
+/// (line breaks to a YAML 1.1 reader), and the bidirectional overrides and isolates, which
+/// reorder what is displayed ("Trojan Source").
+pub fn is_unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The one escaping helper for everything kgen prints about its input — paths, names, values,
 /// messages that quote them: every unprintable character (see above) becomes `\u{1b}` (line
-/// breaks and tabs `\n`, `\r`, `\t`), so a
-/// file name or a value cannot move the cursor, recolour, clear or retitle the terminal, or
-/// forge a line of output. `keep` names the layout characters a multi-line text keeps (`\n`;
+/// breaks and tabs `\n`, `\r`, `\t`), so a file name or a value cannot move the cursor,
+/// recolour, clear or retitle the terminal, or forge a line of output. `keep` names the layout characters a multi-line text keeps (`\n`;
 /// `\t` in a source frame, which the frame draws as spaces).
 pub fn escape_with<'a>(s: &'a str, keep: &[char]) -> std::borrow::Cow<'a, str> {
     let bad = |(i, c): (usize, char)| {

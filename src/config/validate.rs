@@ -56,12 +56,6 @@ fn short(v: &Value) -> String {
     crate::diag::escape(&s).into_owned()
 }
 
-/// A control character, or one of Unicode's line and paragraph separators (line breaks to a
-/// YAML 1.1 reader).
-fn is_control(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
-}
-
 /// How the hint for a number or boolean where a string is expected begins: the loader, which
 /// has the file's text, rewrites exactly these hints to quote the token as written.
 pub(crate) const QUOTE_HINT: &str = "quote it: ";
@@ -214,9 +208,11 @@ pub fn schema_diagnostics(
 /// line break and no control character. Each lands in generated YAML, a shell script or a
 /// terminal message on one line: a line break there is either a mistake or an attempt to add
 /// keys or commands of its own (issue 14, D1), and a control character can rewrite the terminal
-/// that prints it. Unicode's line and paragraph separators count: YAML 1.1 readers break lines
-/// at them. Helm values (`values:`) are exempt: they are data for the chart, serialised whole,
-/// where multi-line strings (a config file, a script) are legitimate and safe. Knative settings
+/// that prints it. Unicode's line and paragraph separators count (YAML 1.1 readers break lines
+/// at them), and so do bidirectional overrides, which make a reviewer read another value than
+/// the one rendered ([`crate::diag::is_unprintable`]). Helm values (`values:`) are exempt: they
+/// are data for the chart, serialised whole, where multi-line strings (a config file, a script)
+/// are legitimate and safe. Knative settings
 /// (`knative.config.<map>.<key>`) may hold line breaks and tabs, as ConfigMap data does
 /// (`istio.local-gateways` is YAML in a string): they are placed as one map by the serializer,
 /// which indents a `|` block under its key; other control characters are refused there too.
@@ -228,7 +224,7 @@ pub fn control_character_diagnostics(
     fn bad(s: &str, ptr: &str) -> bool {
         // `/knative/config/<map>/<key>`: ConfigMap data.
         let data = ptr.starts_with("/knative/config/") && ptr.matches('/').count() == 4;
-        s.chars().any(|c| is_control(c) && !(data && matches!(c, '\n' | '\t')))
+        s.chars().any(|c| crate::diag::is_unprintable(c) && !(data && matches!(c, '\n' | '\t')))
     }
     fn walk(
         v: &Value,
@@ -300,13 +296,21 @@ mod tests {
     fn control_characters_are_found_outside_values_only() {
         let v = serde_json::json!({
             "gitops": {"revision": "main\nplugin: x"},
-            "knative": {"config": {"features": {"a\u{1b}": "x", "b": "y\u{2028}", "c": "multi\nline"}}},
+            "knative": {"config": {"features": {"a\u{1b}": "x", "b": "y\u{2028}", "c": "multi\nline", "d": "\u{202e}x"}}},
             "description": "fine",
             "values": {"kserve": {"script": "multi\nline"}},
         });
         let diags = control_character_diagnostics(&v, &|_| None, "f.yaml");
         let keys: Vec<_> = diags.iter().map(|d| d.key_path.clone().unwrap_or_default()).collect();
-        assert_eq!(keys, ["gitops.revision", "knative.config.features.a\u{1b}", "knative.config.features.b"]);
+        assert_eq!(
+            keys,
+            [
+                "gitops.revision",
+                "knative.config.features.a\u{1b}",
+                "knative.config.features.b",
+                "knative.config.features.d"
+            ]
+        );
         assert!(diags.iter().all(|d| d.code == RuleCode::KG106));
     }
 
