@@ -50,12 +50,32 @@ pub enum ColorChoice {
 /// Environments a command acts on.
 #[derive(Debug, Args, Clone, Default)]
 pub struct EnvSelection {
-    /// Environment names (file names under `environments/` without `.yaml`); none means all.
+    /// Environment names (file names under `environments/` without `.yaml`) or globs
+    /// (`'k8s-*'`, quoted for the shell); none means all.
     #[arg(value_name = "ENV")]
     pub envs: Vec<String>,
     /// Act on every environment (the same as naming none).
     #[arg(long, conflicts_with = "envs")]
     pub all: bool,
+    /// Only environments whose effective configuration matches `KEY=VALUE` (or `KEY!=VALUE`);
+    /// repeat to require several. KEY is a key path (`cluster.kubernetesVersion`), a short
+    /// name (`platform`, `kubernetes`, `mesh`, `engine`, `mode`, `version`) or `extends` (a
+    /// layer anywhere in the chain: `extends=_eu`). Names and globs (`'k8s-*'`) narrow first.
+    #[arg(long = "selector", short = 'l', value_name = "KEY=VALUE")]
+    pub selectors: Vec<crate::config::select::Selector>,
+}
+
+impl EnvSelection {
+    /// Exactly one environment, by name.
+    pub fn one(name: &str) -> EnvSelection {
+        EnvSelection { envs: vec![name.to_string()], all: false, selectors: vec![] }
+    }
+
+    /// Whether the selection is every environment: no name, glob or selector. Only then are
+    /// rendered folders without an environment file considered.
+    pub fn is_everything(&self) -> bool {
+        self.envs.is_empty() && self.selectors.is_empty()
+    }
 }
 
 /// kgen's commands.

@@ -29,6 +29,7 @@ pub mod error;
 pub mod exit_codes;
 pub mod explain;
 pub mod lock;
+pub mod natural;
 pub mod pipeline;
 pub mod previous;
 pub mod printer;

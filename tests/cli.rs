@@ -359,3 +359,36 @@ fn verbose_says_what_it_read() {
     let plain = kgen(&["validate"]);
     assert!(!stderr(&plain).contains("read 7 environment file(s)"), "no debug lines without -v");
 }
+
+/// Globs and `--selector` pick environments by name pattern and by effective configuration.
+#[test]
+fn globs_and_selectors_select_environments() {
+    let valid = |args: &[&str]| {
+        let o = kgen(args);
+        assert_exit(&o, 0);
+        stderr(&o)
+    };
+    // Both OpenShift examples by glob, and by the platform they resolve to.
+    assert!(valid(&["validate", "openshift*"]).contains("2 environments valid"));
+    assert!(valid(&["validate", "--selector", "platform=openshift"]).contains("2 environments valid"));
+    assert!(valid(&["validate", "-l", "platform=openshift", "-l", "mesh=ossm3"]).contains("1 environment valid"));
+    let others = examples().len() - 2;
+    assert!(valid(&["validate", "-l", "platform!=openshift"]).contains(&format!("{others} environments valid")));
+    // A layer anywhere in the chain.
+    let with_base = std::fs::read_dir(root().join("environments"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .filter(|t| t.lines().any(|l| l.trim() == "extends: _base"))
+        .count();
+    assert!(with_base > 0);
+    assert!(valid(&["validate", "-l", "extends=_base"]).contains(&format!("{with_base} environment")));
+    // `render --check` on a selection never looks at folders of environments left out.
+    assert!(valid(&["render", "--check", "-l", "engine=flux"]).contains("up to date"));
+
+    let o = kgen(&["validate", "nope-*"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("no environment matches `nope-*`"), "{}", stderr(&o));
+    let o = kgen(&["validate", "-l", "platform"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("not `key=value`"), "{}", stderr(&o));
+}

@@ -13,6 +13,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("diag", 0),
     ("yaml", 0),
     ("version", 0),
+    ("natural", 0),
     ("value", 0),
     ("rule_code", 0),
     ("exit_codes", 0),

@@ -765,3 +765,29 @@ fn the_plan_decides_the_pins_and_the_lock_records_them() {
         assert!(plan.missing_pins().is_empty(), "{name}");
     }
 }
+
+/// Headers name the environment file, not the layer chain (the lock records it): moving a
+/// setting into a new layer changes no rendered file but `kgen.lock.json`.
+#[test]
+fn moving_a_setting_into_a_layer_changes_only_the_lock() {
+    let t = temp_project();
+    let envs = t.path().join("environments");
+    let out = kgen(t.path(), &["render", "prod"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let before = read_tree(&t.path().join("rendered/prod"));
+
+    let prod = std::fs::read_to_string(envs.join("prod.yaml")).unwrap();
+    let moved = "gitops:\n  engine: argocd\n  project: ml-platform\n";
+    assert!(prod.contains(moved), "prod.yaml changed; pick another setting to move");
+    std::fs::write(envs.join("_eu.yaml"), format!("apiVersion: kgen/v1\nkind: Environment\nextends: _base\n{moved}"))
+        .unwrap();
+    std::fs::write(envs.join("prod.yaml"), prod.replace(moved, "").replace("extends: _base", "extends: _eu")).unwrap();
+    let out = kgen(t.path(), &["render", "prod"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let after = read_tree(&t.path().join("rendered/prod"));
+
+    let changed: Vec<&String> = after.keys().filter(|p| before.get(*p) != after.get(*p)).collect();
+    assert_eq!(changed, [LOCK_FILE], "only the lock records the new chain");
+    let lock: Value = serde_json::from_slice(&after[LOCK_FILE]).unwrap();
+    assert!(lock.to_string().contains("environments/_eu.yaml"), "{lock}");
+}

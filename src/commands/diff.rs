@@ -31,7 +31,7 @@ pub fn run(ctx: &Context<'_>, args: &DiffArgs) -> Result<u8, Error> {
     let out = out_dir(root, args.out.as_ref());
     let display = display_path(root, &out);
     let names: Vec<String> = renders.iter().map(|r| r.env.clone()).collect();
-    let all = args.selection.envs.is_empty();
+    let all = args.selection.is_everything();
 
     // What `render --check` also reports about the folder on disk: obstacles and files kgen did
     // not generate where the engine applies from (a ref has neither: only regular files count).

@@ -59,7 +59,7 @@ pub fn list(ctx: &Context<'_>) -> Result<u8, Error> {
 
 /// Loads one environment or reports why it cannot.
 fn one(ctx: &Context<'_>, env: &str) -> Result<Option<Judged>, Error> {
-    let checked = check(ctx, &EnvSelection { envs: vec![env.to_string()], all: false })?;
+    let checked = check(ctx, &EnvSelection::one(env))?;
     if checked.has_errors() {
         report(ctx, &checked);
         return Ok(None);
@@ -82,7 +82,7 @@ pub fn show(ctx: &Context<'_>, env: &str) -> Result<u8, Error> {
 /// `kgen explain ENV [KEY]`: every effective value (or those under KEY), where it came from and
 /// which rendered files it reaches.
 pub fn explain(ctx: &Context<'_>, env: &str, key: Option<&str>, format: ExplainFormat) -> Result<u8, Error> {
-    let checked = check(ctx, &EnvSelection { envs: vec![env.to_string()], all: false })?;
+    let checked = check(ctx, &EnvSelection::one(env))?;
     report(ctx, &checked);
     let Some(r) = checked.resolved.first().filter(|_| !checked.has_errors()) else {
         return Ok(exit_codes::ERROR);

@@ -64,12 +64,11 @@ pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
         ctx.global.dir.display(),
         started.elapsed().as_millis()
     ));
-    let names: Vec<String> = if sel.envs.is_empty() { ws.environment_names() } else { sel.envs.clone() };
-    let mut diagnostics = Vec::new();
+    let (names, mut diagnostics) = crate::config::select::names(&ws, &sel.envs);
     let mut resolved = Vec::new();
     // Single-file problems: all of them when acting on everything, else those of files involved.
     let involved: Option<BTreeSet<String>> =
-        (!sel.envs.is_empty()).then(|| names.iter().flat_map(|n| chain_paths(&ws, n)).collect());
+        (!sel.is_everything()).then(|| names.iter().flat_map(|n| chain_paths(&ws, n)).collect());
     for d in &ws.diagnostics {
         let keep = match (&involved, &d.file) {
             (None, _) => true,
@@ -80,7 +79,7 @@ pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
             diagnostics.push(d.clone());
         }
     }
-    if sel.envs.is_empty() {
+    if sel.is_everything() {
         // Layers no environment reaches are still checked on their own (cycles, missing
         // parents); the others are checked through the environments.
         let reached: BTreeSet<String> = names.iter().flat_map(|n| chain_paths(&ws, n)).collect();
@@ -92,6 +91,13 @@ pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
     }
     for name in &names {
         let c = pipeline::check(&ws, name);
+        // An environment a selector leaves out says nothing; one that cannot be resolved is
+        // kept with its errors, since no selector can be evaluated on it.
+        if let Some(j) = &c.judged
+            && !sel.selectors.iter().all(|s| s.matches(j))
+        {
+            continue;
+        }
         diagnostics.extend(c.diagnostics);
         resolved.extend(c.judged);
     }

@@ -40,7 +40,7 @@ pub(crate) fn orphans(out: &Path, names: &[String]) -> Vec<String> {
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
         .filter(|n| is_valid_name(n) && !names.contains(n) && out.join(n).join(LOCK_FILE).is_file())
         .collect();
-    found.sort();
+    crate::natural::sort(&mut found);
     found
 }
 
@@ -159,7 +159,7 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
     if let write::OutputLock::Unsupported(e) = &lock {
         ctx.printer.warning(&unlocked_message(&out_display, e));
     }
-    if args.selection.envs.is_empty() {
+    if args.selection.is_everything() {
         let names: Vec<String> = checked.resolved.iter().map(|r| r.name.clone()).collect();
         for name in orphans(&out, &names) {
             renders.push(Rendered { env: name, files: BTreeMap::new() });
@@ -182,7 +182,7 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
     let jobs: Vec<(&Rendered, &Previous)> = renders.iter().zip(&previous).collect();
     let leftovers: Vec<write::Leftover> = write::leftover_stagings(&out)
         .into_iter()
-        .filter(|l| args.selection.envs.is_empty() || renders.iter().any(|r| r.env == l.env))
+        .filter(|l| args.selection.is_everything() || renders.iter().any(|r| r.env == l.env))
         .collect();
 
     if args.check {

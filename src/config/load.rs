@@ -120,16 +120,19 @@ impl Workspace {
         Ok(ws)
     }
 
-    /// Environment names (not layers) in name order, valid names only.
+    /// Environment names (not layers) in natural order, valid names only.
     pub fn environment_names(&self) -> Vec<String> {
-        self.files
+        let mut names = self
+            .files
             .keys()
             .chain(self.broken.keys())
             .filter(|n| !n.starts_with('_'))
             .cloned()
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
-            .collect()
+            .collect::<Vec<_>>();
+        crate::natural::sort(&mut names);
+        names
     }
 
     /// All known stems (environments and layers), for did-you-mean.

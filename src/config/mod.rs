@@ -5,4 +5,5 @@ pub mod merge;
 pub mod model;
 pub mod resolve;
 pub mod schema;
+pub mod select;
 pub mod validate;

@@ -904,7 +904,7 @@ fn compare_docs(
 
 /// Builds the report from per-environment diffs (any order; sorted here).
 pub fn report(base: Base, mut envs: Vec<EnvDiff>) -> Report {
-    envs.sort_by(|a, b| a.name.cmp(&b.name));
+    envs.sort_by(|a, b| crate::natural::cmp(&a.name, &b.name));
     let mut summary = Summary { environments: envs.len(), ..Summary::default() };
     let mut unchanged = Vec::new();
     let mut environments = Vec::new();

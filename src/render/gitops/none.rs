@@ -165,6 +165,6 @@ fn install_sh(r: &Resolved, plan: &Plan) -> GitopsFile {
         path: SCRIPT.into(),
         template: "none/install.sh",
         key: "script",
-        data: json!({"steps": steps, "name": r.name, "sources": r.files.join(" + "), "olmWaits": any_wait}),
+        data: json!({"steps": steps, "name": r.name, "sources": r.env_file(), "olmWaits": any_wait}),
     }
 }
