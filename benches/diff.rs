@@ -173,6 +173,20 @@ fn fleet(count: usize, runs: usize) {
             mb(r.max_rss_kb),
         );
     }
+    // Fleet review: what a PR comment of this change weighs (goal: one comment of at most 10 KB).
+    let md = kg(&["diff", "--all", "--format", "markdown"]).output().expect("kgen diff runs");
+    let parts = md
+        .stdout
+        .windows(kgen::diff::markdown::MARKER.len())
+        .filter(|w| *w == kgen::diff::markdown::MARKER.as_bytes())
+        .count();
+    let ok = if parts == 1 && md.stdout.len() <= 10_000 { "met" } else { "MISSED" };
+    println!(
+        "{:<52} {:>7} comment(s), {:.1} KB   (goal: 1 comment ≤ 10 KB: {ok})",
+        "kgen diff --format markdown: PR comment size",
+        parts,
+        md.stdout.len() as f64 / 1e3,
+    );
     let check = best_of(runs, || run(&mut kg(&["render", "--all", "--check"])));
     println!(
         "{:<52} {:>7.0}ms {:>7.1}MB   (render + byte comparison only, for scale)",

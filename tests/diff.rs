@@ -366,7 +366,7 @@ fn json_schema_is_committed_and_outputs_follow_it() {
             validator.iter_errors(&report).map(|e| format!("{e} at {}", e.instance_path())).collect();
         assert!(errors.is_empty(), "{case}: {errors:#?}");
         let mut other = report.clone();
-        other["schemaVersion"] = 2.into();
+        other["schemaVersion"] = (kgen::diff::SCHEMA_VERSION + 1).into();
         assert!(!validator.is_valid(&other), "another schema version does not validate");
     }
 }
@@ -453,4 +453,57 @@ fn git_ref_history_rules_see_what_the_ref_installed() {
     let o = kgen(project, &["diff", "--git-ref", "main", "staging"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("error[KG206]") && stderr(&o).contains("v1.5.1"), "{}", stderr(&o));
+}
+
+/// Fleet review: a one-line change of a shared layer over many environments is one short
+/// Markdown comment (each shared change once, groups as one row), while a change that differs
+/// per environment is still shown for that environment; JSON keeps every environment and adds
+/// the groups.
+#[test]
+fn a_shared_layer_change_over_a_fleet_is_one_short_comment() {
+    const FLEET: usize = 30;
+    let t = tempfile::tempdir().unwrap();
+    let envs = t.path().join("environments");
+    std::fs::create_dir_all(&envs).unwrap();
+    let base = "apiVersion: kgen/v1\nkind: Environment\nkserve:\n  ingressDomain: models.example.com\ngitops:\n  repoUrl: https://github.com/example/fleet.git\n";
+    std::fs::write(envs.join("_base.yaml"), base).unwrap();
+    for i in 0..FLEET {
+        let (mode, engine) = [("Knative", "argocd"), ("Standard", "flux"), ("Knative", "flux")][i % 3];
+        let body = format!(
+            "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {{platform: kubernetes, kubernetesVersion: \"1.33\"}}\nkserve: {{version: v0.20.0, deploymentMode: {mode}}}\nmesh: {{provider: istio}}\ngitops: {{engine: {engine}}}\n"
+        );
+        std::fs::write(envs.join(format!("fleet-{}.yaml", i + 1)), body).unwrap();
+    }
+    let o = kgen(t.path(), &["-q", "render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(
+        envs.join("_base.yaml"),
+        base.replace("models.example.com", "ml.example.com").replace("fleet.git", "fleet-v2.git"),
+    )
+    .unwrap();
+    // One environment also changes on its own.
+    let own = envs.join("fleet-7.yaml");
+    let text = std::fs::read_to_string(&own).unwrap();
+    std::fs::write(&own, text.replace("kubernetesVersion: \"1.33\"}", "kubernetesVersion: \"1.33\", name: east-7}"))
+        .unwrap();
+
+    let o = kgen(t.path(), &["diff", "--format", "markdown"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let md = stdout(&o);
+    assert_eq!(md.matches(kgen::diff::markdown::MARKER).count(), 1, "one comment:\n{md}");
+    assert!(md.len() <= 10_000, "{} bytes:\n{md}", md.len());
+    assert!(md.contains(&format!("**every changed environment ({FLEET})**")), "{md}");
+    assert!(md.contains("`ml.example.com`") && md.contains("fleet-v2.git"), "{md}");
+    // fleet-7's own change (its cluster name) is shown for it alone.
+    assert!(md.contains("### `fleet-7`") && md.contains("east-7"), "{md}");
+    // Natural order: fleet-2 before fleet-10.
+    let json = json(t.path(), &[]);
+    let names: Vec<&str> =
+        json["environments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), FLEET);
+    assert_eq!(&names[..3], ["fleet-1", "fleet-2", "fleet-3"]);
+    let groups = json["groups"].as_array().unwrap();
+    let grouped: usize = groups.iter().map(|g| g["environments"].as_array().unwrap().len()).sum();
+    assert_eq!(grouped, FLEET, "every changed environment in one group");
+    assert!(groups.len() <= 4, "three shapes and fleet-7: {}", groups.len());
 }

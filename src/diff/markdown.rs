@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use super::fleet::{self, Fleet, Shared};
 use super::{Change, ChangeOp, DocStatus, EnvDiff, EnvStatus, FileDiff, FileStatus, HunksOmitted, Report};
 
 /// The hidden marker every part starts with, so CI jobs can find and update their comments.
@@ -24,6 +25,12 @@ const VALUE_WIDTH: usize = 100;
 
 /// Environments named in full before "and N more".
 const NAMES_SHOWN: usize = 20;
+
+/// Runs of environment names (`env-0001…env-0040` is one) shown for a shared change.
+const RUNS_SHOWN: usize = 6;
+
+/// Places shown for a shared change before "and N more".
+const PLACES_SHOWN: usize = 3;
 
 /// `text` as inline code, safe whatever backticks it holds.
 fn code(text: &str) -> String {
@@ -65,6 +72,8 @@ enum Kind {
     Unchanged,
     /// One risk line.
     Risk,
+    /// One change shared by several environments (index into `Fleet::shared`).
+    Shared,
     /// The details of one file of environment `env` (index into `report.environments`).
     File { env: usize, file: usize },
 }
@@ -80,6 +89,8 @@ struct Part {
     body: String,
     rows: Vec<usize>,
     risks: Vec<usize>,
+    /// Shared changes it holds.
+    shared: usize,
     /// (env index, file index) of the file blocks it holds.
     files: Vec<(usize, usize)>,
     unchanged: bool,
@@ -91,7 +102,11 @@ struct Part {
 pub fn render(report: &Report, max_bytes: usize) -> Vec<String> {
     let max_bytes = max_bytes.max(MIN_MAX_BYTES);
     let budget = max_bytes - HEADER_RESERVE;
-    let blocks = blocks(report);
+    // Changes several environments share are shown once; the details below hold the rest. The
+    // residual report has the same environments, counts and risks, fewer files.
+    let fleet = fleet::fleet(report);
+    let blocks = blocks(report, &fleet);
+    let report = &fleet.residual;
     let mut parts: Vec<Part> = vec![Part::default()];
     let mut row_no = 0;
     let mut risk_no = 0;
@@ -118,6 +133,7 @@ pub fn render(report: &Report, max_bytes: usize) -> Vec<String> {
                 risk_no += 1;
             }
             Kind::Unchanged => part.unchanged = true,
+            Kind::Shared => part.shared += 1,
             Kind::File { env, file } => {
                 part.files.push((env, file));
                 env_seen[env] = true;
@@ -183,6 +199,10 @@ fn prefix(report: &Report, part: &Part, kind: Kind, seen: (usize, usize, &[bool]
             if rows_before > 0 { "### Summary (continued)\n\n" } else { "" }
         ),
         Kind::Risk if part.last != Some(Kind::Risk) => format!("### ⚠️ Risks{}\n\n", continued(risks_before > 0)),
+        Kind::Shared if part.last != Some(Kind::Shared) => {
+            "### The same change in several environments\n\n_Shown once; `<env>` stands for each environment's name._\n\n"
+                .to_string()
+        }
         Kind::File { env, .. } if !matches!(part.last, Some(Kind::File { env: e, .. }) if e == env) => {
             let e = &report.environments[env];
             let mut s = format!("### {}{}\n\n", code(&e.name), continued(env_seen[env]));
@@ -218,14 +238,27 @@ fn env_line(e: &EnvDiff) -> String {
     parts.join(" · ")
 }
 
-/// Every block, in order: summary rows, the unchanged line, risks, file details.
-fn blocks(report: &Report) -> Vec<Block> {
+/// A group's name: `` `east` `` or `` `env-0000` and 166 more ``.
+fn group_name(report: &Report, group: &[usize]) -> String {
+    let first = code(&report.environments[group[0]].name);
+    match group.len() {
+        1 => first,
+        n => format!("{first} and {} more", n - 1),
+    }
+}
+
+/// Every block, in order: summary rows (one per group of environments with the same changes),
+/// the unchanged line, risks, changes shared by several environments, file details of what
+/// is left per environment.
+fn blocks(report: &Report, fleet: &Fleet) -> Vec<Block> {
     let mut out = Vec::new();
-    for e in &report.environments {
+    for g in &fleet.groups {
+        let e = &report.environments[g[0]];
+        let name = group_name(report, g);
         let name = match e.status {
-            EnvStatus::Added => format!("{} (new)", code(&e.name)),
-            EnvStatus::Removed => format!("{} (removed)", code(&e.name)),
-            _ => code(&e.name),
+            EnvStatus::Added => format!("{name} (new)"),
+            EnvStatus::Removed => format!("{name} (removed)"),
+            _ => name,
         };
         let values = if e.values_changed.is_empty() {
             "—".to_string()
@@ -241,21 +274,24 @@ fn blocks(report: &Report) -> Vec<Block> {
             ),
         });
     }
+    let grouped = fleet.groups.iter().any(|g| g.len() > 1);
+    let each = if grouped { "\nA row that names several environments gives the figures of each.\n" } else { "" };
     if report.has_changes() && !report.unchanged.is_empty() {
         let names = if report.unchanged.len() <= NAMES_SHOWN {
             format!("Unchanged: {}.", report.unchanged.iter().map(|n| code(n)).collect::<Vec<_>>().join(", "))
         } else {
             format!("{} other environments are unchanged.", report.unchanged.len())
         };
-        out.push(Block { kind: Kind::Unchanged, text: format!("\n{names}\n\n") });
+        out.push(Block { kind: Kind::Unchanged, text: format!("{each}\n{names}\n\n") });
     } else if report.has_changes() {
-        out.push(Block { kind: Kind::Unchanged, text: "\n".into() });
+        out.push(Block { kind: Kind::Unchanged, text: format!("{each}\n") });
     }
-    for e in &report.environments {
+    for g in &fleet.groups {
+        let e = &report.environments[g[0]];
         for r in &e.risks {
             out.push(Block {
                 kind: Kind::Risk,
-                text: format!("- {} **{}**: {}\n", code(&e.name), r.kind.as_str(), escape_inline(&r.message)),
+                text: format!("- {} **{}**: {}\n", group_name(report, g), r.kind.as_str(), escape_inline(&r.message)),
             });
         }
     }
@@ -265,12 +301,48 @@ fn blocks(report: &Report) -> Vec<Block> {
             last.text.push('\n');
         }
     }
-    for (ei, e) in report.environments.iter().enumerate() {
+    for s in &fleet.shared {
+        out.push(Block { kind: Kind::Shared, text: shared_line(report, s) });
+    }
+    if !fleet.shared.is_empty()
+        && let Some(last) = out.last_mut()
+    {
+        last.text.push('\n');
+    }
+    for (ei, e) in fleet.residual.environments.iter().enumerate() {
         for (fi, f) in e.files.iter().enumerate() {
             out.push(Block { kind: Kind::File { env: ei, file: fi }, text: file_block(e, f, None).0 });
         }
     }
     out
+}
+
+/// One shared change: what, where, in which environments.
+fn shared_line(report: &Report, s: &Shared) -> String {
+    let what = match s.atom.as_change() {
+        Some(c) => change(&c),
+        None => html(&s.atom.describe()),
+    };
+    let place = |(file, object): &(String, Option<String>)| match object {
+        Some(o) => format!("{} {}", code(file), code(o)),
+        None => code(file),
+    };
+    let places = if s.places.len() == 1 {
+        format!("in {}", place(&s.places[0]))
+    } else {
+        let shown: Vec<String> = s.places.iter().take(PLACES_SHOWN).map(place).collect();
+        let more = s.places.len().saturating_sub(PLACES_SHOWN);
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        format!("in {} places: {}{more}", s.places.len(), shown.join(", "))
+    };
+    let n = s.environments.len();
+    let envs = if n == report.summary.changed {
+        format!("**every changed environment ({n})**")
+    } else {
+        let names: Vec<&str> = s.environments.iter().map(|&i| report.environments[i].name.as_str()).collect();
+        format!("**{n} environments**: {}", fleet::names_line(&names, RUNS_SHOWN, code))
+    };
+    format!("- {what} · {places} · {envs}\n")
 }
 
 /// `namespace-removed ×2, deployment-mode-switch`: the kinds of an environment's risks.
@@ -439,6 +511,9 @@ fn file_block(e: &EnvDiff, f: &FileDiff, limit: Option<usize>) -> (String, Optio
             notes.push_str("_Holds a Secret: values are never shown, only which keys change._\n\n")
         }
         Some(HunksOmitted::Size) => notes.push_str("_File too long to show in full._\n\n"),
+        Some(HunksOmitted::Shared) => {
+            notes.push_str("_More changes of this file are the same in several environments: shown once above._\n\n")
+        }
         _ => {}
     }
     let lines = doc_lines(f);
@@ -544,6 +619,9 @@ fn header(report: &Report, p: &Part, n: usize, total: usize, rows: usize, risks:
         } else {
             holds.push(format!("risks {}", range(&p.risks, risks)));
         }
+    }
+    if p.shared > 0 {
+        holds.push(plural(p.shared, "change shared by several environments", "changes shared by several environments"));
     }
     // Details, per environment.
     let mut envs: Vec<(usize, Vec<usize>)> = Vec::new();

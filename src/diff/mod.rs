@@ -9,6 +9,7 @@
 //! changes; an object that moves to another file is shown as moved. The model below is also the
 //! JSON output ([`json`]); [`text`] and [`markdown`] print it.
 
+pub mod fleet;
 pub mod json;
 pub mod markdown;
 pub mod risk;
@@ -30,7 +31,7 @@ use crate::yaml;
 pub use risk::{Risk, RiskKind};
 
 /// Version of the JSON output format (`schemaVersion`); raised on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Added files up to this many lines are shown in full as a hunk.
 const SMALL_FILE_LINES: usize = 40;
@@ -82,6 +83,11 @@ pub struct Report {
     pub environments: Vec<EnvDiff>,
     /// Compared environments without any change, in name order.
     pub unchanged: Vec<String>,
+    /// The changed environments grouped by their changes: environments in one group change the
+    /// same fields, objects and files the same way, apart from their own names (which the
+    /// changes may contain, as in `argocd/application-<env>-kserve.yaml`). Every changed
+    /// environment is in exactly one group; groups are in order of their first environment.
+    pub groups: Vec<fleet::Group>,
 }
 
 /// Totals over every compared environment.
@@ -173,7 +179,7 @@ pub enum FileKind {
 }
 
 /// How a file changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum FileStatus {
     /// New file.
@@ -206,6 +212,9 @@ pub enum HunksOmitted {
     Size,
     /// A removed file: what it held is listed, its text is not repeated.
     Removed,
+    /// Some of the file's changes are the same in several environments and shown once for all
+    /// of them (text and Markdown only; JSON keeps every change per environment).
+    Shared,
 }
 
 /// One changed file.
@@ -234,7 +243,7 @@ pub struct FileDiff {
 }
 
 /// How a document changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum DocStatus {
     /// New document.
@@ -312,7 +321,7 @@ impl std::fmt::Display for ObjectRef {
 }
 
 /// How a field changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeOp {
     /// The path is new.
@@ -921,6 +930,10 @@ pub fn report(base: Base, mut envs: Vec<EnvDiff>) -> Report {
         summary.risks += e.risks.len();
         environments.push(e);
     }
+    let groups = fleet::groups(&environments)
+        .into_iter()
+        .map(|g| fleet::Group { environments: g.into_iter().map(|i| environments[i].name.clone()).collect() })
+        .collect();
     Report {
         schema_version: SCHEMA_VERSION,
         kgen_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -928,6 +941,7 @@ pub fn report(base: Base, mut envs: Vec<EnvDiff>) -> Report {
         summary,
         environments,
         unchanged,
+        groups,
     }
 }
 

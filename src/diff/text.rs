@@ -111,14 +111,32 @@ pub fn env_details(env: &EnvDiff, color: bool) -> String {
     out
 }
 
-/// The whole report: every changed environment, then a total line.
+/// The whole report: changes several environments share (once), every group of environments
+/// with the same changes (once, named by its first), then a total line.
 pub fn render(report: &Report, color: bool) -> String {
+    let paint = Paint { on: color };
+    let fleet = super::fleet::fleet(report);
     let mut out = String::new();
-    for env in &report.environments {
+    if !fleet.shared.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint.p(BOLD, "the same change in several environments (<env> stands for each one's name):")
+        );
+        for s in &fleet.shared {
+            shared(&mut out, report, s, paint);
+        }
+    }
+    for g in &fleet.groups {
         if !out.is_empty() {
             out.push('\n');
         }
-        out.push_str(&env_details(env, color));
+        let mut env = fleet.residual.environments[g[0]].clone();
+        if g.len() > 1 {
+            let names: Vec<&str> = g.iter().map(|&i| report.environments[i].name.as_str()).collect();
+            env.name = format!("{} (each of {})", super::fleet::names_line(&names, 4, str::to_string), g.len());
+        }
+        out.push_str(&env_details(&env, color));
     }
     if !out.is_empty() {
         out.push('\n');
@@ -126,6 +144,37 @@ pub fn render(report: &Report, color: bool) -> String {
     out.push_str(&totals(report));
     out.push('\n');
     out
+}
+
+/// One shared change: what, where and in how many environments.
+fn shared(out: &mut String, report: &Report, s: &super::fleet::Shared, paint: Paint) {
+    let what = match s.atom.as_change() {
+        Some(c) => {
+            let mut line = String::new();
+            changes(&mut line, std::slice::from_ref(&c), 0, paint);
+            line.trim_end().to_string()
+        }
+        None => s.atom.describe(),
+    };
+    let places: Vec<String> = s
+        .places
+        .iter()
+        .map(|(file, object)| match object {
+            Some(o) => format!("{file} {o}"),
+            None => file.clone(),
+        })
+        .collect();
+    let n = s.environments.len();
+    let envs = if n == report.summary.changed {
+        format!("every changed environment ({n})")
+    } else {
+        let names: Vec<&str> = s.environments.iter().map(|&i| report.environments[i].name.as_str()).collect();
+        format!("{n} environments: {}", super::fleet::names_line(&names, 6, str::to_string))
+    };
+    let _ = writeln!(out, "  {what}");
+    let shown = places.len().min(3);
+    let more = if places.len() > shown { format!(" and {} more", places.len() - shown) } else { String::new() };
+    let _ = writeln!(out, "    {}", paint.p(DIM, &format!("in {}{more} · {envs}", places[..shown].join(", "))));
 }
 
 /// `2 of 6 environments change: …` (one line, no newline).
@@ -215,6 +264,13 @@ fn file(out: &mut String, f: &FileDiff, paint: Paint) {
         }
         Some(HunksOmitted::Size) => {
             let _ = writeln!(out, "    {}", paint.p(DIM, "(file not shown: too long)"));
+        }
+        Some(HunksOmitted::Shared) => {
+            let _ = writeln!(
+                out,
+                "    {}",
+                paint.p(DIM, "(more changes of this file are shown once for several environments)")
+            );
         }
         Some(HunksOmitted::Index | HunksOmitted::Removed) | None => {}
     }
