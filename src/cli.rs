@@ -17,9 +17,11 @@ pub struct Cli {
 }
 
 /// Options every command takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// Run as if started in DIR (the folder holding `environments/` and `rendered/`).
+    /// Run as if started in DIR (the folder holding `environments/` and `rendered/`). Without
+    /// it, kgen looks for `environments/` here and then in each folder above, as git and cargo
+    /// find their roots.
     #[arg(short = 'C', long = "directory", value_name = "DIR", global = true, default_value = ".")]
     pub dir: PathBuf,
     /// When to use colour: `auto` (a terminal without `NO_COLOR`), `always` or `never`.
@@ -116,8 +118,20 @@ pub enum Command {
         #[arg(value_name = "CODE")]
         code: Option<String>,
     },
-    /// Print the JSON Schema of environment files.
-    Schema,
+    /// Print the JSON Schema of environment files (or of layers), or write both into `schemas/`.
+    Schema(SchemaArgs),
+    /// Start a kgen project here (or in `-C DIR`): `environments/_base.yaml`, a commented layer
+    /// every environment can extend, and `schemas/` with the JSON Schemas the files' `$schema`
+    /// comments point at. Never overwrites a file.
+    ///
+    /// Example: `kgen init && kgen new east --kubernetes 1.33 --mode Standard --engine flux`
+    Init(InitArgs),
+    /// Write `environments/ENV.yaml`: a valid, commented environment file for the given cluster,
+    /// on the newest KServe release that fits it unless `--version` says otherwise. Checked like
+    /// `kgen validate` before it is written; never overwrites a file.
+    ///
+    /// Example: `kgen new east --platform kubernetes --kubernetes 1.33 --mode Standard --mesh istio --engine flux`
+    New(NewArgs),
     /// Print the version catalog: releases, pins, chart names, modes, minimum Kubernetes.
     Versions,
     /// Print a shell completion script.
@@ -126,6 +140,64 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// Options of `kgen schema`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SchemaArgs {
+    /// The schema of layers (`_*.yaml`): the same keys, nothing required but the header, since
+    /// a layer may be partial. Editors use it through the layer's `$schema` comment.
+    #[arg(long, conflicts_with = "write")]
+    pub layer: bool,
+    /// Write `schemas/environment.schema.json` and `schemas/layer.schema.json` into the project
+    /// (what the `$schema` comments of environment files point at), replacing older copies.
+    #[arg(long)]
+    pub write: bool,
+}
+
+/// Options of `kgen init`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct InitArgs {
+    /// The Git repository Argo CD or Flux will read `rendered/` from, written into
+    /// `_base.yaml`; default: this repository's `origin` remote, else a placeholder to edit.
+    #[arg(long, value_name = "URL")]
+    pub repo_url: Option<String>,
+}
+
+/// Options of `kgen new`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct NewArgs {
+    /// Name of the environment (lower-case letters, digits and `-`): the file is
+    /// `environments/ENV.yaml`, the render `rendered/ENV/`.
+    #[arg(value_name = "ENV")]
+    pub env: String,
+    /// `kubernetes` or `openshift`.
+    #[arg(long, value_name = "PLATFORM", default_value = "kubernetes")]
+    pub platform: String,
+    /// The cluster's Kubernetes minor version (`1.33`; OpenShift 4.19 is Kubernetes 1.32).
+    #[arg(long = "kubernetes", value_name = "VERSION")]
+    pub kubernetes: String,
+    /// KServe deployment mode: `Standard` (plain Deployments) or `Knative` (serverless).
+    #[arg(long, value_name = "MODE", default_value = "Standard")]
+    pub mode: String,
+    /// Service mesh: `istio`, `ossm2`, `ossm3` (OpenShift Service Mesh) or `none`. Default:
+    /// `istio` on Kubernetes, `ossm3` on OpenShift.
+    #[arg(long, value_name = "MESH")]
+    pub mesh: Option<String>,
+    /// GitOps engine: `argocd`, `flux` or `none` (an `install.sh`).
+    #[arg(long, value_name = "ENGINE", default_value = "argocd")]
+    pub engine: String,
+    /// The domain InferenceServices get hostnames under (`kserve.ingressDomain`, e.g.
+    /// `models.east.example.com`); default: a placeholder under `example.com` to replace.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// KServe release (`v0.20.0`); default: the newest one whose render passes every rule on
+    /// this cluster.
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// The layer to extend; default `_base` when `environments/_base.yaml` exists.
+    #[arg(long, value_name = "LAYER")]
+    pub extends: Option<String>,
 }
 
 /// Options of `kgen render`.

@@ -49,7 +49,13 @@ pub fn run(cli: &Cli) -> u8 {
     // Notes of ignored rules are reviewed where rules are reviewed (`kgen validate`); elsewhere
     // they would repeat on every run of `render`, `diff` and CI, so they need `-v`.
     let show_ignore_notes = matches!(cli.command, Command::Validate(_)) || cli.global.verbose;
-    let ctx = Context { global: &cli.global, printer: printer::Printer::new(&cli.global), show_ignore_notes };
+    let mut global = cli.global.clone();
+    // `kgen init` starts a project exactly where it is told; every other command finds the one
+    // it is in.
+    if !matches!(cli.command, Command::Init(_)) {
+        global.dir = project_root(&global.dir);
+    }
+    let ctx = Context { global: &global, printer: printer::Printer::new(&global), show_ignore_notes };
     let result = match &cli.command {
         Command::Render(args) => commands::render::run(&ctx, args),
         Command::Diff(args) => commands::diff::run(&ctx, args),
@@ -58,7 +64,9 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Show { env } => commands::inspect::show(&ctx, env),
         Command::Explain { env, key, format } => commands::inspect::explain(&ctx, env, key.as_deref(), *format),
         Command::Rules { code } => commands::catalog_cmds::rules(&ctx, code.as_deref()),
-        Command::Schema => commands::catalog_cmds::schema(&ctx),
+        Command::Schema(args) => commands::catalog_cmds::schema(&ctx, args),
+        Command::Init(args) => commands::init::init(&ctx, args),
+        Command::New(args) => commands::init::new(&ctx, args),
         Command::Versions => commands::catalog_cmds::versions(&ctx),
         Command::Completions { shell } => commands::catalog_cmds::completions(&ctx, *shell),
     };
@@ -75,6 +83,21 @@ pub fn run(cli: &Cli) -> u8 {
             e.exit_code()
         }
     }
+}
+
+/// The project root for `-C DIR`: DIR itself when it holds `environments/` or was named
+/// explicitly (anything but the default `.`); otherwise the nearest folder above the current
+/// one that holds `environments/`, and `.` when none does (the command then says how to start a
+/// project).
+pub fn project_root(dir: &std::path::Path) -> std::path::PathBuf {
+    if dir != std::path::Path::new(".") || dir.join(config::load::ENV_DIR).is_dir() {
+        return dir.to_path_buf();
+    }
+    let Ok(cwd) = std::env::current_dir() else { return dir.to_path_buf() };
+    cwd.ancestors()
+        .skip(1)
+        .find(|a| a.join(config::load::ENV_DIR).is_dir())
+        .map_or_else(|| dir.to_path_buf(), std::path::Path::to_path_buf)
 }
 
 /// Runs `items` through `f` on every core; results keep the input order.

@@ -177,6 +177,36 @@ fn schema_matches_the_committed_file() {
     let schema: Value = serde_json::from_slice(&o.stdout).expect("the schema is JSON");
     assert!(schema.get("$schema").is_some(), "declares its dialect");
     assert!(schema["properties"]["kserve"].is_object(), "{schema}");
+
+    // The layer schema: the same keys, nothing required below the header, so an editor does
+    // not mark a partial layer.
+    let o = kgen(&["schema", "--layer"]);
+    assert_exit(&o, 0);
+    let path = root().join("schemas/layer.schema.json");
+    let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(o.stdout == committed, "schemas/layer.schema.json is stale: run `cargo run -- schema --write`");
+    let layer: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(layer["required"], serde_json::json!(["apiVersion", "kind"]));
+    let validator = jsonschema::validator_for(&layer).expect("the layer schema compiles");
+    let full = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let base: Value = kgen::yaml::from_str(
+        &std::fs::read_to_string(root().join("environments/_base.yaml")).unwrap(),
+        kgen::yaml::Budget::EnvironmentFile,
+    )
+    .unwrap();
+    assert!(validator.is_valid(&base), "the example layer passes the layer schema");
+    assert!(!full.is_valid(&base), "a partial layer fails the environment schema");
+    // Every example points its editor at the right one.
+    for e in std::fs::read_dir(root().join("environments")).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        let want = if name.starts_with('_') { "layer" } else { "environment" };
+        assert!(
+            text.starts_with(&format!("# yaml-language-server: $schema=../schemas/{want}.schema.json\n")),
+            "{name}"
+        );
+    }
 }
 
 #[test]
@@ -391,4 +421,70 @@ fn globs_and_selectors_select_environments() {
     let o = kgen(&["validate", "-l", "platform"]);
     assert_exit(&o, 2);
     assert!(stderr(&o).contains("not `key=value`"), "{}", stderr(&o));
+}
+
+/// From an empty folder to a render: `init`, `new`, then `render` from a subfolder (the root is
+/// found upward). Nothing is ever overwritten; outside a project the error says `kgen init`.
+#[test]
+fn init_and_new_start_a_project_that_renders_from_any_subfolder() {
+    let t = tempfile::tempdir().unwrap();
+    let run = |dir: &Path, args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kgen"));
+        cmd.current_dir(dir).env_clear().env("NO_COLOR", "1").args(args);
+        cmd.output().expect("kgen runs")
+    };
+    let o = run(t.path(), &["list"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("`kgen init` starts one here"), "{}", stderr(&o));
+
+    assert_exit(&run(t.path(), &["init"]), 0);
+    for f in ["environments/_base.yaml", "schemas/environment.schema.json", "schemas/layer.schema.json"] {
+        assert!(t.path().join(f).is_file(), "{f}");
+    }
+    // The layer's `$schema` comment points at the layer schema it just wrote.
+    let base = std::fs::read_to_string(t.path().join("environments/_base.yaml")).unwrap();
+    assert!(base.starts_with("# yaml-language-server: $schema=../schemas/layer.schema.json\n"), "{base}");
+    let o = run(t.path(), &["init"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("exists already"), "{}", stderr(&o));
+
+    let new = [
+        "new",
+        "east",
+        "--platform",
+        "kubernetes",
+        "--kubernetes",
+        "1.33",
+        "--mode",
+        "Standard",
+        "--mesh",
+        "istio",
+        "--engine",
+        "flux",
+    ];
+    assert_exit(&run(t.path(), &new), 0);
+    let east = std::fs::read_to_string(t.path().join("environments/east.yaml")).unwrap();
+    let newest = kgen::catalog::get().newest().version.clone();
+    assert!(east.contains(&format!("version: {newest}")) && east.contains("engine: flux"), "{east}");
+    let o = run(t.path(), &new);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("never overwrites"), "{}", stderr(&o));
+
+    let sub = t.path().join("environments/deeper/still");
+    std::fs::create_dir_all(&sub).unwrap();
+    let o = run(&sub, &["render"]);
+    assert_exit(&o, 0);
+    assert!(t.path().join("rendered/east/flux").is_dir(), "rendered at the project root: {}", stderr(&o));
+    assert_exit(&run(&sub, &["render", "--check"]), 0);
+
+    // OpenShift with Argo CD: a valid file whose engine namespace is OpenShift GitOps'.
+    let o = run(t.path(), &["new", "ocp", "--platform", "openshift", "--kubernetes", "1.32"]);
+    assert_exit(&o, 0);
+    let o = run(t.path(), &["explain", "ocp", "gitops.namespace"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("openshift-gitops"), "{}", stdout(&o));
+    // A file that would not validate is not written.
+    let o = run(t.path(), &["new", "bad", "--kubernetes", "1.33", "--mode", "Knativ"]);
+    assert_exit(&o, 2);
+    assert!(!t.path().join("environments/bad.yaml").exists());
 }

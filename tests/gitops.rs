@@ -397,7 +397,9 @@ fn every_engine_writes_into_its_own_folder_and_passes_the_render_rules() {
         assert_eq!(tops, expected.into_iter().collect(), "{e:?}");
         if let Some(folder) = engine.folder() {
             assert!(gitops::is_applied_folder(folder), "{folder}");
-            assert!(engine.default_namespace().is_some(), "{e:?}: its objects need a namespace");
+            for platform in [kgen::config::model::Platform::Kubernetes, kgen::config::model::Platform::Openshift] {
+                assert!(engine.default_namespace(platform).is_some(), "{e:?}: its objects need a namespace");
+            }
         }
         assert_eq!(
             engine.needs_repository(),

@@ -16,9 +16,14 @@ fn emit(ctx: &Context<'_>, text: &str) -> Result<u8, Error> {
     Ok(exit_codes::SUCCESS)
 }
 
-/// `kgen schema`.
-pub fn schema(ctx: &Context<'_>) -> Result<u8, Error> {
-    emit(ctx, &schema::schema_text())
+/// `kgen schema [--layer] [--write]`.
+pub fn schema(ctx: &Context<'_>, args: &crate::cli::SchemaArgs) -> Result<u8, Error> {
+    if args.write {
+        let written = super::init::write_schemas(&ctx.global.dir)?;
+        ctx.printer.info(&format!("wrote {}", written.join(", ")));
+        return Ok(exit_codes::SUCCESS);
+    }
+    emit(ctx, &if args.layer { schema::layer_schema_text() } else { schema::schema_text() })
 }
 
 /// `kgen versions`.

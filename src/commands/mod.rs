@@ -3,6 +3,7 @@
 
 pub mod catalog_cmds;
 pub mod diff;
+pub mod init;
 pub mod inspect;
 pub mod render;
 pub mod validate;

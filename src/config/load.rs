@@ -83,6 +83,13 @@ impl Workspace {
     /// and so is an `environments` folder outside it (an error for the whole command).
     pub fn load(root: &Path) -> Result<Workspace, Error> {
         let dir = root.join(ENV_DIR);
+        if !dir.exists() && std::fs::symlink_metadata(&dir).is_err() {
+            return Err(Error::Usage(format!(
+                "no `{ENV_DIR}/` folder in `{}` or any folder above it: not a kgen project. \
+                 `kgen init` starts one here; `-C DIR` points at an existing one",
+                root.display()
+            )));
+        }
         let project = Project::of(root, &dir)?;
         let entries = std::fs::read_dir(&dir).map_err(|source| Error::Io {
             path: dir.clone(),
@@ -133,6 +140,25 @@ impl Workspace {
             .collect::<Vec<_>>();
         crate::natural::sort(&mut names);
         names
+    }
+
+    /// Adds (or replaces) an environment file from text, as if read from
+    /// `environments/<stem>.yaml`: what `kgen new` checks before it writes anything.
+    pub fn insert_text(&mut self, stem: &str, text: String) {
+        let display = format!("{ENV_DIR}/{stem}.yaml");
+        self.files.remove(stem);
+        self.broken.remove(stem);
+        self.diagnostics.retain(|d| d.file.as_deref() != Some(display.as_str()));
+        let one = match parse_checked(text, &display) {
+            Ok((text, file)) => Loaded::Ok {
+                file: SourceFile { name: stem.to_string(), ..file },
+                stem: stem.to_string(),
+                display,
+                text,
+            },
+            Err((text, diagnostics)) => Loaded::Broken { stem: stem.to_string(), display, text, diagnostics },
+        };
+        self.record(one);
     }
 
     /// All known stems (environments and layers), for did-you-mean.
@@ -321,6 +347,11 @@ fn read_checked(path: &Path, display: &str) -> Checked {
             );
         }
     };
+    parse_checked(text, display)
+}
+
+/// Parses the text of one environment file and checks it against the layer schema.
+fn parse_checked(text: String, display: &str) -> Checked {
     let value: Value = match yaml::from_str(&text, yaml::Budget::EnvironmentFile) {
         Ok(v) => v,
         Err(e) => return Err((Some(text), vec![read_error_diagnostic(e).in_file(display)])),

@@ -39,9 +39,25 @@ pub fn layer_schema() -> &'static Value {
     })
 }
 
+/// Identifier of the layer schema.
+pub const LAYER_SCHEMA_ID: &str = "https://kgen.dev/schemas/layer.schema.json";
+
 /// The schema as committed: pretty JSON with a trailing newline.
 pub fn schema_text() -> String {
     let mut s = serde_json::to_string_pretty(environment_schema()).expect("schema serialises");
+    s.push('\n');
+    s
+}
+
+/// The layer schema as committed (`schemas/layer.schema.json`), for editors: like
+/// [`layer_schema`], with its own `$id` and title.
+pub fn layer_schema_text() -> String {
+    let mut v = layer_schema().clone();
+    if let Value::Object(m) = &mut v {
+        m.insert("$id".into(), json!(LAYER_SCHEMA_ID));
+        m.insert("title".into(), json!("kgen layer (environments/_*.yaml)"));
+    }
+    let mut s = serde_json::to_string_pretty(&v).expect("schema serialises");
     s.push('\n');
     s
 }

@@ -237,13 +237,19 @@ fn istio_ingress_class(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
         } else {
             format!("`{}` serves no `istio` IngressClass (kgen renders it only with upstream Istio)", mesh.as_str())
         };
-        out.push(r.diag_at_any(
-            diag(
-                RuleCode::KG402,
-                format!("Standard mode with `ingress: ingress` uses the `istio` IngressClass, but {why}"),
-            ),
-            &["/kserve/ingress", "/kserve/ingressClassName", "/mesh/provider"],
-        ));
+        let mut d = diag(
+            RuleCode::KG402,
+            format!("Standard mode with `ingress: ingress` uses the `istio` IngressClass, but {why}"),
+        );
+        // Upstream Istio is refused on OpenShift (KG302): point at what works there.
+        if r.env.cluster.platform == crate::config::model::Platform::Openshift {
+            d = d.hint(
+                "on OpenShift, use the Gateway API with the mesh's Istio (`kserve.ingress: gatewayApi`, \
+                 `gatewayApi.implementation: istio`, with `mesh.provider: ossm3`), or name an IngressClass \
+                 your cluster has (`kserve.ingressClassName`)",
+            );
+        }
+        out.push(r.diag_at_any(d, &["/kserve/ingress", "/kserve/ingressClassName", "/mesh/provider"]));
     }
 }
 

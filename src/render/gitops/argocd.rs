@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{ApplyOrder, Engine, GitopsFile, broken_schema, is_builtin, kebab, node_id, release_by_name};
 use crate::catalog;
-use crate::config::model::GitopsEngine;
+use crate::config::model::{GitopsEngine, Platform};
 use crate::config::resolve::Resolved;
 use crate::render::plan::Plan;
 
@@ -27,8 +27,13 @@ impl Engine for ArgoCd {
     fn needs_repository(&self) -> bool {
         true
     }
-    fn default_namespace(&self) -> Option<(&'static str, &'static str)> {
-        Some(("argocd", "Argo CD's own namespace"))
+    fn default_namespace(&self, platform: Platform) -> Option<(&'static str, &'static str)> {
+        match platform {
+            // Red Hat OpenShift GitOps runs its default Argo CD instance in `openshift-gitops`
+            // (docs.redhat.com, "Red Hat OpenShift GitOps: Installing GitOps").
+            Platform::Openshift => Some(("openshift-gitops", "the namespace of OpenShift GitOps' default Argo CD")),
+            Platform::Kubernetes => Some(("argocd", "Argo CD's own namespace")),
+        }
     }
     fn default_server(&self) -> Option<(&'static str, &'static str)> {
         Some((IN_CLUSTER, "the cluster Argo CD runs in"))

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{ApplyOrder, Engine, GitopsFile, broken_schema, kebab, node_id, release_by_name, settings};
 use crate::catalog;
-use crate::config::model::GitopsEngine;
+use crate::config::model::{GitopsEngine, Platform};
 use crate::config::resolve::Resolved;
 use crate::render::plan::Plan;
 
@@ -24,7 +24,7 @@ impl Engine for Flux {
     fn needs_repository(&self) -> bool {
         true
     }
-    fn default_namespace(&self) -> Option<(&'static str, &'static str)> {
+    fn default_namespace(&self, _platform: Platform) -> Option<(&'static str, &'static str)> {
         Some(("flux-system", "Flux's own namespace"))
     }
     fn default_server(&self) -> Option<(&'static str, &'static str)> {

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use super::plan::{ChartRelease, Plan};
 use crate::catalog;
-use crate::config::model::GitopsEngine;
+use crate::config::model::{GitopsEngine, Platform};
 use crate::config::resolve::Resolved;
 
 /// How an engine orders what it applies, as the KG602 rule reads it back from the render.
@@ -49,7 +49,7 @@ pub trait Engine: Sync {
     fn needs_repository(&self) -> bool;
     /// The namespace of its own objects when no file sets `gitops.namespace`, and how that was
     /// decided (for `kgen explain`).
-    fn default_namespace(&self) -> Option<(&'static str, &'static str)>;
+    fn default_namespace(&self, platform: Platform) -> Option<(&'static str, &'static str)>;
     /// The cluster it deploys to when no file sets `cluster.server`, and how that was decided.
     fn default_server(&self) -> Option<(&'static str, &'static str)>;
     /// Why a file kgen did not generate, sitting directly in [`Engine::folder`], reaches the
@@ -88,7 +88,7 @@ pub fn derive_defaults(r: &mut crate::config::resolve::Resolved) {
         let path = format!("rendered/{}", r.name);
         fill(&mut env.gitops.path, "/gitops/path", &path, "the folder `kgen render` writes this environment to");
     }
-    if let Some((ns, how)) = engine.default_namespace() {
+    if let Some((ns, how)) = engine.default_namespace(env.cluster.platform) {
         fill(&mut env.gitops.namespace, "/gitops/namespace", ns, how);
     }
     if let Some((server, how)) = engine.default_server() {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{ApplyOrder, Engine, GitopsFile, broken_schema, node_id, release_by_name};
 use crate::catalog;
-use crate::config::model::GitopsEngine;
+use crate::config::model::{GitopsEngine, Platform};
 use crate::config::resolve::Resolved;
 use crate::render::plan::Plan;
 
@@ -26,7 +26,7 @@ impl Engine for NoEngine {
     fn needs_repository(&self) -> bool {
         false
     }
-    fn default_namespace(&self) -> Option<(&'static str, &'static str)> {
+    fn default_namespace(&self, _platform: Platform) -> Option<(&'static str, &'static str)> {
         None
     }
     fn default_server(&self) -> Option<(&'static str, &'static str)> {
