@@ -451,7 +451,23 @@ impl GitTree {
         let top = PathBuf::from(String::from_utf8_lossy(&top).trim_end_matches(['\n', '\r']));
         let commit =
             git(root, &["rev-parse", "--verify", "--quiet", "--end-of-options", &format!("{reference}^{{commit}}")])
-                .map_err(|_| git_error(format!("unknown git ref `{reference}` (not a commit in {})", top.display())))?;
+                .map_err(|_| {
+                    // Say what exists: `main` vs `master` is the usual slip.
+                    let branches = git(
+                        root,
+                        &["for-each-ref", "--format=%(refname:short)", "--count=20", "refs/heads", "refs/remotes"],
+                    )
+                    .map(|b| {
+                        String::from_utf8_lossy(&b)
+                            .split_whitespace()
+                            .map(|s| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                    let known = if branches.is_empty() { String::new() } else { format!("; branches: {branches}") };
+                    git_error(format!("unknown git ref `{reference}` (not a commit in {}){known}", top.display()))
+                })?;
         let commit = String::from_utf8_lossy(&commit).trim().to_string();
         // The output folder relative to the repository, without requiring it to exist on disk.
         let top_c = top.canonicalize().unwrap_or_else(|_| top.clone());

@@ -131,6 +131,10 @@ fn show_prints_the_merged_environment_as_yaml() {
     assert_eq!(v["cluster"]["name"], "prod-eu-1");
     assert_eq!(v["kserve"]["version"], "v0.20.0");
     assert_eq!(v["mesh"]["sidecarAutoInject"], false);
+    // The effective pins, not an empty `versions:`.
+    let release = kgen::catalog::get().release("v0.20.0").unwrap();
+    assert_eq!(v["versions"]["istio"], release.pins["istio"].as_str(), "{out}");
+    assert_eq!(v["versions"].as_object().unwrap().len(), release.pins.len(), "{out}");
     assert!(v.get("extends").is_none(), "`extends` is consumed by layering: {out}");
     // A YAML 1.1 reader would take 1.33 for a number: it must stay quoted.
     assert!(out.contains("kubernetesVersion: \"1.33\""), "{out}");

@@ -170,6 +170,11 @@ fn git_ref_reads_the_committed_render() {
     let o = kgen(&project, &["diff", "--git-ref", "no-such-branch"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown git ref `no-such-branch`"), "{}", stderr(&o));
+    // It names the branches that exist (`main` vs `master`).
+    let branch =
+        std::process::Command::new("git").arg("-C").arg(&project).args(["branch", "--show-current"]).output().unwrap();
+    let branch = String::from_utf8(branch.stdout).unwrap().trim().to_string();
+    assert!(stderr(&o).contains(&format!("branches: `{branch}`")), "{}", stderr(&o));
     assert_eq!(kgen(&project, &["diff", "--git-ref=--output=/tmp/x"]).status.code(), Some(2));
     let outside = temp_project();
     let o = kgen(outside.path(), &["diff", "--git-ref", "HEAD"]);

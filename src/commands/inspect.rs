@@ -73,7 +73,10 @@ pub fn show(ctx: &Context<'_>, env: &str) -> Result<u8, Error> {
     let Some(r) = one(ctx, env)? else {
         return Ok(exit_codes::ERROR);
     };
-    let body = yaml::to_string(&r.effective_value()).map_err(Error::Internal)?;
+    // The pins the catalog gives this release, overrides included: what `versions:` means.
+    let mut effective = r.effective_value();
+    effective["versions"] = serde_json::to_value(&r.pins).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = yaml::to_string(&effective).map_err(Error::Internal)?;
     let text = format!("# effective configuration of `{}` (from {})\n{body}", r.name, r.files.join(" + "));
     let _ = ctx.printer.data(&text);
     Ok(exit_codes::SUCCESS)
