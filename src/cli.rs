@@ -33,9 +33,10 @@ pub struct GlobalArgs {
     /// Print only errors and data.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Print more about what kgen is doing.
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    /// Print more about what kgen is doing: `-v` what it read, checked and decided (and the
+    /// notes of ignored rules), `-vv` also each environment's stages as they run.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 /// Colour choice.

@@ -85,6 +85,32 @@ pub fn unified(path: &str, old: Option<&[u8]>, new: Option<&str>) -> String {
     diff.unified_diff().context_radius(3).header(&a, &b).to_string()
 }
 
+/// A unified diff coloured as `git diff` does: headers bold, hunk headers cyan, removed lines
+/// red, added lines green. The text was escaped before (see [`unified`]), so it holds no escape
+/// sequence of its own.
+pub fn paint_unified(diff: &str) -> String {
+    let mut out = String::with_capacity(diff.len() + diff.len() / 8);
+    for line in diff.split_inclusive('\n') {
+        let (body, nl) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
+        let style = if body.starts_with("+++") || body.starts_with("---") {
+            Some("1")
+        } else if body.starts_with("@@") {
+            Some("36")
+        } else if body.starts_with('+') {
+            Some("32")
+        } else if body.starts_with('-') {
+            Some("31")
+        } else {
+            None
+        };
+        match style {
+            Some(s) => out.push_str(&format!("\x1b[{s}m{body}\x1b[0m{nl}")),
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

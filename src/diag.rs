@@ -240,7 +240,18 @@ fn render_escaped(d: &Diagnostic, source: Option<&str>, color: bool) -> String {
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false).with_context_lines(1);
     let mut out = String::new();
     let sev = d.severity.as_str();
-    out.push_str(&format!("{sev}[{}]: ", d.code));
+    let head = format!("{sev}[{}]", d.code);
+    if color {
+        // As rustc and cargo colour it: red errors, yellow warnings, cyan notes, in bold.
+        let colour = match d.severity {
+            Severity::Error => "31",
+            Severity::Warning => "33",
+            Severity::Info => "36",
+        };
+        out.push_str(&format!("\x1b[1;{colour}m{head}\x1b[0m: "));
+    } else {
+        out.push_str(&format!("{head}: "));
+    }
     if let Some(k) = &d.key_path {
         out.push_str(&format!("`{k}`: "));
     }

@@ -48,7 +48,7 @@ use commands::Context;
 pub fn run(cli: &Cli) -> u8 {
     // Notes of ignored rules are reviewed where rules are reviewed (`kgen validate`); elsewhere
     // they would repeat on every run of `render`, `diff` and CI, so they need `-v`.
-    let show_ignore_notes = matches!(cli.command, Command::Validate(_)) || cli.global.verbose;
+    let show_ignore_notes = matches!(cli.command, Command::Validate(_)) || cli.global.verbose > 0;
     let mut global = cli.global.clone();
     // `kgen init` starts a project exactly where it is told; every other command finds the one
     // it is in.

@@ -16,8 +16,8 @@ pub struct Printer {
     pub color_out: bool,
     /// `-q`.
     pub quiet: bool,
-    /// `-v`.
-    pub verbose: bool,
+    /// How many `-v`.
+    pub verbose: u8,
 }
 
 /// Marker error: stdout was closed by the reader (`kgen … | head`).
@@ -67,7 +67,14 @@ impl Printer {
 
     /// A message on stderr shown only with `-v`.
     pub fn debug(&self, text: &str) {
-        if self.verbose {
+        if self.verbose >= 1 {
+            self.err(&diag::escape_lines(text));
+        }
+    }
+
+    /// A message on stderr shown only with `-vv`: per environment and stage.
+    pub fn trace(&self, text: &str) {
+        if self.verbose >= 2 {
             self.err(&diag::escape_lines(text));
         }
     }

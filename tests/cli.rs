@@ -307,6 +307,7 @@ fn color_always_colours_and_never_or_no_color_do_not() {
     let o = kgen_env(&dir, &["--color", "always", "validate"], &[]);
     assert_exit(&o, 2);
     assert!(o.stderr.contains(&0x1b), "--color always: {}", stderr(&o));
+    assert!(stderr(&o).contains("\x1b[1;31merror[KG103]\x1b[0m: "), "the headline too: {}", stderr(&o));
 
     // A pipe is not a terminal; with NO_COLOR as well there is no reason to colour.
     let o = kgen_env(&dir, &["--color", "auto", "validate"], &[("NO_COLOR", "1")]);
@@ -491,4 +492,37 @@ fn init_and_new_start_a_project_that_renders_from_any_subfolder() {
     let o = run(t.path(), &["new", "bad", "--kubernetes", "1.33", "--mode", "Knativ"]);
     assert_exit(&o, 2);
     assert!(!t.path().join("environments/bad.yaml").exists());
+}
+
+/// `render --check` colours its diff like `git diff` under the colour rules, and not otherwise.
+#[test]
+fn check_diffs_are_coloured_under_the_colour_rules() {
+    let t = common::temp_project();
+    assert_exit(&common::kgen(t.path(), &["render", "dev"]), 0);
+    let values = t.path().join("rendered/dev/values/kserve.yaml");
+    let text = std::fs::read_to_string(&values).unwrap();
+    std::fs::write(&values, text.replacen("kserve:", "kserve: # hand edit", 1)).unwrap();
+    let o = kgen_env(t.path(), &["--color", "always", "render", "--check", "dev"], &[]);
+    assert_exit(&o, 1);
+    assert!(stdout(&o).contains("\x1b[31m-kserve:"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("\x1b[32m+kserve:\x1b[0m"), "{}", stdout(&o));
+    let o = kgen_env(t.path(), &["--color", "never", "render", "--check", "dev"], &[]);
+    assert_exit(&o, 1);
+    assert!(!o.stdout.contains(&0x1b), "{}", stdout(&o));
+}
+
+/// `-q` is silent on success; `-v` and `-vv` say progressively more.
+#[test]
+fn quiet_and_verbosity_levels() {
+    let o = kgen(&["-q", "diff"]);
+    assert_exit(&o, 0);
+    assert!(o.stdout.is_empty() && o.stderr.is_empty(), "{}{}", stdout(&o), stderr(&o));
+    let o = kgen(&["diff"]);
+    assert!(stdout(&o).contains("no changes"), "without -q the report says so");
+    let v = kgen(&["-v", "validate", "dev"]);
+    let vv = kgen(&["-vv", "validate", "dev"]);
+    assert_exit(&v, 0);
+    assert_exit(&vv, 0);
+    assert!(stderr(&v).contains("checked 1 environment(s)") && !stderr(&v).contains("judged in"), "{}", stderr(&v));
+    assert!(stderr(&vv).contains("dev: loaded, merged, validated and judged in"), "{}", stderr(&vv));
 }

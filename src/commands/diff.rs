@@ -107,7 +107,10 @@ pub fn run(ctx: &Context<'_>, args: &DiffArgs) -> Result<u8, Error> {
         }
     };
     let code = exit_code(&report, args.fail_on, &findings, ctx.global.strict);
-    if ctx.printer.data(&text).is_err() {
+    // `-q`: silent when there is nothing to show (the exit code says it); a report that has
+    // something to say is data and is printed.
+    let silent = ctx.printer.quiet && args.format == DiffFormat::Text && !report.has_changes();
+    if !silent && ctx.printer.data(&text).is_err() {
         // The reader went away (`kgen diff | head`): nothing left to say.
         return Ok(code);
     }

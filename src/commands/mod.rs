@@ -91,7 +91,13 @@ pub fn check(ctx: &Context<'_>, sel: &EnvSelection) -> Result<Checked, Error> {
         }
     }
     for name in &names {
+        let one = std::time::Instant::now();
         let c = pipeline::check(&ws, name);
+        ctx.printer.trace(&format!(
+            "{name}: loaded, merged, validated and judged in {} µs ({} diagnostic(s))",
+            one.elapsed().as_micros(),
+            c.diagnostics.len()
+        ));
         // An environment a selector leaves out says nothing; one that cannot be resolved is
         // kept with its errors, since no selector can be evaluated on it.
         if let Some(j) = &c.judged

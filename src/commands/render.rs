@@ -354,7 +354,8 @@ fn check_report(
         let c = compare::compare(r, p);
         if !c.is_empty() {
             stale.push(r.env.as_str());
-            text.push_str(&diff_text(out, r, p, &c));
+            let diff = diff_text(out, r, p, &c);
+            text.push_str(&if ctx.printer.color_out { compare::paint_unified(&diff) } else { diff });
         }
         if b.iter().any(write::Obstacle::blocks_a_folder) {
             blocked_envs.push(r.env.as_str());
