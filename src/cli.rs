@@ -91,14 +91,26 @@ pub enum Command {
     /// under `--fail-on risk`.
     Diff(DiffArgs),
     /// Check environments: schema, then semantic rules; every problem at once.
-    Validate(EnvSelection),
+    ///
+    /// Example: `kgen validate --strict -l platform=openshift --format github`
+    Validate(ValidateArgs),
     /// List environments with their release, mode, mesh, platform and GitOps engine.
-    List,
-    /// Print an environment's merged, effective configuration as YAML.
+    List {
+        /// Which environments.
+        #[command(flatten)]
+        selection: EnvSelection,
+        /// `text` (a table) or `json` (`schemas/list.schema.json`).
+        #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+        format: OutputFormat,
+    },
+    /// Print an environment's merged, effective configuration, pins included.
     Show {
         /// The environment.
         #[arg(value_name = "ENV")]
         env: String,
+        /// `yaml`, or `json` (an environment: `schemas/environment.schema.json` describes it).
+        #[arg(long, value_enum, value_name = "FORMAT", default_value = "yaml")]
+        format: ShowFormat,
     },
     /// Show where each effective value of an environment comes from (environment or layer
     /// file:line:col, values override, catalog or default) and which rendered files it reaches.
@@ -118,6 +130,9 @@ pub enum Command {
         /// A rule code such as `KG401`.
         #[arg(value_name = "CODE")]
         code: Option<String>,
+        /// `text`, or `json` (every rule and retired code: `schemas/rules.schema.json`).
+        #[arg(long, value_enum, value_name = "FORMAT", default_value = "text", conflicts_with = "code")]
+        format: OutputFormat,
     },
     /// Print the JSON Schema of environment files (or of layers), or write both into `schemas/`.
     Schema(SchemaArgs),
@@ -134,13 +149,60 @@ pub enum Command {
     /// Example: `kgen new east --platform kubernetes --kubernetes 1.33 --mode Standard --mesh istio --engine flux`
     New(NewArgs),
     /// Print the version catalog: releases, pins, chart names, modes, minimum Kubernetes.
-    Versions,
+    Versions {
+        /// `text` (tables) or `json` (`schemas/versions.schema.json`).
+        #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+        format: OutputFormat,
+    },
     /// Print a shell completion script.
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// Text for people, or JSON for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// For people.
+    #[default]
+    Text,
+    /// Schema-versioned JSON on stdout.
+    Json,
+}
+
+/// Output of `kgen show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ShowFormat {
+    /// YAML, with a comment naming the files.
+    #[default]
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+/// Output of `kgen validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ValidateFormat {
+    /// Diagnostics with source frames on stderr.
+    #[default]
+    Text,
+    /// One JSON report on stdout (`schemas/validate.schema.json`).
+    Json,
+    /// GitHub Actions workflow commands on stdout: annotations on the pull request's files.
+    Github,
+}
+
+/// Options of `kgen validate`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ValidateArgs {
+    /// Which environments.
+    #[command(flatten)]
+    pub selection: EnvSelection,
+    /// `text`, `json` or `github` (workflow annotations).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    pub format: ValidateFormat,
 }
 
 /// Options of `kgen schema`.
@@ -150,6 +212,9 @@ pub struct SchemaArgs {
     /// a layer may be partial. Editors use it through the layer's `$schema` comment.
     #[arg(long, conflicts_with = "write")]
     pub layer: bool,
+    /// The schema of a command's JSON output instead: `list`, `versions`, `validate` or `rules`.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["layer", "write"])]
+    pub output: Option<String>,
     /// Write `schemas/environment.schema.json` and `schemas/layer.schema.json` into the project
     /// (what the `$schema` comments of environment files point at), replacing older copies.
     #[arg(long)]

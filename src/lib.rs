@@ -59,15 +59,15 @@ pub fn run(cli: &Cli) -> u8 {
     let result = match &cli.command {
         Command::Render(args) => commands::render::run(&ctx, args),
         Command::Diff(args) => commands::diff::run(&ctx, args),
-        Command::Validate(sel) => commands::validate::run(&ctx, sel),
-        Command::List => commands::inspect::list(&ctx),
-        Command::Show { env } => commands::inspect::show(&ctx, env),
+        Command::Validate(args) => commands::validate::run(&ctx, args),
+        Command::List { selection, format } => commands::inspect::list(&ctx, selection, *format),
+        Command::Show { env, format } => commands::inspect::show(&ctx, env, *format),
         Command::Explain { env, key, format } => commands::inspect::explain(&ctx, env, key.as_deref(), *format),
-        Command::Rules { code } => commands::catalog_cmds::rules(&ctx, code.as_deref()),
+        Command::Rules { code, format } => commands::catalog_cmds::rules(&ctx, code.as_deref(), *format),
         Command::Schema(args) => commands::catalog_cmds::schema(&ctx, args),
         Command::Init(args) => commands::init::init(&ctx, args),
         Command::New(args) => commands::init::new(&ctx, args),
-        Command::Versions => commands::catalog_cmds::versions(&ctx),
+        Command::Versions { format } => commands::catalog_cmds::versions(&ctx, *format),
         Command::Completions { shell } => commands::catalog_cmds::completions(&ctx, *shell),
     };
     // Debug builds: how often each stage ran per environment, for the test that holds every

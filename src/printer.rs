@@ -18,6 +18,8 @@ pub struct Printer {
     pub quiet: bool,
     /// How many `-v`.
     pub verbose: u8,
+    /// When set, diagnostics are collected here instead of printed (`validate --format json`).
+    pub collect: Option<std::sync::Arc<std::sync::Mutex<Vec<Diagnostic>>>>,
 }
 
 /// Marker error: stdout was closed by the reader (`kgen … | head`).
@@ -36,7 +38,7 @@ impl Printer {
             ColorChoice::Never => (false, false),
             ColorChoice::Auto => (auto(std::io::stdout().is_terminal()), auto(std::io::stderr().is_terminal())),
         };
-        Printer { color_err, color_out, quiet: g.quiet, verbose: g.verbose }
+        Printer { color_err, color_out, quiet: g.quiet, verbose: g.verbose, collect: None }
     }
 
     /// Writes data to stdout.
@@ -95,6 +97,10 @@ impl Printer {
 
     /// A diagnostic with its source frame. Warnings and notes are suppressed by `-q`.
     pub fn diagnostic(&self, d: &Diagnostic, source: Option<&str>) {
+        if let Some(sink) = &self.collect {
+            sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(d.clone());
+            return;
+        }
         if self.quiet && d.severity != Severity::Error {
             return;
         }

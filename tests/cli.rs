@@ -526,3 +526,61 @@ fn quiet_and_verbosity_levels() {
     assert!(stderr(&v).contains("checked 1 environment(s)") && !stderr(&v).contains("judged in"), "{}", stderr(&v));
     assert!(stderr(&vv).contains("dev: loaded, merged, validated and judged in"), "{}", stderr(&vv));
 }
+
+/// Every scripting surface has `--format json`, schema-versioned, described by a committed
+/// schema (drift-tested) that its output validates against.
+#[test]
+fn json_outputs_follow_their_committed_schemas() {
+    let committed = |name: &str| -> Value {
+        let o = kgen(&["schema", "--output", name]);
+        assert_exit(&o, 0);
+        let path = root().join(format!("schemas/{name}.schema.json"));
+        let file = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(o.stdout == file, "schemas/{name}.schema.json is stale: run `cargo run -- schema --output {name}`");
+        serde_json::from_slice(&file).unwrap()
+    };
+    let check = |schema: &Value, args: &[&str], dir: Option<&Path>, code: i32| -> Value {
+        let o = match dir {
+            Some(d) => kgen_env(d, args, &[("NO_COLOR", "1")]),
+            None => kgen(args),
+        };
+        assert_exit(&o, code);
+        let out: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stdout(&o)));
+        let v = jsonschema::validator_for(schema).expect("schema compiles");
+        let errors: Vec<String> = v.iter_errors(&out).map(|e| format!("{e} at {}", e.instance_path())).collect();
+        assert!(errors.is_empty(), "{args:?}: {errors:#?}");
+        if let Some(n) = out.get("schemaVersion") {
+            let mut other = out.clone();
+            other["schemaVersion"] = (n.as_u64().unwrap() + 1).into();
+            assert!(!v.is_valid(&other), "{args:?}: another schema version does not validate");
+        }
+        out
+    };
+    let list = check(&committed("list"), &["list", "--format", "json"], None, 0);
+    assert_eq!(list["environments"].as_array().unwrap().len(), examples().len());
+    let versions = check(&committed("versions"), &["versions", "--format", "json"], None, 0);
+    assert_eq!(versions["releases"][0]["version"], kgen::catalog::get().newest().version.as_str());
+    let rules = check(&committed("rules"), &["rules", "--format", "json"], None, 0);
+    assert!(rules["rules"].as_array().unwrap().iter().any(|r| r["code"] == "KG101"));
+    let validate = committed("validate");
+    let ok = check(&validate, &["validate", "--format", "json"], None, 0);
+    assert_eq!(ok["valid"], true);
+    let bad = check(&validate, &["validate", "--format", "json"], Some(&broken_project()), 2);
+    assert_eq!(bad["diagnostics"][0]["code"], "KG103");
+    assert_eq!(bad["diagnostics"][0]["file"], "environments/dev.yaml");
+    // `show --format json` is an environment: the environment schema describes it.
+    let env_schema: Value =
+        serde_json::from_slice(&std::fs::read(root().join("schemas/environment.schema.json")).unwrap()).unwrap();
+    for name in examples() {
+        let shown = check(&env_schema, &["show", &name, "--format", "json"], None, 0);
+        assert_eq!(shown["apiVersion"], "kgen/v1");
+    }
+    // GitHub annotations: one workflow command per problem, at its file and line.
+    let o = kgen_env(&broken_project(), &["validate", "--format", "github"], &[]);
+    assert_exit(&o, 2);
+    assert!(
+        stdout(&o).starts_with("::error file=environments/dev.yaml,title=KG103 error,line=10,col=3::"),
+        "{}",
+        stdout(&o)
+    );
+}

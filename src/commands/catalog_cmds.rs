@@ -2,9 +2,10 @@
 
 use clap::CommandFactory;
 
-use super::{Context, table};
+use super::{Context, json_out, table};
 use crate::catalog;
 use crate::cli::Cli;
+use crate::cli::OutputFormat;
 use crate::config::schema;
 use crate::error::Error;
 use crate::exit_codes;
@@ -18,6 +19,12 @@ fn emit(ctx: &Context<'_>, text: &str) -> Result<u8, Error> {
 
 /// `kgen schema [--layer] [--write]`.
 pub fn schema(ctx: &Context<'_>, args: &crate::cli::SchemaArgs) -> Result<u8, Error> {
+    if let Some(name) = &args.output {
+        let Some(text) = json_out::schema_text(name) else {
+            return Err(Error::Usage(format!("no output `{name}`; one of: {}", json_out::OUTPUTS.join(", "))));
+        };
+        return emit(ctx, &text);
+    }
     if args.write {
         let written = super::init::write_schemas(&ctx.global.dir)?;
         ctx.printer.info(&format!("wrote {}", written.join(", ")));
@@ -27,8 +34,53 @@ pub fn schema(ctx: &Context<'_>, args: &crate::cli::SchemaArgs) -> Result<u8, Er
 }
 
 /// `kgen versions`.
-pub fn versions(ctx: &Context<'_>) -> Result<u8, Error> {
-    emit(ctx, &versions_text())
+pub fn versions(ctx: &Context<'_>, format: OutputFormat) -> Result<u8, Error> {
+    match format {
+        OutputFormat::Text => emit(ctx, &versions_text()),
+        OutputFormat::Json => emit(ctx, &json_out::to_text(&versions_report())),
+    }
+}
+
+/// The catalog as `kgen versions --format json` prints it.
+pub fn versions_report() -> json_out::VersionsReport {
+    let c = catalog::get();
+    let mut newest_first: Vec<&catalog::Release> = c.releases.iter().collect();
+    newest_first.sort_by_key(|r| std::cmp::Reverse(crate::version::Version::parse(&r.version)));
+    let releases = newest_first
+        .into_iter()
+        .map(|r| {
+            let modes = c.modes(r);
+            json_out::ReleaseEntry {
+                version: r.version.clone(),
+                released: r.released.clone(),
+                chart: r.kserve_chart.clone(),
+                runtime_configs_chart: r.runtime_configs_chart,
+                modes: [
+                    ("knative".to_string(), modes.knative.clone()),
+                    ("standard".to_string(), modes.standard.clone()),
+                ]
+                .into(),
+                kubernetes_minimum: c.kubernetes_minimum(r, &r.pins).0.to_string(),
+                pins: r.pins.clone(),
+            }
+        })
+        .collect();
+    let charts = c
+        .charts
+        .iter()
+        .map(|(name, ch)| {
+            (
+                name.clone(),
+                json_out::ChartEntry {
+                    chart: ch.chart.clone(),
+                    repository: ch.repo.clone(),
+                    namespace: ch.namespace.clone(),
+                    version_from: ch.version.clone(),
+                },
+            )
+        })
+        .collect();
+    json_out::VersionsReport { schema_version: json_out::SCHEMA_VERSION, releases, charts }
 }
 
 /// The catalog as text tables.
@@ -87,8 +139,41 @@ pub fn versions_text() -> String {
     out
 }
 
+/// Every rule and retired code, as `kgen rules --format json` prints them.
+pub fn rules_report() -> json_out::RulesReport {
+    json_out::RulesReport {
+        schema_version: json_out::SCHEMA_VERSION,
+        rules: rules::rules()
+            .iter()
+            .map(|r| json_out::RuleEntry {
+                code: r.code.clone(),
+                severity: r.severity.as_str().to_string(),
+                stage: r.stage.as_str().to_string(),
+                title: r.title.clone(),
+                rationale: r.rationale.clone(),
+                fix: r.fix.clone(),
+                source: r.source.clone(),
+                example: r.example.clone(),
+            })
+            .collect(),
+        retired: rules::retired()
+            .iter()
+            .map(|r| json_out::RetiredEntry {
+                code: r.code.clone(),
+                title: r.title.clone(),
+                retired: r.retired.clone(),
+                why: r.why.clone(),
+                replaced_by: r.replaced_by.clone(),
+            })
+            .collect(),
+    }
+}
+
 /// `kgen rules [CODE]`.
-pub fn rules(ctx: &Context<'_>, code: Option<&str>) -> Result<u8, Error> {
+pub fn rules(ctx: &Context<'_>, code: Option<&str>, format: OutputFormat) -> Result<u8, Error> {
+    if format == OutputFormat::Json {
+        return emit(ctx, &json_out::to_text(&rules_report()));
+    }
     match code {
         None => emit(ctx, &rules_table()),
         Some(code) => {

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::{Context, check, report, summary, table};
-use crate::cli::{EnvSelection, ExplainFormat};
+use crate::cli::{EnvSelection, ExplainFormat, OutputFormat, ShowFormat};
 use crate::config::resolve::Resolved;
 use crate::config::schema;
 use crate::config::validate::did_you_mean;
@@ -14,22 +14,79 @@ use crate::pipeline::Judged;
 use crate::printer::BrokenPipe;
 use crate::yaml;
 
+/// The layers an environment extends, nearest first (`_eu`, `_base`).
+fn layers(r: &Resolved) -> Vec<String> {
+    r.files[..r.files.len() - 1]
+        .iter()
+        .rev()
+        .map(|f| f.trim_start_matches("environments/").trim_end_matches(".yaml").to_string())
+        .collect()
+}
+
+/// `kgen list --format json`.
+fn list_json(ctx: &Context<'_>, checked: &super::Checked, names: &[String]) -> Result<u8, Error> {
+    use super::json_out::{ListEntry, ListReport, SCHEMA_VERSION, to_text};
+    let environments = names
+        .iter()
+        .map(|name| match checked.resolved.iter().find(|r| &r.name == name) {
+            Some(r) => ListEntry {
+                name: name.clone(),
+                valid: true,
+                kserve: Some(r.release.version.clone()),
+                mode: Some(r.mode_name().to_string()),
+                mesh: Some(r.env.mesh.provider.as_str().to_string()),
+                platform: Some(format!("{:?}", r.env.cluster.platform).to_lowercase()),
+                kubernetes: Some(r.env.cluster.kubernetes_version.clone()),
+                engine: Some(r.env.gitops.engine.as_str().to_string()),
+                extends: layers(r),
+            },
+            None => ListEntry {
+                name: name.clone(),
+                valid: false,
+                kserve: None,
+                mode: None,
+                mesh: None,
+                platform: None,
+                kubernetes: None,
+                engine: None,
+                extends: vec![],
+            },
+        })
+        .collect();
+    let _ = ctx.printer.data(&to_text(&ListReport { schema_version: SCHEMA_VERSION, environments }));
+    Ok(exit_codes::SUCCESS)
+}
+
 /// `kgen list`: one line per environment; invalid ones are listed as such.
-pub fn list(ctx: &Context<'_>) -> Result<u8, Error> {
-    let checked = check(ctx, &EnvSelection::default())?;
+pub fn list(ctx: &Context<'_>, selection: &EnvSelection, format: OutputFormat) -> Result<u8, Error> {
+    let checked = check(ctx, selection)?;
+    // Those selected: every one by name or glob; with selectors, those that matched (and the
+    // invalid ones, which no selector can be evaluated on).
+    let names: Vec<String> = if selection.selectors.is_empty() {
+        crate::config::select::names(&checked.workspace, &selection.envs).0
+    } else {
+        let invalid = crate::config::select::names(&checked.workspace, &selection.envs).0.into_iter().filter(|n| {
+            checked.diagnostics.iter().any(|d| {
+                d.severity == crate::diag::Severity::Error
+                    && d.file.as_deref() == Some(&format!("environments/{n}.yaml"))
+            })
+        });
+        let mut v: Vec<String> = checked.resolved.iter().map(|r| r.name.clone()).chain(invalid).collect();
+        crate::natural::sort(&mut v);
+        v.dedup();
+        v
+    };
+    if format == OutputFormat::Json {
+        return list_json(ctx, &checked, &names);
+    }
     let mut rows = vec![
         ["NAME", "KSERVE", "MODE", "MESH", "PLATFORM", "KUBERNETES", "GITOPS", "EXTENDS"].map(String::from).to_vec(),
     ];
-    for name in checked.workspace.environment_names() {
+    for name in names {
         match checked.resolved.iter().find(|r| r.name == name) {
             Some(r) => {
                 let e = &r.env;
-                let extends = r.files[..r.files.len() - 1]
-                    .iter()
-                    .rev()
-                    .map(|f| f.trim_start_matches("environments/").trim_end_matches(".yaml"))
-                    .collect::<Vec<_>>()
-                    .join(" → ");
+                let extends = layers(r).join(" → ");
                 rows.push(vec![
                     name.clone(),
                     r.release.version.clone(),
@@ -69,13 +126,17 @@ fn one(ctx: &Context<'_>, env: &str) -> Result<Option<Judged>, Error> {
 }
 
 /// `kgen show ENV`.
-pub fn show(ctx: &Context<'_>, env: &str) -> Result<u8, Error> {
+pub fn show(ctx: &Context<'_>, env: &str, format: ShowFormat) -> Result<u8, Error> {
     let Some(r) = one(ctx, env)? else {
         return Ok(exit_codes::ERROR);
     };
     // The pins the catalog gives this release, overrides included: what `versions:` means.
     let mut effective = r.effective_value();
     effective["versions"] = serde_json::to_value(&r.pins).map_err(|e| Error::Internal(e.to_string()))?;
+    if format == ShowFormat::Json {
+        let _ = ctx.printer.data(&super::json_out::to_text(&effective));
+        return Ok(exit_codes::SUCCESS);
+    }
     let body = yaml::to_string(&effective).map_err(Error::Internal)?;
     let text = format!("# effective configuration of `{}` (from {})\n{body}", r.name, r.files.join(" + "));
     let _ = ctx.printer.data(&text);

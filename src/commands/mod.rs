@@ -5,6 +5,7 @@ pub mod catalog_cmds;
 pub mod diff;
 pub mod init;
 pub mod inspect;
+pub mod json_out;
 pub mod render;
 pub mod validate;
 
