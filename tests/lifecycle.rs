@@ -218,3 +218,120 @@ fn flux_never_prunes_what_owns_crds() {
         }
     }
 }
+
+fn out(o: &std::process::Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn edit(dir: &Path, env: &str, from: &str, to: &str) {
+    let path = dir.join(format!("environments/{env}.yaml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{env}: {from}");
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+}
+
+/// The `data-loss` risks of one environment in `kgen diff --format json`.
+fn data_loss(dir: &Path, env: &str) -> Vec<Value> {
+    // Every environment: a removed one cannot be named.
+    let (stdout, stderr) = out(&kgen(dir, &["diff", "--format", "json"]));
+    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stderr}"));
+    let e = v["environments"].as_array().unwrap().iter().find(|e| e["name"] == env).cloned().unwrap();
+    e["risks"].as_array().unwrap().iter().filter(|r| r["kind"] == "data-loss").cloned().collect()
+}
+
+#[test]
+fn a_model_namespace_leaving_is_a_data_loss_risk_and_refused_until_acknowledged() {
+    let project = temp_project();
+    let dir = project.path();
+    assert!(kgen(dir, &["render", "-q"]).status.success());
+    edit(dir, "openshift", "modelNamespaces: [kserve-demo, fraud-models]", "modelNamespaces: [kserve-demo]");
+    // render and validate refuse it (KG607); the committed render is untouched.
+    let before = std::fs::read(dir.join("rendered/openshift/kgen.lock.json")).unwrap();
+    let o = kgen(dir, &["render", "openshift"]);
+    let (_, err) = out(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("error[KG607]") && err.contains("namespace `fraud-models`"), "{err}");
+    assert_eq!(std::fs::read(dir.join("rendered/openshift/kgen.lock.json")).unwrap(), before);
+    let (_, err) = out(&kgen(dir, &["validate", "openshift"]));
+    assert!(err.contains("error[KG607]"), "{err}");
+    // Acknowledged, diff shows the risk in every format and --fail-on risk exits 3.
+    let text = std::fs::read_to_string(dir.join("environments/openshift.yaml")).unwrap();
+    std::fs::write(
+        dir.join("environments/openshift.yaml"),
+        format!("{text}ignore:\n  - rule: KG607\n    reason: fraud models moved to kserve-demo (CHG-7)\n"),
+    )
+    .unwrap();
+    let (_, err) = out(&kgen(dir, &["validate", "openshift"]));
+    assert!(err.contains("info[KG607]") && err.contains("fraud models moved"), "a note with the reason: {err}");
+    let risks = data_loss(dir, "openshift");
+    assert_eq!(risks.len(), 1, "{risks:?}");
+    assert_eq!(risks[0]["path"], "kserve.modelNamespaces");
+    assert_eq!(risks[0]["old"], "fraud-models");
+    assert_eq!(risks[0]["file"], "kgen.lock.json");
+    let (text, _) = out(&kgen(dir, &["diff", "openshift"]));
+    assert!(text.contains("risk data-loss: model namespace fraud-models leaves kserve.modelNamespaces"), "{text}");
+    let (md, _) = out(&kgen(dir, &["diff", "--format", "markdown", "openshift"]));
+    assert!(md.contains("data-loss") && md.contains("fraud-models"), "{md}");
+    assert_eq!(kgen(dir, &["diff", "--fail-on", "risk", "openshift"]).status.code(), Some(3));
+    // The namespace stays in the render's history only as a risk: the render now succeeds and
+    // the Namespace object leaves, its annotations having kept it on the cluster.
+    let o = kgen(dir, &["render", "openshift"]);
+    assert!(o.status.success(), "{}", out(&o).1);
+    assert!(!dir.join("rendered/openshift/manifests/_cluster/namespace-fraud-models.yaml").exists());
+}
+
+#[test]
+fn crds_leaving_are_a_data_loss_risk_and_refused_until_acknowledged() {
+    let project = temp_project();
+    let dir = project.path();
+    assert!(kgen(dir, &["render", "-q"]).status.success());
+    // staging (Flux) stops installing cert-manager, whose CRDs hold every Certificate.
+    edit(dir, "staging", "gitops:", "certManager: {install: false}\ngitops:");
+    let (_, err) = out(&kgen(dir, &["render", "staging"]));
+    assert!(err.contains("error[KG608]") && err.contains("Helm release `cert-manager`"), "{err}");
+    let (_, err) = out(&kgen(dir, &["diff", "staging"]));
+    assert!(err.contains("error[KG608]"), "diff reports the history rule: {err}");
+    let text = std::fs::read_to_string(dir.join("environments/staging.yaml")).unwrap();
+    std::fs::write(
+        dir.join("environments/staging.yaml"),
+        format!("{text}ignore:\n  - rule: KG608\n    reason: the platform team runs cert-manager now (PLAT-88)\n"),
+    )
+    .unwrap();
+    let risks = data_loss(dir, "staging");
+    assert_eq!(risks.len(), 1, "{risks:?}");
+    assert_eq!(risks[0]["path"], "releases[name=cert-manager]");
+    assert_eq!(kgen(dir, &["diff", "--fail-on", "risk", "staging"]).status.code(), Some(3));
+}
+
+#[test]
+fn removing_an_environment_is_a_data_loss_risk_and_needs_allow_removal() {
+    let project = temp_project();
+    let dir = project.path();
+    assert!(kgen(dir, &["render", "-q"]).status.success());
+    std::fs::remove_file(dir.join("environments/openshift.yaml")).unwrap();
+    // diff: removed, with what the engines keep.
+    let risks = data_loss(dir, "openshift");
+    assert_eq!(risks.len(), 1, "{risks:?}");
+    let m = risks[0]["message"].as_str().unwrap();
+    assert!(m.contains("kserve-demo, fraud-models") && m.contains("kserve-crd"), "{m}");
+    assert_eq!(kgen(dir, &["diff", "--fail-on", "risk"]).status.code(), Some(3));
+    let (md, _) = out(&kgen(dir, &["diff", "--format", "markdown"]));
+    assert!(md.contains("data-loss"), "{md}");
+    // render --all refuses, names the procedure, and writes nothing (no other environment either).
+    let o = kgen(dir, &["render"]);
+    let (_, err) = out(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("error[KG609]") && err.contains("--allow-removal openshift"), "{err}");
+    assert!(err.contains("Removing an environment"), "{err}");
+    assert!(dir.join("rendered/openshift/kgen.lock.json").exists());
+    // A name that is not a removed environment is no consent.
+    let (_, err) = out(&kgen(dir, &["render", "--allow-removal", "prod"]));
+    assert!(err.contains("--allow-removal prod") && err.contains("error[KG609]"), "{err}");
+    assert!(dir.join("rendered/openshift/kgen.lock.json").exists());
+    // --check still reports the folder as stale, and names no consent.
+    assert_eq!(kgen(dir, &["render", "--check"]).status.code(), Some(1));
+    // Named, it goes.
+    let o = kgen(dir, &["render", "--allow-removal", "openshift"]);
+    assert!(o.status.success(), "{}", out(&o).1);
+    assert!(!dir.join("rendered/openshift/kgen.lock.json").exists());
+}
