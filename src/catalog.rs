@@ -22,6 +22,9 @@ pub struct Catalog {
     pub charts: IndexMap<String, Chart>,
     /// CRD bundles referenced from Git at a pinned tag.
     pub crd_sources: IndexMap<String, CrdSource>,
+    /// How each chart release behaves over its lifecycle (CRDs, webhooks, timeouts, fields
+    /// controllers own), by release name.
+    pub lifecycle: IndexMap<String, Lifecycle>,
     /// Chart versions whose values schema rejects valid values.
     pub broken_values_schemas: Vec<BrokenSchema>,
     /// Deployment-mode names by vocabulary.
@@ -128,6 +131,8 @@ pub struct OpenShift {
     pub ossm2_control_plane_name: String,
     /// Namespace of Sail's IstioCNI.
     pub ossm3_cni_namespace: String,
+    /// `status.state` of a Subscription whose operator OLM has installed (Flux's health check).
+    pub subscription_installed_state: String,
 }
 
 /// One OLM operator.
@@ -217,6 +222,36 @@ pub struct CrdSource {
     pub version: String,
     /// URL of the release's single-file install (`{version}` is replaced), for `install.sh`.
     pub release_url: String,
+}
+
+/// How a chart release behaves over its lifecycle, as the GitOps engines need to know it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Lifecycle {
+    /// The chart installs CRDs: deleting one deletes every object of its kind, so no engine
+    /// prunes, cascade-deletes, uninstalls or rolls back the release.
+    pub owns_crds: bool,
+    /// The chart serves admission webhooks.
+    pub webhooks: bool,
+    /// How long Flux lets one Helm action of the release take (a Go duration).
+    pub timeout: String,
+    /// Fields controllers write after an engine applied the chart's objects.
+    #[serde(default)]
+    pub controller_owned: Vec<ControllerOwned>,
+    /// Evidence.
+    pub source: String,
+}
+
+/// Fields of one kind of object that a controller writes (Argo CD `ignoreDifferences` entry).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ControllerOwned {
+    /// API group.
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// The fields, as Argo CD's jq path expressions.
+    pub jq_path_expressions: Vec<String>,
 }
 
 /// A chart version whose own values schema is broken.
@@ -449,6 +484,20 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_chart_has_its_lifecycle() {
+        let c = get();
+        let charts: Vec<&String> = c.charts.keys().collect();
+        let lifecycle: Vec<&String> = c.lifecycle.keys().collect();
+        assert_eq!(charts, lifecycle, "catalog `lifecycle` lists every chart, in the order of `charts`");
+        for (name, l) in &c.lifecycle {
+            assert!(l.timeout.ends_with('m') && l.timeout[..l.timeout.len() - 1].parse::<u32>().is_ok(), "{name}");
+            for o in &l.controller_owned {
+                assert!(!o.jq_path_expressions.is_empty(), "{name}: {}", o.kind);
+            }
+        }
+    }
 
     #[test]
     fn catalog_loads_and_every_release_is_consistent() {

@@ -282,6 +282,11 @@ pub struct RenderArgs {
     /// Also print the full diff of what changed (on stdout).
     #[arg(long)]
     pub diff: bool,
+    /// Remove `rendered/ENV/` although `environments/ENV.yaml` is gone (deleted or renamed):
+    /// without it, `render --all` refuses (rule KG609), as removing a render can lose models
+    /// (README "Removing an environment"). Repeat it for several environments.
+    #[arg(long, value_name = "ENV", conflicts_with = "envs")]
+    pub allow_removal: Vec<String>,
     /// How long to wait, in seconds, for another kgen process using the output folder (a
     /// `render` writing it; for a write, also a `--check` or `diff` reading it) before giving up
     /// with exit 2; 0 gives up at once.

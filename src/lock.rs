@@ -67,6 +67,11 @@ pub struct Kserve {
     pub version: String,
     /// Deployment mode, as the release names it (`Knative`, `Serverless`, `Standard`, …).
     pub deployment_mode: String,
+    /// `kserve.modelNamespaces` of the environment: the namespaces that hold its models, which
+    /// a later render must not drop unnoticed (rule KG607, the `data-loss` risk). Absent when
+    /// there are none, and in indexes written before kgen recorded them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub model_namespaces: Vec<String>,
 }
 
 /// The mesh of a render.

@@ -16,7 +16,7 @@ use crate::exit_codes;
 use crate::par_map;
 use crate::pipeline::{self, Judged};
 use crate::render::{LOCK_FILE, Rendered};
-use crate::rules;
+use crate::rules::{self, RuleCode};
 use crate::write::{self, FaultInjection, LockMode, Undeletable};
 
 /// The output folder: `--out`, else `rendered/`, relative to `-C`.
@@ -42,6 +42,41 @@ pub(crate) fn orphans(out: &Path, names: &[String]) -> Vec<String> {
         .collect();
     crate::natural::sort(&mut found);
     found
+}
+
+/// KG609: a render of every environment removes the folders of environments whose file is
+/// gone only when `--allow-removal` names each of them; a name that is not such a folder is an
+/// error too (a typo must not pass as consent). Prints why and returns `true` when refused.
+fn removal_refused(ctx: &Context<'_>, out: &str, orphans: &[String], allowed: &[String]) -> bool {
+    let mut refused = false;
+    for env in orphans.iter().filter(|e| !allowed.contains(e)) {
+        let d = Diagnostic::error(
+            RuleCode::KG609,
+            format!(
+                "`{out}/{env}/` holds the render of environment `{env}`, whose file is gone (deleted or renamed): removing it \
+                 stops the engines managing what it installed, and deleting its Argo CD Applications or Flux \
+                 Kustomizations afterwards can delete its models"
+            ),
+        )
+        .in_file(format!("{out}/{env}/{LOCK_FILE}"))
+        .hint(format!(
+            "restore `environments/{env}.yaml` if that was a mistake; otherwise follow the README procedure \
+             \"Removing an environment\" and run `kgen render --all --allow-removal {env}`"
+        ));
+        ctx.printer.diagnostic(&d, None);
+        refused = true;
+    }
+    for env in allowed.iter().filter(|e| !orphans.contains(e)) {
+        ctx.printer.error(&format!(
+            "--allow-removal {env}: `{out}/{env}/` is not the render of a removed environment (its file exists, or there is no such render)"
+        ));
+        refused = true;
+    }
+    if refused {
+        ctx.printer
+            .info("nothing rendered: removing an environment's render is asked for by name (`--allow-removal ENV`)");
+    }
+    refused
 }
 
 /// Checks the selected environments, prints their diagnostics and renders them in memory;
@@ -161,7 +196,11 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
     }
     if args.selection.is_everything() {
         let names: Vec<String> = checked.resolved.iter().map(|r| r.name.clone()).collect();
-        for name in orphans(&out, &names) {
+        let found = orphans(&out, &names);
+        if !args.check && removal_refused(ctx, &out_display, &found, &args.allow_removal) {
+            return Ok(exit_codes::ERROR);
+        }
+        for name in found {
             renders.push(Rendered { env: name, files: BTreeMap::new() });
         }
     }

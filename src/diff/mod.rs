@@ -445,6 +445,12 @@ fn strip_derived(mut lock: Value) -> Value {
         if let Some(inputs) = m.get_mut("inputs").and_then(Value::as_object_mut) {
             inputs.remove("digest");
         }
+        // Recorded for the history rules (KG607) and the `data-loss` risk, which say what leaves;
+        // the Namespace objects show the change. An index written before kgen recorded them
+        // means the same.
+        if let Some(kserve) = m.get_mut("kserve").and_then(Value::as_object_mut) {
+            kserve.shift_remove("modelNamespaces");
+        }
     }
     lock
 }

@@ -22,9 +22,14 @@ use crate::version::Version;
 pub enum RiskKind {
     /// The environment's file is gone: its whole render is pruned.
     EnvironmentRemoved,
+    /// Data is at stake: a namespace of `kserve.modelNamespaces` or something that installs CRDs
+    /// leaves the render, or an environment (or a renamed one's old name) goes. The engines keep
+    /// them (README "Lifecycle"), unmanaged; deleting them deletes models.
+    DataLoss,
     /// A CustomResourceDefinition is removed: every custom resource of that kind goes with it.
     CrdRemoved,
-    /// A Namespace is removed: everything in it is deleted.
+    /// A Namespace is removed from the render: the engines keep it (kgen annotates every Namespace
+    /// it renders), but deleting it deletes everything in it.
     NamespaceRemoved,
     /// A Helm release is removed: uninstalling it deletes what it installed.
     ReleaseRemoved,
@@ -104,6 +109,7 @@ impl RiskKind {
     pub fn as_str(self) -> &'static str {
         match self {
             RiskKind::EnvironmentRemoved => "environment-removed",
+            RiskKind::DataLoss => "data-loss",
             RiskKind::CrdRemoved => "crd-removed",
             RiskKind::NamespaceRemoved => "namespace-removed",
             RiskKind::ReleaseRemoved => "release-removed",
@@ -172,6 +178,7 @@ pub fn assess(status: EnvStatus, files: &[FileDiff], old_lock: Option<&Lock>, ne
             RiskKind::EnvironmentRemoved,
             format!("environment removed: its {} generated files are pruned", files.len()),
         ));
+        risks.push(environment_data(old_lock));
     }
     for f in files {
         for d in &f.documents {
@@ -180,7 +187,10 @@ pub fn assess(status: EnvStatus, files: &[FileDiff], old_lock: Option<&Lock>, ne
                 let what = if obj.group == "apiextensions.k8s.io" && obj.kind == "CustomResourceDefinition" {
                     Some((RiskKind::CrdRemoved, "every custom resource of this kind is deleted with it"))
                 } else if obj.is_core("Namespace") {
-                    Some((RiskKind::NamespaceRemoved, "everything in it is deleted"))
+                    Some((
+                        RiskKind::NamespaceRemoved,
+                        "the engines keep a namespace kgen rendered; deleting it deletes everything in it",
+                    ))
                 } else {
                     None
                 };
@@ -198,6 +208,7 @@ pub fn assess(status: EnvStatus, files: &[FileDiff], old_lock: Option<&Lock>, ne
         }
     }
     if let (Some(old), Some(new)) = (old_lock, new_lock) {
+        data_leaving(old, new, &mut risks);
         lock_risks(old, new, &mut risks);
     } else if status == EnvStatus::Changed {
         // No index on one side (hand-made or damaged render): fall back to the values files.
@@ -250,6 +261,77 @@ fn values_mode_change(files: &[FileDiff]) -> Option<(&str, &str, String, String)
             let s = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).unwrap_or("none").to_string();
             Some((f.path.as_str(), c.path.as_str(), s(&c.old), s(&c.new)))
         })
+}
+
+/// What installs CRDs in a render, by its index: Helm releases whose chart installs CRDs (the
+/// catalog's `lifecycle`), as (`releases`, name), and CRD bundles, as (`crdSources`, name).
+fn crd_owners(lock: &Lock) -> Vec<(&'static str, String)> {
+    let cat = crate::catalog::get();
+    let mut out: Vec<(&'static str, String)> = lock
+        .releases
+        .iter()
+        .filter(|r| cat.lifecycle.get(&r.name).is_some_and(|l| l.owns_crds))
+        .map(|r| ("releases", r.name.clone()))
+        .collect();
+    out.extend(lock.crd_sources.iter().map(|s| ("crdSources", s.name.clone())));
+    out
+}
+
+/// The data an environment removed (or renamed) leaves behind, for the reviewer.
+fn environment_data(old: Option<&Lock>) -> Risk {
+    let (namespaces, crds) = old.map_or((vec![], vec![]), |l| {
+        (l.kserve.model_namespaces.clone(), crd_owners(l).into_iter().map(|(_, n)| n).collect::<Vec<_>>())
+    });
+    let mut held = Vec::new();
+    if !namespaces.is_empty() {
+        held.push(format!("its model namespaces ({})", namespaces.join(", ")));
+    }
+    if !crds.is_empty() {
+        held.push(format!("the CRDs of {}", crds.join(", ")));
+    }
+    let held = if held.is_empty() { "what it installed".to_string() } else { held.join(" and ") };
+    Risk {
+        file: Some(LOCK_FILE.to_string()),
+        ..Risk::new(
+            RiskKind::DataLoss,
+            format!(
+                "environment removed (or renamed): the engines keep {held} on the cluster, unmanaged; deleting its \
+                 Applications or Kustomizations by hand deletes its models: follow the README procedure (`kgen render \
+                 --all` needs `--allow-removal`)"
+            ),
+        )
+    }
+}
+
+/// Model namespaces and CRD owners of `old` that `new` no longer has.
+fn data_leaving(old: &Lock, new: &Lock, risks: &mut Vec<Risk>) {
+    for ns in old.kserve.model_namespaces.iter().filter(|n| !new.kserve.model_namespaces.contains(n)) {
+        risks.push(
+            Risk::new(
+                RiskKind::DataLoss,
+                format!(
+                    "model namespace {ns} leaves kserve.modelNamespaces: the engines keep it, unmanaged; deleting it \
+                 deletes every InferenceService in it (rule KG607)"
+                ),
+            )
+            .at(LOCK_FILE, "kserve.modelNamespaces".into(), Some(ns), None),
+        );
+    }
+    let now = crd_owners(new);
+    for (list, name) in crd_owners(old).into_iter().filter(|o| !now.contains(o)) {
+        let what = if list == "releases" { "Helm release" } else { "CRD bundle" };
+        let path = path_string(&[Seg::Key(list.into()), Seg::Item("name", name.clone())]);
+        risks.push(
+            Risk::new(
+                RiskKind::DataLoss,
+                format!(
+                    "{what} {name} installs CRDs and leaves the render: the engines keep its CRDs, unmanaged; \
+                 deleting one deletes every object of its kind (rule KG608)"
+                ),
+            )
+            .at(LOCK_FILE, path, Some(&name), None),
+        );
+    }
 }
 
 /// Release name → what the index records of it.
@@ -337,9 +419,17 @@ fn lock_risks(old: &Lock, new: &Lock, risks: &mut Vec<Risk>) {
                 None => risks.push(
                     Risk::new(
                         RiskKind::ReleaseRemoved,
-                        format!(
-                            "Helm release {name} (chart {chart}) is removed: uninstalling it deletes what it installed"
-                        ),
+                        if crd_owners(old).contains(&("releases", name.clone())) {
+                            // Never uninstalled by the engines (README "Lifecycle").
+                            format!(
+                                "Helm release {name} (chart {chart}) is removed: its chart installs CRDs, so the \
+                                 engines keep what it installed, unmanaged"
+                            )
+                        } else {
+                            format!(
+                                "Helm release {name} (chart {chart}) is removed: uninstalling it deletes what it installed"
+                            )
+                        },
                     )
                     .at(LOCK_FILE, release_path(name, None), Some(name), None),
                 ),

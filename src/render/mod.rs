@@ -352,7 +352,11 @@ fn lock(
         kgen_version: env!("CARGO_PKG_VERSION").to_string(),
         environment: r.name.clone(),
         inputs: lock::Inputs { digest: sha256(&h.finalize()), files: r.files.clone() },
-        kserve: lock::Kserve { version: r.release.version.clone(), deployment_mode: r.mode_name().to_string() },
+        kserve: lock::Kserve {
+            version: r.release.version.clone(),
+            deployment_mode: r.mode_name().to_string(),
+            model_namespaces: r.env.kserve.model_namespaces.iter().map(|n| n.0.clone()).collect(),
+        },
         mesh: lock::Mesh { provider: r.env.mesh.provider },
         gitops: lock::Gitops { engine: r.env.gitops.engine },
         versions: plan.versions().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),

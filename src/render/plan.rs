@@ -128,7 +128,7 @@ impl Plan {
     /// The catalog as far as this plan used it, as compact JSON, which the lock's input digest
     /// covers: the release's entry with only the pins the plan uses, its mode vocabulary, the
     /// entries of the charts it installs and of the CRD sources it applies, and, of the tables
-    /// keyed by chart release or component (`brokenValuesSchemas`, `kubernetesMinimums`,
+    /// keyed by chart release or component (`lifecycle`, `brokenValuesSchemas`, `kubernetesMinimums`,
     /// `ruleFacts.versionPrefixes.charts`, `ruleFacts.chartNeeds`), the entries of those it
     /// uses; then the sections about every environment ([`catalog::Catalog::shared_json`]).
     /// Adding a release, or a chart this environment does not install, leaves it unchanged.
@@ -144,6 +144,7 @@ impl Plan {
             "release": release,
             "modes": cat.modes(self.release),
             "charts": charts.iter().map(|c| (*c, &cat.charts[*c])).collect::<BTreeMap<_, _>>(),
+            "lifecycle": charts.iter().filter_map(|c| Some((*c, cat.lifecycle.get(*c)?))).collect::<BTreeMap<_, _>>(),
             "crdSources": self.crd_sources.iter().map(|s| (s.name.as_str(), &cat.crd_sources[&s.name])).collect::<BTreeMap<_, _>>(),
             "brokenValuesSchemas": cat.broken_values_schemas.iter().filter(|b| charts.contains(&b.release.as_str())).collect::<Vec<_>>(),
             "kubernetesMinimums": cat.kubernetes_minimums.iter().filter(|(k, _)| pins.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),

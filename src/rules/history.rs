@@ -21,6 +21,8 @@ struct Check {
 const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG206], run: gateway_api_downgrade },
     Check { codes: &[RuleCode::KG209], run: |r, plan, previous, out| out.extend(moved_releases(r, plan, previous)) },
+    Check { codes: &[RuleCode::KG607], run: model_namespaces_leaving },
+    Check { codes: &[RuleCode::KG608], run: crds_leaving },
 ];
 
 /// Runs the history rules; `plan` is what the new render installs, `previous` the
@@ -93,6 +95,74 @@ fn moved_releases(r: &Resolved, plan: &Plan, previous: &Lock) -> Vec<Diagnostic>
         out.push(r.diag_at_any(d, &pointers));
     }
     out
+}
+
+/// The model namespaces of the previous render that this one no longer lists.
+pub fn model_namespaces_left(r: &Resolved, previous: &Lock) -> Vec<String> {
+    let now: Vec<&str> = r.env.kserve.model_namespaces.iter().map(|n| n.0.as_str()).collect();
+    previous.kserve.model_namespaces.iter().filter(|n| !now.contains(&n.as_str())).cloned().collect()
+}
+
+/// KG607: a namespace that held models leaves `kserve.modelNamespaces`.
+fn model_namespaces_leaving(r: &Resolved, _plan: &Plan, previous: &Lock, out: &mut Vec<Diagnostic>) {
+    for ns in model_namespaces_left(r, previous) {
+        let message = format!(
+            "namespace `{ns}` held this environment's models (the previous render lists it in `kserve.modelNamespaces`) and is no longer listed: kgen stops managing it, and deleting it deletes every InferenceService in it"
+        );
+        let d = diag(RuleCode::KG607, message)
+            .label(format!("the cluster has `{ns}`"))
+            .hint(format!("keep `{ns}` listed; to retire it, follow the README procedure and acknowledge it with `ignore: [{{rule: KG607, reason: …}}]`"));
+        out.push(r.diag_at_any(d, &["/kserve/modelNamespaces", "/kserve"]));
+    }
+}
+
+/// What installs CRDs in the previous render and is not in this one: Helm releases whose chart
+/// installs CRDs (the catalog's `lifecycle`) and CRD bundles, as `release/<name>` and
+/// `crds/<name>`.
+pub fn crd_owners_left(plan: &Plan, previous: &Lock) -> Vec<String> {
+    let cat = catalog::get();
+    let mut out: Vec<String> = previous
+        .releases
+        .iter()
+        .filter(|b| cat.lifecycle.get(&b.name).is_some_and(|l| l.owns_crds))
+        .filter(|b| !plan.releases.iter().any(|rel| rel.name == b.name))
+        .map(|b| format!("release/{}", b.name))
+        .collect();
+    out.extend(
+        previous
+            .crd_sources
+            .iter()
+            .filter(|b| !plan.crd_sources.iter().any(|s| s.name == b.name))
+            .map(|b| format!("crds/{}", b.name)),
+    );
+    out
+}
+
+/// The field that decides whether a CRD owner is installed, for locating the diagnostic.
+fn crd_owner_field(id: &str) -> &'static str {
+    match id {
+        "release/cert-manager" => "/certManager/install",
+        "release/istio-base" => "/mesh/provider",
+        "release/knative-operator" => "/kserve/deploymentMode",
+        "release/envoy-gateway-crds" => "/gatewayApi/implementation",
+        "crds/gatewayApi" => "/gatewayApi/installCrds",
+        _ => "/kserve/version",
+    }
+}
+
+/// KG608: a release whose chart installs CRDs, or a CRD bundle, leaves the render.
+fn crds_leaving(r: &Resolved, plan: &Plan, previous: &Lock, out: &mut Vec<Diagnostic>) {
+    for id in crd_owners_left(plan, previous) {
+        let (kind, name) = id.split_once('/').expect("ids are `kind/name`");
+        let what = if kind == "release" { format!("Helm release `{name}`") } else { format!("CRD bundle `{name}`") };
+        let message = format!(
+            "{what} installed CRDs and is no longer rendered: the engines leave its CRDs in place, unmanaged; deleting one deletes every object of its kind on the cluster"
+        );
+        let d = diag(RuleCode::KG608, message)
+            .label("the previous render installed it".to_string())
+            .hint("keep it; to retire it, follow the README procedure and acknowledge it with `ignore: [{rule: KG608, reason: …}]`".to_string());
+        out.push(r.diag_at_any(d, &[crd_owner_field(&id), "/kserve/version"]));
+    }
 }
 
 #[cfg(test)]

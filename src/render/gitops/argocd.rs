@@ -11,6 +11,11 @@ use crate::config::model::{GitopsEngine, Platform};
 use crate::config::resolve::Resolved;
 use crate::render::plan::Plan;
 
+/// Sync options of the Applications that own CRDs: no sync prunes what they applied, and no
+/// deletion of the Application deletes it (Argo CD docs, user-guide/sync-options.md "No Prune
+/// Resources", "No Resource Deletion", at v3.5.1).
+const KEEP: [&str; 2] = ["Prune=false", "Delete=false"];
+
 /// Argo CD's name for the cluster it runs in.
 const IN_CLUSTER: &str = "https://kubernetes.default.svc";
 
@@ -67,21 +72,34 @@ fn files(r: &Resolved, plan: &Plan) -> Vec<GitopsFile> {
                     None => rel.repo.clone(),
                 };
                 let chart = &cat.charts[&rel.name];
+                let life = &cat.lifecycle[&rel.name];
                 let mut sync = vec!["CreateNamespace=true".to_string()];
                 if chart.server_side_apply {
                     // CRDs over the client-side apply annotation limit (InferenceService ~2 MB).
                     sync.push("ServerSideApply=true".into());
                 }
+                if life.owns_crds {
+                    sync.extend(KEEP.iter().map(|s| s.to_string()));
+                }
+                let ignore: Vec<Value> = life
+                    .controller_owned
+                    .iter()
+                    .map(|o| json!({"group": o.group, "kind": o.kind, "jqPathExpressions": o.jq_path_expressions}))
+                    .collect();
+                if !ignore.is_empty() {
+                    sync.push("RespectIgnoreDifferences=true".into());
+                }
                 json!({
                     "name": app_name, "wave": node.wave, "release": rel, "repoURL": repo_url,
                     "syncOptions": sync, "skipSchemaValidation": broken_schema(rel), "skipCrds": chart.skip_crds,
+                    "ownsCrds": life.owns_crds, "ignoreDifferences": ignore,
                 })
             }
             "crds" => {
                 let src = plan.crd_sources.iter().find(|s| s.name == name).expect("planned");
                 json!({
                     "name": format!("{}-{}-crds", r.name, kebab(name)), "wave": node.wave,
-                    "source": src, "syncOptions": ["ServerSideApply=true"],
+                    "source": src, "syncOptions": ["ServerSideApply=true", KEEP[0], KEEP[1]],
                 })
             }
             _ => {

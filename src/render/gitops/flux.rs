@@ -43,6 +43,39 @@ impl Engine for Flux {
     }
 }
 
+/// The operators phase is healthy once OLM has installed what it subscribes to, not as soon as
+/// its Subscriptions exist (kstatus finds nothing to wait for in them): each Subscription must
+/// reach the catalog's installed state, and each CRD the later phases need must be Established.
+/// Those CRDs are not objects of the phase, so `wait` (which checks only its own objects) gives
+/// way to explicit `healthChecks`.
+fn operators_health(plan: &Plan, data: &mut Value) {
+    let cat = catalog::get();
+    let subs: Vec<&crate::render::plan::Object> = plan
+        .objects
+        .iter()
+        .filter(|o| o.phase == crate::render::plan::PHASE_OPERATORS && o.kind == "Subscription")
+        .collect();
+    let mut checks: Vec<Value> = subs
+        .iter()
+        .map(|o| json!({"apiVersion": o.api_version, "kind": o.kind, "name": o.name, "namespace": o.namespace}))
+        .collect();
+    checks.extend(
+        super::olm_crds(plan).into_iter().map(
+            |crd| json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "name": crd}),
+        ),
+    );
+    let exprs: Vec<Value> = subs
+        .first()
+        .map(|o| {
+            let current = format!("status.state == '{}'", cat.openshift.subscription_installed_state);
+            json!({"apiVersion": o.api_version, "kind": o.kind, "current": current})
+        })
+        .into_iter()
+        .collect();
+    data["healthChecks"] = json!(checks);
+    data["healthCheckExprs"] = json!(exprs);
+}
+
 /// Flux's `GitRepository.spec.ref` for a revision: a full commit SHA checks out that commit, a
 /// full ref name (`refs/tags/v1.2.0`) that ref, anything else a branch. A short name cannot say
 /// whether it is a branch or a tag, so tags are written as `refs/tags/…`.
@@ -110,6 +143,7 @@ fn files(r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Value>
                     .map(|n| json!({"name": format!("{}-{n}", r.name)}))
                     .collect();
                 let cm = format!("{}-{name}-values", r.name);
+                let life = &cat.lifecycle[&rel.name];
                 out.push(GitopsFile {
                     path: format!("{dir}/helmrelease-{}-{name}.yaml", r.name),
                     template: "flux/helmrelease.yaml",
@@ -119,6 +153,7 @@ fn files(r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Value>
                         "dependsOn": hr_deps, "valuesConfigMap": cm,
                         "crds": if cat.charts[&rel.name].skip_crds { "Skip" } else { "CreateReplace" },
                         "skipSchemaValidation": broken_schema(rel),
+                        "ownsCrds": life.owns_crds, "timeout": life.timeout,
                     }),
                 });
                 kustomize.insert(
@@ -131,7 +166,9 @@ fn files(r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Value>
                         "generatorOptions": {"disableNameSuffixHash": true, "labels": {"reconcile.fluxcd.io/watch": "Enabled"}},
                     }),
                 );
-                (own_source.clone(), format!("./{path}/{dir}"), true)
+                // A release whose chart installs CRDs is never pruned: deleting its HelmRelease
+                // uninstalls it (README "Lifecycle").
+                (own_source.clone(), format!("./{path}/{dir}"), !life.owns_crds)
             }
             "crds" => {
                 let src = plan.crd_sources.iter().find(|s| s.name == name).expect("planned");
@@ -151,11 +188,15 @@ fn files(r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Value>
             }
         };
         let n = ks_name(&node.id);
+        let mut data = json!({"name": n, "source": source, "path": ks_path, "prune": prune, "dependsOn": depends});
+        if kind == "phase" && name == crate::render::plan::PHASE_OPERATORS {
+            operators_health(plan, &mut data);
+        }
         out.push(GitopsFile {
             path: format!("flux/kustomization-{n}.yaml"),
             template: "flux/kustomization.yaml",
             key: "ks",
-            data: json!({"name": n, "source": source, "path": ks_path, "prune": prune, "dependsOn": depends}),
+            data,
         });
     }
     // The bootstrap Kustomization applies flux/ itself (so it manages itself after the first apply).

@@ -194,6 +194,23 @@ fn broken_schema(rel: &ChartRelease) -> Option<String> {
         .map(|b| b.source.clone())
 }
 
+/// The CRDs that OLM installs for the packages this plan subscribes to, one per API group a
+/// package provides (the catalog's `olmCrdProbes`): what the phases after the operators need.
+fn olm_crds(plan: &Plan) -> Vec<String> {
+    let facts = &catalog::get().rule_facts;
+    let packages: Vec<String> =
+        plan.objects.iter().filter(|o| o.kind == "Subscription").map(|o| format!("package/{}", o.name)).collect();
+    let mut crds: Vec<String> = facts
+        .crd_providers
+        .iter()
+        .filter(|(_, providers)| providers.iter().any(|p| packages.contains(p)))
+        .filter_map(|(group, _)| facts.olm_crd_probes.get(group).cloned())
+        .collect();
+    crds.sort();
+    crds.dedup();
+    crds
+}
+
 fn release_by_name<'a>(plan: &'a Plan, name: &str) -> &'a ChartRelease {
     plan.releases.iter().find(|x| x.name == name).expect("graph releases are planned")
 }
