@@ -416,3 +416,56 @@ fn every_engine_writes_into_its_own_folder_and_passes_the_render_rules() {
     orders.dedup();
     assert_eq!(orders, [ApplyOrder::SyncWaves, ApplyOrder::DependsOn, ApplyOrder::ScriptLines]);
 }
+
+/// Mirrors replace every upstream repository an engine reads (chart repositories by name, the
+/// Gateway API CRD source), for every engine; the chart names and versions stay. A Flux
+/// `gitops.secretRef` becomes the GitRepository's `spec.secretRef`.
+#[test]
+fn mirrors_replace_every_upstream_source_and_flux_takes_a_secret_ref() {
+    let t = temp_project();
+    let envs = t.path().join("environments");
+    let mirrors = "mirrors:\n  charts:\n    jetstack: oci://registry.example.com/charts/jetstack\n    istio: https://nexus.example.com/repository/istio\n    kserve: oci://registry.example.com/kserve\n    envoyproxy: oci://registry.example.com/envoyproxy\n    knative-operator: https://nexus.example.com/repository/knative\n  gatewayApiRepo: https://git.example.com/mirrors/gateway-api.git\n  gatewayApiReleaseUrl: https://files.example.com/gateway-api/{version}/standard-install.yaml\n";
+    let base = std::fs::read_to_string(envs.join("_base.yaml")).unwrap();
+    std::fs::write(envs.join("_base.yaml"), format!("{base}{mirrors}")).unwrap();
+    let staging = std::fs::read_to_string(envs.join("staging.yaml")).unwrap();
+    std::fs::write(
+        envs.join("staging.yaml"),
+        staging.replace("engine: flux", "engine: flux\n  secretRef: git-credentials"),
+    )
+    .unwrap();
+    // install.sh too: dev with no engine, as `script`.
+    let dev = std::fs::read_to_string(envs.join("dev.yaml")).unwrap();
+    std::fs::write(envs.join("script.yaml"), dev.replace("engine: argocd", "engine: none")).unwrap();
+    let o = kgen(t.path(), &["render"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut seen_install_sh = false;
+    let mut names = examples();
+    names.push("script".into());
+    for env in names {
+        let file = std::fs::read_to_string(envs.join(format!("{env}.yaml"))).unwrap();
+        if !file.lines().any(|l| l.trim() == "extends: _base") {
+            continue;
+        }
+        for (path, bytes) in read_tree(&t.path().join("rendered").join(&env)) {
+            let text = String::from_utf8(bytes).unwrap();
+            for upstream in [
+                "charts.jetstack.io",
+                "istio-release.storage.googleapis.com",
+                "ghcr.io/kserve",
+                "docker.io/envoyproxy",
+                "knative.github.io",
+                "github.com/kubernetes-sigs/gateway-api",
+            ] {
+                assert!(!text.contains(upstream), "{env}/{path} still reads {upstream}");
+            }
+            seen_install_sh |= path == "install.sh";
+        }
+    }
+    let flux_source = t.path().join("rendered/staging/flux/gitrepository-kgen-staging.yaml");
+    let source: serde_json::Value =
+        kgen::yaml::from_str(&std::fs::read_to_string(flux_source).unwrap(), kgen::yaml::Budget::Render).unwrap();
+    assert_eq!(source["spec"]["secretRef"]["name"], "git-credentials");
+    assert!(seen_install_sh, "an install.sh was checked");
+    let script = std::fs::read_to_string(t.path().join("rendered/script/install.sh")).unwrap();
+    assert!(script.contains("https://nexus.example.com/repository/istio"), "{script}");
+}

@@ -74,6 +74,7 @@ pub fn versions_report() -> json_out::VersionsReport {
                 json_out::ChartEntry {
                     chart: ch.chart.clone(),
                     repository: ch.repo.clone(),
+                    repository_name: ch.repo_name.clone(),
                     namespace: ch.namespace.clone(),
                     version_from: ch.version.clone(),
                 },
@@ -125,9 +126,18 @@ pub fn versions_text() -> String {
     let mut out = String::from("KServe releases (pins from each release's kserve-deps.env or install script):\n\n");
     out.push_str(&table(&rows));
     out.push_str("\nHelm releases (stable names; chart and namespace by default):\n\n");
-    let mut rows = vec![["RELEASE", "CHART", "REPOSITORY", "NAMESPACE", "VERSION FROM"].map(String::from).to_vec()];
+    let mut rows = vec![
+        ["RELEASE", "CHART", "REPOSITORY", "REPOSITORY NAME", "NAMESPACE", "VERSION FROM"].map(String::from).to_vec(),
+    ];
     for (name, ch) in &c.charts {
-        rows.push(vec![name.clone(), ch.chart.clone(), ch.repo.clone(), ch.namespace.clone(), ch.version.clone()]);
+        rows.push(vec![
+            name.clone(),
+            ch.chart.clone(),
+            ch.repo.clone(),
+            ch.repo_name.clone(),
+            ch.namespace.clone(),
+            ch.version.clone(),
+        ]);
     }
     out.push_str(&table(&rows));
     out.push_str("\nIstio values layout (keys are always set without the prefix):\n\n");

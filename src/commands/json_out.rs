@@ -96,6 +96,8 @@ pub struct ChartEntry {
     pub chart: String,
     /// Chart repository.
     pub repository: String,
+    /// Its short name: the key of `mirrors.charts`, the Flux HelmRepository's name.
+    pub repository_name: String,
     /// Namespace it installs into.
     pub namespace: String,
     /// The pin its version comes from.

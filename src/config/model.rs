@@ -54,6 +54,11 @@ pub struct Environment {
     pub olm: Olm,
     /// How the rendered tree reaches the cluster.
     pub gitops: Gitops,
+    /// Internal mirrors of the upstream sources (disconnected or air-gapped clusters, OpenShift
+    /// included), usually set once in a layer. Each must serve the same charts, at the same
+    /// versions, as the upstream it replaces; `kgen explain` shows which one is in use.
+    #[serde(default, skip_serializing_if = "Mirrors::is_empty")]
+    pub mirrors: Mirrors,
     /// Helm values overrides per release, deep-merged last over what kgen decides. An escape
     /// hatch for settings kgen does not model; shown in provenance (`kgen explain`).
     #[serde(default)]
@@ -493,11 +498,54 @@ pub struct Gitops {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
     pub namespace: Option<String>,
+    /// Flux: the Secret (in `gitops.namespace`) with the credentials of a private `repoUrl`,
+    /// as the GitRepository's `spec.secretRef` (`username`/`password` for HTTPS, `identity`
+    /// and `known_hosts` for SSH). Argo CD matches credentials to the URL by itself: create a
+    /// repository Secret instead (see README); kgen warns (KG621) if this is set there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"), length(max = 253))]
+    pub secret_ref: Option<String>,
     /// Argo CD project of the Applications.
     #[serde(default = "defaults::argocd_project")]
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
     pub project: String,
 }
+
+/// Mirrors of the upstream sources.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Mirrors {
+    /// Chart repositories by the short name `kgen versions` lists under REPOSITORY's owner
+    /// (`jetstack`, `istio`, `knative-operator`, `envoyproxy`, `kserve`): a Helm repository
+    /// (`https://…`) or an OCI registry path (`oci://…`) holding the same charts and versions.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[schemars(with = "std::collections::BTreeMap<String, MirrorUrl>")]
+    pub charts: std::collections::BTreeMap<String, String>,
+    /// The Gateway API CRDs: a Git repository with kubernetes-sigs/gateway-api's tags (what
+    /// Argo CD and Flux read at the pinned tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(https://|ssh://|git@)[!-~]+$"))]
+    pub gateway_api_repo: Option<String>,
+    /// The Gateway API CRDs for `install.sh`: the URL of `standard-install.yaml`, with
+    /// `{version}` where the tag goes (`https://mirror.example.com/gateway-api/{version}/standard-install.yaml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https://[!-~]*\{version\}[!-~]*$"))]
+    pub gateway_api_release_url: Option<String>,
+}
+
+impl Mirrors {
+    /// Whether no mirror is set.
+    pub fn is_empty(&self) -> bool {
+        self == &Mirrors::default()
+    }
+}
+
+/// A chart repository URL: `https://…` (a Helm repository) or `oci://…` (a registry path).
+#[derive(JsonSchema)]
+pub struct MirrorUrl(
+    #[schemars(regex(pattern = r"^(https|oci)://[!-~]+$"))]
+    pub String,
+);
 
 /// GitOps engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -43,6 +43,8 @@ pub struct CrdSource {
     pub path: String,
     /// Tag.
     pub tag: String,
+    /// The release file `install.sh` applies (upstream's, or the mirror's).
+    pub release_url: String,
 }
 
 /// A Kubernetes object kgen renders itself.
@@ -211,7 +213,8 @@ pub fn plan(r: &Resolved) -> Plan {
         releases.push(ChartRelease {
             name: name.to_string(),
             chart,
-            repo: ch.repo.clone(),
+            // A mirror replaces the repository, never the chart or its version.
+            repo: e.mirrors.charts.get(&ch.repo_name).unwrap_or(&ch.repo).clone(),
             version,
             namespace: namespace.to_string(),
             template: format!("values/{name}.yaml"),
@@ -244,11 +247,15 @@ pub fn plan(r: &Resolved) -> Plan {
     let mut crd_sources = Vec::new();
     if gateway_api && e.gateway_api.install_crds {
         let s = &cat.crd_sources["gatewayApi"];
+        let tag = use_pin(&mut pins, &s.version);
+        let release_url =
+            e.mirrors.gateway_api_release_url.as_ref().unwrap_or(&s.release_url).replace("{version}", &tag);
         crd_sources.push(CrdSource {
             name: "gatewayApi".into(),
-            repo: s.repo.clone(),
+            repo: e.mirrors.gateway_api_repo.as_ref().unwrap_or(&s.repo).clone(),
             path: s.path.clone(),
-            tag: use_pin(&mut pins, &s.version),
+            tag,
+            release_url,
         });
         needs.insert("crds/gatewayApi".into(), vec![]);
     }

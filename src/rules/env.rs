@@ -35,6 +35,8 @@ const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG501], run: gateway_api_release },
     Check { codes: &[RuleCode::KG502], run: runtimes },
     Check { codes: &[RuleCode::KG601], run: repository },
+    Check { codes: &[RuleCode::KG620], run: chart_mirrors },
+    Check { codes: &[RuleCode::KG621], run: secret_ref },
     Check { codes: &[RuleCode::KG116, RuleCode::KG117], run: |r, _, out| out.extend(ignore_entries(r)) },
     Check { codes: &[RuleCode::KG409], run: |r, _, out| out.extend(knative_config(r)) },
     Check { codes: &[RuleCode::KG311], run: |r, _, out| out.extend(sail_version(r)) },
@@ -309,6 +311,37 @@ fn repository(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
         out.push(r.diag_at_any(
             diag(RuleCode::KG601, format!("`gitops.engine: {}` needs `gitops.repoUrl`", e.gitops.engine.as_str())),
             &["/gitops/engine", "/gitops"],
+        ));
+    }
+}
+
+/// KG620: a chart mirror must name a repository kgen installs from.
+fn chart_mirrors(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let cat = crate::catalog::get();
+    let known: std::collections::BTreeSet<&str> = cat.charts.values().map(|c| c.repo_name.as_str()).collect();
+    for name in r.env.mirrors.charts.keys().filter(|n| !known.contains(n.as_str())) {
+        let mut d =
+            diag(RuleCode::KG620, format!("`mirrors.charts.{name}` names no chart repository kgen installs from"));
+        let names: Vec<&str> = known.iter().copied().collect();
+        if let Some(s) = crate::config::validate::did_you_mean(name, names.iter().copied()) {
+            d = d.hint(format!("did you mean `{s}`? Repositories: {}", names.join(", ")));
+        } else {
+            d = d.hint(format!("repositories: {}", names.join(", ")));
+        }
+        out.push(r.diag_at(d, &format!("/mirrors/charts/{}", crate::yaml::escape_pointer(name))));
+    }
+}
+
+/// KG621: only Flux's GitRepository names a credentials Secret.
+fn secret_ref(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
+    if e.gitops.secret_ref.is_some() && e.gitops.engine != crate::config::model::GitopsEngine::Flux {
+        out.push(r.diag_at(
+            diag(
+                RuleCode::KG621,
+                format!("`gitops.secretRef` has no effect with `gitops.engine: {}`", e.gitops.engine.as_str()),
+            ),
+            "/gitops/secretRef",
         ));
     }
 }

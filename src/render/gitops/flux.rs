@@ -105,7 +105,7 @@ fn files(r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Value>
         path: format!("flux/gitrepository-{own_source}.yaml"),
         template: "flux/gitrepository.yaml",
         key: "src",
-        data: json!({"name": own_source, "url": r.env.gitops.repo_url, "interval": "1m", "ref": flux_git_ref(&r.env.gitops.revision)}),
+        data: json!({"name": own_source, "url": r.env.gitops.repo_url, "interval": "1m", "ref": flux_git_ref(&r.env.gitops.revision), "secretRef": r.env.gitops.secret_ref}),
     });
     let mut repos: BTreeMap<String, String> = BTreeMap::new();
     for rel in &plan.releases {
@@ -125,7 +125,7 @@ fn files(r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Value>
             path: format!("flux/gitrepository-{name}.yaml"),
             template: "flux/gitrepository.yaml",
             key: "src",
-            data: json!({"name": name, "url": src.repo, "interval": "1h", "ref": {"tag": src.tag}}),
+            data: json!({"name": name, "url": src.repo, "interval": "1h", "ref": {"tag": src.tag}, "secretRef": null}),
         });
     }
     // One Kustomization per graph node.

@@ -138,7 +138,7 @@ fn install_sh(r: &Resolved, plan: &Plan) -> GitopsFile {
             }
             "crds" => {
                 let src = plan.crd_sources.iter().find(|s| s.name == name).expect("planned");
-                let url = cat.crd_sources[name].release_url.replace("{version}", &src.tag);
+                let url = src.release_url.clone();
                 (
                     format!("wave {}: {name} CRDs {} (server-side: they are large)", node.wave, src.tag),
                     vec![cmd(&["kubectl", "apply", "--server-side", "-f", &url])],
