@@ -36,6 +36,9 @@ pub struct Catalog {
     pub rule_facts: RuleFacts,
     /// KServe releases, oldest first.
     pub releases: Vec<Release>,
+    /// What `install.sh` waits for instead of `helm --wait` where that would wait for
+    /// something the next step does not need (a LoadBalancer address).
+    pub install_readiness: InstallReadiness,
 }
 
 /// Facts the rules of `catalog/rules.yaml` check (each sourced in the catalog file).
@@ -444,6 +447,51 @@ impl Catalog {
     pub fn release_versions(&self) -> Vec<&str> {
         self.releases.iter().map(|r| r.version.as_str()).collect()
     }
+}
+
+/// What `install.sh` waits for after a step (catalog `installReadiness`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InstallReadiness {
+    /// Charts whose Service can be `type: LoadBalancer`, by release name.
+    pub service_types: BTreeMap<String, ServiceType>,
+    /// Webhook servers by the API group whose objects they admit.
+    pub webhooks: BTreeMap<String, WebhookServer>,
+}
+
+/// Where a chart sets its Service type, and the workload to wait for instead.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServiceType {
+    /// Dotted values key of the Service type.
+    pub key: String,
+    /// The chart's default type.
+    pub default: String,
+    /// Dotted values key of the workload kind (none: always `workloadKind`).
+    #[serde(default)]
+    pub workload_kind_key: Option<String>,
+    /// The workload kind by default.
+    pub workload_kind: String,
+    /// Dotted values key naming the workload (none: always `workload`).
+    #[serde(default)]
+    pub workload_name_key: Option<String>,
+    /// The workload's name by default (`{release}`: the release name).
+    pub workload: String,
+    /// Evidence.
+    pub source: String,
+}
+
+/// A webhook server, by where its provider installs it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WebhookServer {
+    /// Its Deployment.
+    pub deployment: String,
+    /// Namespace by provider (`release/<name>`: that release's namespace; `package/<name>`:
+    /// a fixed namespace).
+    pub namespaces: BTreeMap<String, Option<String>>,
+    /// Evidence.
+    pub source: String,
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod gitops;
 mod injection;
 mod invalid;
 mod layering;
+mod lifecycle;
 mod local_safety;
 mod local_safety_write;
 mod openshift;

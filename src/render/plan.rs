@@ -129,8 +129,9 @@ impl Plan {
     /// covers: the release's entry with only the pins the plan uses, its mode vocabulary, the
     /// entries of the charts it installs and of the CRD sources it applies, and, of the tables
     /// keyed by chart release or component (`brokenValuesSchemas`, `kubernetesMinimums`,
-    /// `ruleFacts.versionPrefixes.charts`, `ruleFacts.chartNeeds`), the entries of those it
-    /// uses; then the sections about every environment ([`catalog::Catalog::shared_json`]).
+    /// `ruleFacts.versionPrefixes.charts`, `ruleFacts.chartNeeds`,
+    /// `installReadiness.serviceTypes`), the entries of those it uses; `installReadiness.webhooks`
+    /// whole; then the sections about every environment ([`catalog::Catalog::shared_json`]).
     /// Adding a release, or a chart this environment does not install, leaves it unchanged.
     pub fn catalog_inputs(&self) -> String {
         let cat = catalog::get();
@@ -149,6 +150,8 @@ impl Plan {
             "kubernetesMinimums": cat.kubernetes_minimums.iter().filter(|(k, _)| pins.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
             "versionPrefixes": facts.version_prefixes.charts.iter().filter(|(k, _)| charts.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
             "chartNeeds": facts.chart_needs.iter().filter(|(k, _)| charts.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
+            "serviceTypes": cat.install_readiness.service_types.iter().filter(|(k, _)| charts.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
+            "webhooks": cat.install_readiness.webhooks,
         });
         format!("{{\"used\":{used},\"shared\":{}}}", cat.shared_json())
     }
