@@ -135,7 +135,7 @@ fn install_sh_waits_for_the_cert_manager_webhook_before_kserve() {
 }
 
 /// Runs shellcheck on a script; required where `KGEN_REQUIRE_SHELLCHECK` is set (`.ci/run`).
-pub fn shellcheck(script: &str) {
+fn shellcheck(script: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("install.sh");
     std::fs::write(&path, script).unwrap();
