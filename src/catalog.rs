@@ -39,6 +39,8 @@ pub struct Catalog {
     /// What `install.sh` waits for instead of `helm --wait` where that would wait for
     /// something the next step does not need (a LoadBalancer address).
     pub install_readiness: InstallReadiness,
+    /// Values a chart version ignores while another value wins (rule KG312).
+    pub ignored_values: Vec<IgnoredValues>,
 }
 
 /// Facts the rules of `catalog/rules.yaml` check (each sourced in the catalog file).
@@ -446,6 +448,35 @@ impl Catalog {
     /// All release tags, oldest first.
     pub fn release_versions(&self) -> Vec<&str> {
         self.releases.iter().map(|r| r.version.as_str()).collect()
+    }
+}
+
+/// Values keys a chart version reads only while another value is false (catalog
+/// `ignoredValues`, rule KG312).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IgnoredValues {
+    /// Release name.
+    pub release: String,
+    /// Chart versions this was read from (only these: other versions are not known).
+    pub versions: Vec<String>,
+    /// Dotted keys the chart ignores while `while` is true.
+    pub ignored: Vec<String>,
+    /// Dotted keys of the value that wins, first set first (the chart's precedence).
+    #[serde(rename = "while")]
+    pub while_true: Vec<String>,
+    /// The chart's default of that value.
+    pub default: bool,
+    /// The dotted key to set instead, with the winning value on.
+    pub instead: String,
+    /// Evidence.
+    pub source: String,
+}
+
+impl IgnoredValues {
+    /// Whether this fact holds for a chart version.
+    pub fn covers(&self, version: &str) -> bool {
+        self.versions.iter().any(|v| v == version)
     }
 }
 

@@ -79,6 +79,7 @@ const CHECKS: &[Check] = &[
         when: When::Overrides { releases: &["kserve"], knative_config: false },
         run: |r, t, _, out| kserve_values(r, t, out),
     },
+    Check { codes: &[RuleCode::KG312], when: When::Always, run: |r, t, _, out| ignored_values(r, t, out) },
     Check { codes: &[RuleCode::KG207], when: When::Full, run: |r, t, _, out| version_formats(r, t, out) },
     Check { codes: &[RuleCode::KG208], when: When::Full, run: |r, t, _, out| kserve_chart(r, t, out) },
     Check { codes: &[RuleCode::KG310], when: When::Full, run: |r, t, _, out| member_roll(r, t, out) },
@@ -536,6 +537,52 @@ fn gateway_values_keys(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             d = d.hint(format!("did you mean `{s}`?"));
         }
         out.push(at_values(r, t, d, release, &format!("/{}", yaml::escape_pointer(key))));
+    }
+}
+
+/// KG312: a values override of a key the chart version ignores while another value wins
+/// (catalog `ignoredValues`): istiod's `replicaCount` while `autoscaleEnabled` is on.
+fn ignored_values(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    let pointer = |key: &str| format!("/{}", key.split('.').map(yaml::escape_pointer).collect::<Vec<_>>().join("/"));
+    for fact in &catalog::get().ignored_values {
+        if r.env.values.get(&fact.release).is_none() {
+            continue;
+        }
+        let Some((_, _, version, _)) = t.releases().into_iter().find(|(n, ..)| *n == fact.release) else { continue };
+        if !fact.covers(version) {
+            continue;
+        }
+        let Some(values) = t.values(&fact.release) else { continue };
+        // The winning value: the first of its keys the rendered values set, else the default.
+        let wins = fact
+            .while_true
+            .iter()
+            .find_map(|k| values.pointer(&pointer(k)).and_then(Value::as_bool))
+            .unwrap_or(fact.default);
+        if !wins {
+            continue;
+        }
+        let winner = fact.while_true.last().map_or("", String::as_str);
+        for key in fact.ignored.iter().filter(|k| pointer_in_overrides(r, &fact.release, &pointer(k))) {
+            if values.pointer(&pointer(key)).is_none() {
+                continue;
+            }
+            let d = diag(
+                RuleCode::KG312,
+                format!(
+                    "the {release} chart {version} ignores `{key}` while `{winner}` is true{default}, so this changes nothing",
+                    release = fact.release,
+                    default = if fact.default { " (its default)" } else { "" },
+                ),
+            )
+            .label("ignored by the chart")
+            .hint(format!(
+                "set `values.{release}.{instead}` instead (with `{winner}` on), or `values.{release}.{winner}: false` for a fixed count.",
+                release = fact.release,
+                instead = fact.instead,
+            ));
+            out.push(at_values(r, t, d, &fact.release, &pointer(key)));
+        }
     }
 }
 
