@@ -187,3 +187,155 @@ fn knative_activator_and_autoscaler_are_labelled_for_injection_on_openshift() {
         }
     }
 }
+
+/// The `istio-ingressgateway` chart (a billable LoadBalancer) is installed only where something
+/// uses it: Knative's gateways and the `istio` IngressClass. With Gateway API ingress, istiod
+/// deploys the Gateway's own Deployment and Service (its chart's `kube-gateway` template).
+#[test]
+fn gateway_api_on_istio_installs_no_shared_ingress_gateway() {
+    let head = "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {platform: kubernetes, kubernetesVersion: \"1.33\"}\nmesh: {provider: istio}\ngitops: {engine: argocd}\n";
+    let releases = |r: &Rendered| -> Vec<String> {
+        lock(r)["releases"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap().to_string()).collect()
+    };
+    for (env, wanted) in [
+        ("kserve: {deploymentMode: Standard, ingress: gatewayApi}\ngatewayApi: {implementation: istio}\n", false),
+        ("kserve: {deploymentMode: Standard, ingress: gatewayApi}\ngatewayApi: {implementation: envoy}\n", false),
+        ("kserve: {deploymentMode: Standard, ingress: ingress}\n", true),
+        ("kserve: {deploymentMode: Knative}\n", true),
+    ] {
+        let r = render_with(&format!("{head}{env}"));
+        let names = releases(&r);
+        assert!(names.contains(&"istiod".to_string()), "{env}: {names:?}");
+        assert_eq!(names.contains(&"istio-ingressgateway".to_string()), wanted, "{env}: {names:?}");
+        assert_eq!(r.files.contains_key("values/istio-ingressgateway.yaml"), wanted, "{env}");
+        if env.contains("implementation: istio") {
+            let gw = parse(&r.files["manifests/kserve/gateway-kserve-ingress-gateway.yaml"]);
+            assert_eq!(gw["spec"]["gatewayClassName"], "istio");
+            if let Some(up) = upstream_or_skip("gateway_api_on_istio_installs_no_shared_ingress_gateway") {
+                let istio = lock(&r)["versions"]["istio"].as_str().unwrap().to_string();
+                let chart = up.join(format!("charts/istio/{istio}/istiod"));
+                let injector = std::fs::read_to_string(chart.join("templates/istiod-injector-configmap.yaml")).unwrap();
+                assert!(injector.contains("files/kube-gateway.yaml"), "istiod {istio} deploys Gateways itself");
+                let deploy = std::fs::read_to_string(chart.join("files/kube-gateway.yaml")).unwrap();
+                assert!(deploy.contains("kind: Deployment") && deploy.contains("kind: Service"));
+            }
+        }
+    }
+}
+
+/// Every render of every example and conformance fixture, by file name.
+fn every_render() -> Vec<(String, Rendered)> {
+    let mut out = Vec::new();
+    for dir in [root(), root().join("tests/fixtures/conformance")] {
+        let ws = Workspace::load(&dir).unwrap();
+        for name in ws.environment_names() {
+            let c = kgen::pipeline::check(&ws, &name);
+            let r = c.judged.unwrap_or_else(|| panic!("{name}: {:?}", c.diagnostics));
+            out.push((name.clone(), kgen::render::render(&r, &ws.sources).unwrap()));
+        }
+    }
+    out
+}
+
+/// Flux stores every HelmRelease as a Helm release record, which Kubernetes caps at 1 MiB: no
+/// Flux render of an example or fixture installs a chart version measured over it, and Envoy
+/// Gateway's CRDs come from envoyproxy/gateway at the pinned tag, in the folder that holds
+/// exactly the CRDs the chart renders.
+#[test]
+fn flux_installs_no_helm_release_over_the_secret_limit() {
+    let records = &kgen::catalog::get().helm_release_records;
+    let mut flux = 0;
+    for (name, r) in every_render() {
+        for (path, text) in
+            r.files.iter().filter(|(p, _)| p.starts_with("flux/releases/") && p.contains("/helmrelease-"))
+        {
+            flux += 1;
+            let hr = parse(text);
+            let (rel, version) =
+                (hr["spec"]["releaseName"].as_str().unwrap(), hr["spec"]["chart"]["spec"]["version"].as_str().unwrap());
+            let bytes =
+                records.size(rel, version).unwrap_or_else(|| panic!("{name}: no measured record for {rel} {version}"));
+            assert!(bytes <= records.limit, "{name}/{path}: {rel} {version} record {bytes} bytes");
+        }
+    }
+    assert!(flux > 10, "Flux renders checked: {flux} HelmReleases");
+    let head = "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {platform: kubernetes, kubernetesVersion: \"1.33\"}\ngatewayApi: {implementation: envoy}\n";
+    for (version, engine, replaced) in
+        [("v0.20.0", "flux", true), ("v0.19.0", "flux", true), ("v0.20.0", "argocd", false), ("v0.20.0", "none", false)]
+    {
+        let r = render_with(&format!(
+            "{head}kserve: {{version: {version}, deploymentMode: Standard, ingress: gatewayApi}}\ngitops: {{engine: {engine}}}\n"
+        ));
+        let l = lock(&r);
+        let releases: Vec<&str> =
+            l["releases"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
+        assert_eq!(!releases.contains(&"envoy-gateway-crds"), replaced, "{version} {engine}: {releases:?}");
+        let src = l["crdSources"].as_array().unwrap().iter().find(|s| s["name"] == "envoyGatewayCrds").cloned();
+        assert_eq!(src.is_some(), replaced, "{version} {engine}");
+        let Some(src) = src else { continue };
+        let tag = l["versions"]["envoyGateway"].as_str().unwrap();
+        assert_eq!(src["tag"], tag);
+        let ks = r
+            .files
+            .iter()
+            .find(|(p, _)| p.ends_with("-crds-envoy-gateway-crds.yaml") && p.contains("kustomization-"))
+            .unwrap()
+            .1;
+        let ks = parse(ks);
+        assert_eq!(ks["spec"]["prune"], false, "CRDs are never pruned");
+        let path = ks["spec"]["path"].as_str().unwrap().trim_start_matches("./").to_string();
+        if let Some(up) = upstream_or_skip("flux_installs_no_helm_release_over_the_secret_limit") {
+            // The published chart keeps the repository's charts/gateway-helm folder layout.
+            let charts = up.join(format!("charts/envoy-gateway/{tag}"));
+            let plain = charts.join("gateway-helm").join(path.strip_prefix("charts/gateway-helm/").unwrap());
+            let names = |d: PathBuf| {
+                let mut v: Vec<String> = std::fs::read_dir(&d)
+                    .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into())
+                    .collect();
+                v.sort();
+                v
+            };
+            assert_eq!(names(plain), names(charts.join("gateway-crds-helm/templates/generated")), "{tag}: {path}");
+        }
+    }
+}
+
+/// OpenShift's restricted-v2 SCC rejects fixed UIDs. Where the chart reads a runtime's UID from
+/// values (KServe up to v0.16.0), kgen unsets every `runAsUser` the pinned chart's values.yaml
+/// sets, on OpenShift only; where no value can (the runtimes chart from v0.17.0), rule KG507
+/// warns (its fixtures).
+#[test]
+fn openshift_unsets_the_runtimes_fixed_uids_where_values_can() {
+    let Some(up) = upstream_or_skip("openshift_unsets_the_runtimes_fixed_uids_where_values_can") else { return };
+    for version in ["v0.14.1", "v0.15.2", "v0.16.0"] {
+        let chart: Value = kgen::yaml::from_str(
+            &std::fs::read_to_string(up.join(format!("charts/kserve/{version}/kserve-resources/values.yaml"))).unwrap(),
+            kgen::yaml::Budget::Render,
+        )
+        .unwrap();
+        let fixed: Vec<&String> = chart["kserve"]["servingruntime"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, v)| v.pointer("/securityContext/runAsUser").is_some())
+            .map(|(k, _)| k)
+            .collect();
+        assert!(!fixed.is_empty(), "{version}");
+        for (platform, mesh, unset) in [("openshift", "ossm2", true), ("kubernetes", "istio", false)] {
+            let r = render_with(&format!(
+                "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {{platform: {platform}, kubernetesVersion: \"1.32\"}}\nkserve: {{version: {version}, deploymentMode: Knative, modelNamespaces: [models]}}\nmesh: {{provider: {mesh}}}\ngitops: {{engine: argocd}}\nignore: [{{rule: KG507, reason: probe}}]\n"
+            ));
+            let values = parse(&r.files["values/kserve.yaml"]);
+            for runtime in &fixed {
+                let at = values.pointer(&format!("/kserve/servingruntime/{runtime}/securityContext"));
+                if unset {
+                    // A null removes the chart's default in Helm.
+                    assert_eq!(at.and_then(|s| s.get("runAsUser")), Some(&Value::Null), "{version} {runtime}");
+                } else {
+                    assert!(at.is_none(), "{version} {platform} {runtime}: {at:?}");
+                }
+            }
+        }
+    }
+}

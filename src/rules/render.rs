@@ -87,6 +87,7 @@ const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG602], when: When::Full, run: |r, t, _, out| ordering(r, t, out) },
     Check { codes: &[RuleCode::KG603], when: When::Full, run: |r, t, _, out| server_side_apply(r, t, out) },
     Check { codes: &[RuleCode::KG604], when: When::Full, run: |r, t, _, out| gitops_api(r, t, out) },
+    Check { codes: &[RuleCode::KG610], when: When::Full, run: |r, t, _, out| release_records(r, t, out) },
 ];
 
 /// Runs the render rules of a depth.
@@ -583,6 +584,64 @@ fn ignored_values(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             ));
             out.push(at_values(r, t, d, &fact.release, &pointer(key)));
         }
+    }
+}
+
+/// KG610: no engine installs a chart version as a Helm release whose record is measured over the
+/// Secret limit (catalog `helmReleaseRecords`). What is installed as a release is read from the
+/// rendered files: Flux HelmReleases, `install.sh` `helm upgrade --install` lines.
+fn release_records(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    let records = &catalog::get().helm_release_records;
+    /// A release the engine installs as a Helm release: where, its name and chart version.
+    struct Stored<'a> {
+        path: String,
+        pointer: Option<&'a str>,
+        line: Option<usize>,
+        name: String,
+        version: String,
+    }
+    let mut stored: Vec<Stored<'_>> = Vec::new();
+    for (path, d) in t.docs_under("flux/").into_iter().filter(|(_, d)| d["kind"] == "HelmRelease") {
+        let name = str_at(d, "/spec/releaseName").or_else(|| str_at(d, "/metadata/name")).unwrap_or_default();
+        let version = str_at(d, "/spec/chart/spec/version").unwrap_or_default();
+        stored.push(Stored {
+            path: path.to_string(),
+            pointer: Some("/spec/chart/spec/version"),
+            line: None,
+            name: name.into(),
+            version: version.into(),
+        });
+    }
+    if let Some(script) = t.rendered.files.get(SCRIPT) {
+        for (i, line) in script.lines().enumerate() {
+            let words: Vec<&str> = line.split_whitespace().map(|w| w.trim_matches('\'')).collect();
+            if words.starts_with(&["helm", "upgrade", "--install"])
+                && let Some(v) = words.windows(2).find(|w| w[0] == "--version").map(|w| w[1])
+            {
+                stored.push(Stored {
+                    path: SCRIPT.into(),
+                    pointer: None,
+                    line: Some(i + 1),
+                    name: words[3].into(),
+                    version: v.into(),
+                });
+            }
+        }
+    }
+    for Stored { path, pointer, line, name, version } in stored {
+        let Some(bytes) = records.size(&name, &version).filter(|b| *b > records.limit) else { continue };
+        let d = diag(
+            RuleCode::KG610,
+            format!(
+                "`{name}` {version} is installed as a Helm release, but its release record ({bytes} bytes) exceeds the {}-byte Secret limit, so the install fails",
+                records.limit
+            ),
+        );
+        out.push(match (pointer, line) {
+            (Some(p), _) => at_file(r, t, d, &path, p),
+            (None, Some(n)) => d.in_file(format!("rendered/{}/{path}", r.name)).at(Some((n, 1))),
+            _ => d,
+        });
     }
 }
 

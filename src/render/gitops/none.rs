@@ -225,7 +225,9 @@ fn install_sh(r: &Resolved, plan: &Plan) -> GitopsFile {
             }
             "crds" => {
                 let src = plan.crd_sources.iter().find(|s| s.name == name).expect("planned");
-                let url = cat.crd_sources[name].release_url.replace("{version}", &src.tag);
+                // The plan gives install.sh only CRD sources it can apply (`applies_crd_source`).
+                let release_url = cat.crd_sources[name].release_url.as_deref().expect("planned with a release URL");
+                let url = release_url.replace("{version}", &src.tag);
                 (
                     format!("wave {}: {name} CRDs {} (server-side: they are large)", node.wave, src.tag),
                     vec![
