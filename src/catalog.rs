@@ -39,6 +39,15 @@ pub struct Catalog {
     pub rule_facts: RuleFacts,
     /// KServe releases, oldest first.
     pub releases: Vec<Release>,
+    /// What `install.sh` waits for instead of `helm --wait` where that would wait for
+    /// something the next step does not need (a LoadBalancer address).
+    pub install_readiness: InstallReadiness,
+    /// Values a chart version ignores while another value wins (rule KG312).
+    pub ignored_values: Vec<IgnoredValues>,
+    /// Helm release record sizes by chart version (rules KG610, KG611).
+    pub helm_release_records: HelmReleaseRecords,
+    /// Fixed UIDs of chart versions, which OpenShift's restricted-v2 SCC rejects (rule KG507).
+    pub openshift_fixed_uids: Vec<FixedUids>,
 }
 
 /// Facts the rules of `catalog/rules.yaml` check (each sourced in the catalog file).
@@ -220,8 +229,34 @@ pub struct CrdSource {
     pub path: String,
     /// Name of the pin giving the tag.
     pub version: String,
-    /// URL of the release's single-file install (`{version}` is replaced), for `install.sh`.
-    pub release_url: String,
+    /// Where later tags keep the CRDs, from a tag on (later entries over earlier ones).
+    #[serde(default)]
+    pub paths: Vec<PathFrom>,
+    /// URL of the release's single-file install (`{version}` is replaced), for `install.sh`;
+    /// none where install.sh applies the chart instead.
+    #[serde(default)]
+    pub release_url: Option<String>,
+}
+
+/// A CRD path that holds from a tag on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PathFrom {
+    /// First tag.
+    pub from: String,
+    /// Path of the CRDs in the repository.
+    pub path: String,
+}
+
+impl CrdSource {
+    /// The path of the CRDs at a tag.
+    pub fn path_at(&self, tag: &str) -> &str {
+        let have = Version::parse(tag);
+        self.paths
+            .iter()
+            .rfind(|p| Version::parse(&p.from).is_some_and(|f| have.as_ref().is_some_and(|h| *h >= f)))
+            .map_or(self.path.as_str(), |p| p.path.as_str())
+    }
 }
 
 /// How a chart release behaves over its lifecycle, as the GitOps engines need to know it.
@@ -479,6 +514,137 @@ impl Catalog {
     pub fn release_versions(&self) -> Vec<&str> {
         self.releases.iter().map(|r| r.version.as_str()).collect()
     }
+}
+
+/// A chart version's fixed UIDs: values that unset them on OpenShift, or what stays fixed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FixedUids {
+    /// Release name.
+    pub release: String,
+    /// Chart versions this was read from.
+    pub versions: Vec<String>,
+    /// Values that remove the fixed UIDs (merged on OpenShift over kgen's values).
+    #[serde(default)]
+    pub unset_values: Option<serde_json::Value>,
+    /// What no value can change (rule KG507 names it).
+    #[serde(default)]
+    pub fixed: Option<String>,
+    /// Evidence.
+    pub source: String,
+}
+
+impl Catalog {
+    /// Values that unset a chart version's fixed UIDs on OpenShift, if any.
+    pub fn openshift_unset_values(&self, release: &str, version: &str) -> Option<&serde_json::Value> {
+        self.openshift_fixed_uids
+            .iter()
+            .find(|f| f.release == release && f.versions.iter().any(|v| v == version) && f.unset_values.is_some())
+            .and_then(|f| f.unset_values.as_ref())
+    }
+}
+
+/// Helm release records: the Secret limit and the measured size of each chart version's record.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HelmReleaseRecords {
+    /// Largest Secret Kubernetes accepts, in bytes.
+    pub limit: u64,
+    /// Rule KG611 warns from this share of the limit (percent).
+    pub near_percent: u64,
+    /// How and when the sizes were measured.
+    pub measured: String,
+    /// Bytes by release name and chart version.
+    pub bytes: BTreeMap<String, BTreeMap<String, u64>>,
+    /// CRD source (of `crdSources`) an engine that stores records applies instead of an
+    /// over-limit release, by release name.
+    pub replacements: BTreeMap<String, String>,
+}
+
+impl HelmReleaseRecords {
+    /// The measured record size of a release's chart version, if measured.
+    pub fn size(&self, release: &str, version: &str) -> Option<u64> {
+        self.bytes.get(release)?.get(version).copied()
+    }
+
+    /// Whether a release's chart version is measured over the limit.
+    pub fn over_limit(&self, release: &str, version: &str) -> bool {
+        self.size(release, version).is_some_and(|b| b > self.limit)
+    }
+}
+
+/// Values keys a chart version reads only while another value is false (catalog
+/// `ignoredValues`, rule KG312).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IgnoredValues {
+    /// Release name.
+    pub release: String,
+    /// Chart versions this was read from (only these: other versions are not known).
+    pub versions: Vec<String>,
+    /// Dotted keys the chart ignores while `while` is true.
+    pub ignored: Vec<String>,
+    /// Dotted keys of the value that wins, first set first (the chart's precedence).
+    #[serde(rename = "while")]
+    pub while_true: Vec<String>,
+    /// The chart's default of that value.
+    pub default: bool,
+    /// The dotted key to set instead, with the winning value on.
+    pub instead: String,
+    /// Evidence.
+    pub source: String,
+}
+
+impl IgnoredValues {
+    /// Whether this fact holds for a chart version.
+    pub fn covers(&self, version: &str) -> bool {
+        self.versions.iter().any(|v| v == version)
+    }
+}
+
+/// What `install.sh` waits for after a step (catalog `installReadiness`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InstallReadiness {
+    /// Charts whose Service can be `type: LoadBalancer`, by release name.
+    pub service_types: BTreeMap<String, ServiceType>,
+    /// Webhook servers by the API group whose objects they admit.
+    pub webhooks: BTreeMap<String, WebhookServer>,
+}
+
+/// Where a chart sets its Service type, and the workload to wait for instead.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServiceType {
+    /// Dotted values key of the Service type.
+    pub key: String,
+    /// The chart's default type.
+    pub default: String,
+    /// Dotted values key of the workload kind (none: always `workloadKind`).
+    #[serde(default)]
+    pub workload_kind_key: Option<String>,
+    /// The workload kind by default.
+    pub workload_kind: String,
+    /// Dotted values key naming the workload (none: always `workload`).
+    #[serde(default)]
+    pub workload_name_key: Option<String>,
+    /// The workload's name by default (`{release}`: the release name).
+    pub workload: String,
+    /// Evidence.
+    pub source: String,
+}
+
+/// A webhook server, by where its provider installs it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WebhookServer {
+    /// Its Deployment.
+    pub deployment: String,
+    /// Namespace by provider (`release/<name>`: that release's namespace; `package/<name>`:
+    /// a fixed namespace).
+    pub namespaces: BTreeMap<String, Option<String>>,
+    /// Evidence.
+    pub source: String,
 }
 
 #[cfg(test)]

@@ -525,7 +525,7 @@ mod tests {
 
     #[test]
     fn a_values_override_reaches_its_release_only() {
-        assert_eq!(paths(&reach("prod", "values.istiod.replicaCount")), [("values/istiod.yaml", Change::Changed)]);
+        assert_eq!(paths(&reach("prod", "values.istiod.autoscaleMin")), [("values/istiod.yaml", Change::Changed)]);
     }
 
     #[test]
@@ -571,7 +571,7 @@ mod tests {
         let source = |k: &str| all.iter().find(|l| l.key == k).unwrap_or_else(|| panic!("{k}")).source.clone();
         assert!(matches!(source("cluster.name"), Source::Environment { .. }));
         assert!(matches!(source("kserve.ingressDomain"), Source::Layer { origin } if origin.line == 7));
-        assert!(matches!(source("values.istiod.replicaCount"), Source::ValuesOverride { .. }));
+        assert!(matches!(source("values.istiod.autoscaleMin"), Source::ValuesOverride { .. }));
         assert!(matches!(source("versions.istio"), Source::Catalog { release, .. } if release == "v0.20.0"));
         assert_eq!(source("mesh.namespace"), Source::Default);
         let description = all.iter().find(|l| l.key == "description").unwrap();

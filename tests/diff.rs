@@ -111,7 +111,7 @@ fn exit_codes() {
     // 1: a change without risk (also under --fail-on risk).
     let env = dir.join("environments/prod.yaml");
     let text = std::fs::read_to_string(&env).unwrap();
-    std::fs::write(&env, text.replace("replicaCount: 2", "replicaCount: 3")).unwrap();
+    std::fs::write(&env, text.replace("autoscaleMin: 2", "autoscaleMin: 3")).unwrap();
     assert_eq!(kgen(dir, &["diff"]).status.code(), Some(1));
     assert_eq!(kgen(dir, &["diff", "--fail-on", "risk"]).status.code(), Some(1));
     // 3: a risky change under --fail-on risk; 1 without the flag. Standard mode drops the Knative

@@ -162,15 +162,23 @@ fn envoy_gateway_is_installed_without_its_bundled_gateway_api_crds() {
     let hr = parse(&staging.files["flux/releases/envoy-gateway/helmrelease-staging-envoy-gateway.yaml"]);
     assert_eq!(hr["spec"]["install"]["crds"], "Skip");
     assert_eq!(hr["spec"]["upgrade"]["crds"], "Skip");
-    assert_eq!(hr["spec"]["dependsOn"][0]["name"], "staging-envoy-gateway-crds");
-    let crds = parse(&staging.files["values/envoy-gateway-crds.yaml"]);
+    // Flux applies Envoy Gateway's own CRDs from their repository at the tag (the chart's Helm
+    // release record is over the Secret limit, KG610), before the chart.
+    let ks = parse(&staging.files["flux/kustomization-kgen-staging-release-envoy-gateway.yaml"]);
+    let deps: Vec<&str> =
+        ks["spec"]["dependsOn"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert!(deps.contains(&"kgen-staging-crds-envoy-gateway-crds"), "{deps:?}");
+    // Argo CD (no release record) installs gateway-crds-helm with only Envoy Gateway's CRDs.
+    let staging_text = std::fs::read_to_string(common::root().join("environments/staging.yaml")).unwrap();
+    let on_argo = render_with(&staging_text.replace("engine: flux", "engine: argocd"));
+    let crds = parse(&on_argo.files["values/envoy-gateway-crds.yaml"]);
     assert_eq!(crds["crds"]["gatewayAPI"]["enabled"], false);
     assert_eq!(crds["crds"]["envoyGateway"]["enabled"], true);
     // v1.8.1 renders the safe-upgrades policy from a template; kgen's Gateway API install owns it.
     let values = parse(&staging.files["values/envoy-gateway.yaml"]);
     assert_eq!(values["crds"]["gatewayAPI"]["safeUpgradePolicy"]["enabled"], false);
     let g = graph(&staging);
-    assert!(g["release/envoy-gateway"].contains(&"release/envoy-gateway-crds".to_string()));
+    assert!(g["release/envoy-gateway"].contains(&"crds/envoyGatewayCrds".to_string()));
     assert!(g["release/envoy-gateway"].contains(&"crds/gatewayApi".to_string()));
 
     let argo = "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {platform: kubernetes, kubernetesVersion: \"1.33\"}\nkserve: {deploymentMode: Standard, ingress: gatewayApi}\ngitops: {engine: argocd}\n";
@@ -424,7 +432,7 @@ fn every_engine_writes_into_its_own_folder_and_passes_the_render_rules() {
 fn mirrors_replace_every_upstream_source_and_flux_takes_a_secret_ref() {
     let t = temp_project();
     let envs = t.path().join("environments");
-    let mirrors = "mirrors:\n  charts:\n    jetstack: oci://registry.example.com/charts/jetstack\n    istio: https://nexus.example.com/repository/istio\n    kserve: oci://registry.example.com/kserve\n    envoyproxy: oci://registry.example.com/envoyproxy\n    knative-operator: https://nexus.example.com/repository/knative\n  gatewayApiRepo: https://git.example.com/mirrors/gateway-api.git\n  gatewayApiReleaseUrl: https://files.example.com/gateway-api/{version}/standard-install.yaml\n";
+    let mirrors = "mirrors:\n  charts:\n    jetstack: oci://registry.example.com/charts/jetstack\n    istio: https://nexus.example.com/repository/istio\n    kserve: oci://registry.example.com/kserve\n    envoyproxy: oci://registry.example.com/envoyproxy\n    knative-operator: https://nexus.example.com/repository/knative\n  crds:\n    gatewayApi: {repo: https://git.example.com/mirrors/gateway-api.git, releaseUrl: \"https://files.example.com/gateway-api/{version}/standard-install.yaml\"}\n    envoyGatewayCrds: {repo: https://git.example.com/mirrors/envoy-gateway.git}\n";
     let base = std::fs::read_to_string(envs.join("_base.yaml")).unwrap();
     std::fs::write(envs.join("_base.yaml"), format!("{base}{mirrors}")).unwrap();
     let staging = std::fs::read_to_string(envs.join("staging.yaml")).unwrap();

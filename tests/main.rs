@@ -11,6 +11,7 @@ mod injection;
 mod invalid;
 mod layering;
 mod lifecycle;
+mod lifecycle_charts;
 mod local_safety;
 mod local_safety_write;
 mod openshift;

@@ -93,7 +93,10 @@ fn check_env(text: &str) -> (Vec<String>, Option<kgen::render::Rendered>) {
     std::fs::write(project.path().join("environments/probe.yaml"), text).unwrap();
     let ws = Workspace::load(project.path()).unwrap();
     let c = kgen::pipeline::check(&ws, "probe");
-    let mut codes: Vec<String> = c.diagnostics.iter().map(|d| d.code.to_string()).collect();
+    // KG507 (fixed UIDs) warns on every OpenShift render of the newest KServe; tested on its own
+    // (tests/lifecycle.rs, its rule fixtures).
+    let mut codes: Vec<String> =
+        c.diagnostics.iter().filter(|d| d.code.as_str() != "KG507").map(|d| d.code.to_string()).collect();
     codes.extend(ws.diagnostics.iter().map(|d| d.code.to_string()));
     // Render-stage rules too (KG404 and others check what is rendered).
     let rendered = c.judged.map(|r| {

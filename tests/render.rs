@@ -200,7 +200,7 @@ fn staging_uses_gateway_api_with_envoy() {
 #[test]
 fn user_overrides_merge_last() {
     let r = render_example("prod");
-    assert_eq!(values(&r, "istiod")["replicaCount"], 2);
+    assert_eq!(values(&r, "istiod")["autoscaleMin"], 2);
     let gw = values(&r, "istio-ingressgateway");
     assert_eq!(gw["autoscaling"]["minReplicas"], 3);
     assert_eq!(gw["podAnnotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"], "true", "kept beside overrides");

@@ -19,7 +19,7 @@ use kgen::rules::{self, Stage};
 const FIXTURES: &str = "tests/fixtures/rules";
 
 /// Rules no environment can trigger: they check kgen's own output, tested by tampering below.
-const GUARDS: &[&str] = &["KG207", "KG208", "KG310", "KG408", "KG602", "KG603", "KG604"];
+const GUARDS: &[&str] = &["KG207", "KG208", "KG310", "KG408", "KG602", "KG603", "KG604", "KG610"];
 
 /// A project holding every rule fixture, with the previous indexes history cases name.
 fn project() -> tempfile::TempDir {
@@ -275,6 +275,28 @@ fn guard_kg602_ordering_on_every_engine() {
         "",
     );
     insta::assert_snapshot!("guard_KG602_flux", assert_raises(&r, &out, "KG602"));
+}
+
+#[test]
+fn guard_kg610_release_record_over_the_limit() {
+    // Flux: Envoy Gateway's CRD chart (record 1.9 MB) installed as a HelmRelease, as kgen did
+    // before it applied those CRDs from a GitRepository.
+    let (r, mut out) = render_of("staging");
+    let hr = "flux/releases/envoy-gateway/helmrelease-staging-envoy-gateway.yaml";
+    tamper(&mut out, hr, "releaseName: envoy-gateway\n", "releaseName: envoy-gateway-crds\n");
+    tamper(&mut out, hr, "chart: gateway-helm\n", "chart: gateway-crds-helm\n");
+    insta::assert_snapshot!("guard_KG610_flux", assert_raises(&r, &out, "KG610"));
+    // install.sh: the same chart by `helm upgrade --install` instead of `helm template`.
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_tree(&root().join("environments"), &dir.path().join("environments"));
+    let path = dir.path().join("environments/staging.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("engine: flux", "engine: none")).unwrap();
+    let (ws, r) = resolved_in(dir.path(), "staging");
+    let mut out = render::render(&r, &ws.sources).unwrap();
+    assert_eq!(codes(&r, &out), Vec::<String>::new());
+    tamper(&mut out, "install.sh", "helm template envoy-gateway-crds", "helm upgrade --install envoy-gateway-crds");
+    insta::assert_snapshot!("guard_KG610_install_sh", assert_raises(&r, &out, "KG610"));
 }
 
 #[test]

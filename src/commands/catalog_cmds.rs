@@ -140,6 +140,12 @@ pub fn versions_text() -> String {
         ]);
     }
     out.push_str(&table(&rows));
+    out.push_str("\nCRD sources (applied from Git at the pinned tag; `mirrors.crds` names):\n\n");
+    let mut rows = vec![["CRD SOURCE", "REPOSITORY", "PATH", "VERSION FROM"].map(String::from).to_vec()];
+    for (name, s) in &c.crd_sources {
+        rows.push(vec![name.clone(), s.repo.clone(), s.path.clone(), s.version.clone()]);
+    }
+    out.push_str(&table(&rows));
     out.push_str("\nIstio values layout (keys are always set without the prefix):\n\n");
     let mut rows = vec![["FROM ISTIO", "DEFAULTS UNDER"].map(String::from).to_vec()];
     for l in &c.istio_values_layouts {

@@ -521,16 +521,27 @@ pub struct Mirrors {
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     #[schemars(with = "std::collections::BTreeMap<String, MirrorUrl>")]
     pub charts: std::collections::BTreeMap<String, String>,
-    /// The Gateway API CRDs: a Git repository with kubernetes-sigs/gateway-api's tags (what
-    /// Argo CD and Flux read at the pinned tag).
+    /// CRD bundles applied from their upstream Git repository (`gatewayApi`, and
+    /// `envoyGatewayCrds` where Envoy Gateway's CRDs are applied from Git), by the name
+    /// `kgen versions` lists: a mirror of that repository with the same tags.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub crds: std::collections::BTreeMap<String, CrdMirror>,
+}
+
+/// A mirror of a CRD bundle's source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CrdMirror {
+    /// A Git repository with the upstream repository's tags (what Argo CD and Flux read at the
+    /// pinned tag).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^(https://|ssh://|git@)[!-~]+$"))]
-    pub gateway_api_repo: Option<String>,
-    /// The Gateway API CRDs for `install.sh`: the URL of `standard-install.yaml`, with
-    /// `{version}` where the tag goes (`https://mirror.example.com/gateway-api/{version}/standard-install.yaml`).
+    pub repo: Option<String>,
+    /// For `install.sh`: the URL of the single-file release it applies, with `{version}` where
+    /// the tag goes (`https://files.example.com/gateway-api/{version}/standard-install.yaml`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^https://[!-~]*\{version\}[!-~]*$"))]
-    pub gateway_api_release_url: Option<String>,
+    pub release_url: Option<String>,
 }
 
 impl Mirrors {

@@ -72,7 +72,13 @@ pub fn render_planned(r: &Resolved, plan: &plan::Plan, sources: &BTreeMap<String
         templates_used.insert(&rel.template);
         let text = render_template(engine, &rel.template, &ctx)?;
         let over = r.env.values.get(&rel.name);
-        let by_version = crate::catalog::get().charts[&rel.name].values_for(&rel.version);
+        let mut by_version = crate::catalog::get().charts[&rel.name].values_for(&rel.version);
+        // OpenShift's restricted-v2 SCC rejects fixed UIDs: unset those values allow to.
+        if r.env.cluster.platform == crate::config::model::Platform::Openshift
+            && let Some(unset) = crate::catalog::get().openshift_unset_values(&rel.name, &rel.version)
+        {
+            deep_merge(by_version.get_or_insert_with(|| json!({})), unset);
+        }
         // Templates are written in the serializer's canonical style, so without overrides
         // their text is the file; debug builds and tests prove it by re-serialising. The one
         // exception is a multi-line string, which `toyaml` keeps on one line with `\n` escapes

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::catalog;
-use crate::config::model::{GatewayImplementation, IngressFlavour, MeshProvider, Platform};
+use crate::config::model::{GatewayImplementation, GitopsEngine, IngressFlavour, MeshProvider, Platform};
 use crate::config::resolve::{KnativeNetworking, Resolved};
 
 /// A Helm chart release to install.
@@ -43,8 +43,8 @@ pub struct CrdSource {
     pub path: String,
     /// Tag.
     pub tag: String,
-    /// The release file `install.sh` applies (upstream's, or the mirror's).
-    pub release_url: String,
+    /// The release file `install.sh` applies (upstream's, or the mirror's), if there is one.
+    pub release_url: Option<String>,
 }
 
 /// A Kubernetes object kgen renders itself.
@@ -131,8 +131,10 @@ impl Plan {
     /// covers: the release's entry with only the pins the plan uses, its mode vocabulary, the
     /// entries of the charts it installs and of the CRD sources it applies, and, of the tables
     /// keyed by chart release or component (`lifecycle`, `brokenValuesSchemas`, `kubernetesMinimums`,
-    /// `ruleFacts.versionPrefixes.charts`, `ruleFacts.chartNeeds`), the entries of those it
-    /// uses; then the sections about every environment ([`catalog::Catalog::shared_json`]).
+    /// `ruleFacts.versionPrefixes.charts`, `ruleFacts.chartNeeds`,
+    /// `installReadiness.serviceTypes`, `helmReleaseRecords.bytes` with those of replaceable
+    /// charts), the entries of those it uses; `installReadiness.webhooks` and the record limits
+    /// whole; then the sections about every environment ([`catalog::Catalog::shared_json`]).
     /// Adding a release, or a chart this environment does not install, leaves it unchanged.
     pub fn catalog_inputs(&self) -> String {
         let cat = catalog::get();
@@ -152,6 +154,10 @@ impl Plan {
             "kubernetesMinimums": cat.kubernetes_minimums.iter().filter(|(k, _)| pins.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
             "versionPrefixes": facts.version_prefixes.charts.iter().filter(|(k, _)| charts.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
             "chartNeeds": facts.chart_needs.iter().filter(|(k, _)| charts.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
+            "serviceTypes": cat.install_readiness.service_types.iter().filter(|(k, _)| charts.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
+            "webhooks": cat.install_readiness.webhooks,
+            "releaseRecords": cat.helm_release_records.bytes.iter().filter(|(k, _)| charts.contains(&k.as_str()) || cat.helm_release_records.replacements.contains_key(*k)).collect::<BTreeMap<_, _>>(),
+            "releaseRecordLimits": [cat.helm_release_records.limit, cat.helm_release_records.near_percent],
         });
         format!("{{\"used\":{used},\"shared\":{}}}", cat.shared_json())
     }
@@ -234,7 +240,12 @@ pub fn plan(r: &Resolved) -> Plan {
             add(&mut releases, &mut needs, &mut pins, "istio-cni", &cni_ns, &["release/istio-base"]);
         }
         add(&mut releases, &mut needs, &mut pins, "istiod", &ns["mesh"], istiod_needs);
-        add(&mut releases, &mut needs, &mut pins, "istio-ingressgateway", &ns["mesh"], &["release/istiod"]);
+        // The shared ingress gateway serves Knative's gateways and the `istio` IngressClass.
+        // Gateway API ingress needs none: istiod deploys each Gateway's own Deployment and
+        // Service (istiod chart files/kube-gateway.yaml), Envoy Gateway its own.
+        if knative || !gateway_api {
+            add(&mut releases, &mut needs, &mut pins, "istio-ingressgateway", &ns["mesh"], &["release/istiod"]);
+        }
     } else if e.mesh.provider == MeshProvider::Ossm3 {
         // Sail's `Istio` and `IstioCNI` install the Istio of the pin.
         use_pin(&mut pins, "istio");
@@ -248,15 +259,7 @@ pub fn plan(r: &Resolved) -> Plan {
     if gateway_api && e.gateway_api.install_crds {
         let s = &cat.crd_sources["gatewayApi"];
         let tag = use_pin(&mut pins, &s.version);
-        let release_url =
-            e.mirrors.gateway_api_release_url.as_ref().unwrap_or(&s.release_url).replace("{version}", &tag);
-        crd_sources.push(CrdSource {
-            name: "gatewayApi".into(),
-            repo: e.mirrors.gateway_api_repo.as_ref().unwrap_or(&s.repo).clone(),
-            path: s.path.clone(),
-            tag,
-            release_url,
-        });
+        crd_sources.push(crd_source(e, "gatewayApi", s, tag));
         needs.insert("crds/gatewayApi".into(), vec![]);
     }
     if envoy {
@@ -276,6 +279,7 @@ pub fn plan(r: &Resolved) -> Plan {
     if r.release.runtime_configs_chart && e.kserve.install_runtimes {
         add(&mut releases, &mut needs, &mut pins, "kserve-runtime-configs", &ns["kserve"], &["release/kserve"]);
     }
+    replace_over_limit_releases(r, &mut releases, &mut crd_sources, &mut needs);
 
     // Objects kgen renders itself.
     let mut objects = Vec::new();
@@ -409,6 +413,79 @@ pub fn plan(r: &Resolved) -> Plan {
         ka.cmp(&kb).then_with(|| a.path().cmp(&b.path()))
     });
     Plan { release: r.release, pins, releases, crd_sources, objects, graph, namespaces: ns }
+}
+
+/// Whether an engine installs a chart as a Helm release, whose record Helm stores in a Secret
+/// limited to 1 MiB (catalog `helmReleaseRecords`, rules KG610, KG611): Flux always (a
+/// HelmRelease), install.sh except for charts it applies as `helm template` output, Argo CD never
+/// (it renders with `helm template`).
+pub fn stores_release_record(engine: GitopsEngine, chart: &catalog::Chart) -> bool {
+    match engine {
+        GitopsEngine::Argocd => false,
+        GitopsEngine::Flux => true,
+        GitopsEngine::None => !chart.apply_rendered,
+    }
+}
+
+/// A CRD source at `tag`, from its mirror when the environment names one: a mirror replaces
+/// where the CRDs come from, never which (path and tag stay).
+fn crd_source(e: &crate::config::model::Environment, name: &str, s: &catalog::CrdSource, tag: String) -> CrdSource {
+    let mirror = e.mirrors.crds.get(name);
+    let release_url =
+        mirror.and_then(|m| m.release_url.as_ref()).or(s.release_url.as_ref()).map(|u| u.replace("{version}", &tag));
+    CrdSource {
+        name: name.to_string(),
+        repo: mirror.and_then(|m| m.repo.as_ref()).unwrap_or(&s.repo).clone(),
+        path: s.path_at(&tag).into(),
+        tag,
+        release_url,
+    }
+}
+
+/// Whether an engine can apply a CRD source (an over-limit chart's replacement): Argo CD and Flux
+/// from its repository at the tag, install.sh only from a single-file release URL.
+fn applies_crd_source(engine: GitopsEngine, src: &catalog::CrdSource) -> bool {
+    match engine {
+        GitopsEngine::Argocd | GitopsEngine::Flux => true,
+        GitopsEngine::None => src.release_url.is_some(),
+    }
+}
+
+/// Releases the environment's engine would store a Helm release record of over the Secret
+/// limit (catalog `helmReleaseRecords`) become the CRD source the catalog names for them, at the
+/// same pin, where the engine can apply it; the graph's edges follow. Any left are refused by
+/// rule KG610.
+fn replace_over_limit_releases(
+    r: &Resolved,
+    releases: &mut Vec<ChartRelease>,
+    crd_sources: &mut Vec<CrdSource>,
+    needs: &mut BTreeMap<String, Vec<String>>,
+) {
+    let cat = catalog::get();
+    let records = &cat.helm_release_records;
+    let engine = r.env.gitops.engine;
+    let mut swapped: Vec<(String, String)> = Vec::new();
+    releases.retain(|rel| {
+        let chart = &cat.charts[&rel.name];
+        let Some(src_name) = records.replacements.get(&rel.name) else { return true };
+        let src = &cat.crd_sources[src_name];
+        if !records.over_limit(&rel.name, &rel.version)
+            || !stores_release_record(engine, chart)
+            || !applies_crd_source(engine, src)
+        {
+            return true;
+        }
+        crd_sources.push(crd_source(&r.env, src_name, src, rel.version.clone()));
+        swapped.push((format!("release/{}", rel.name), format!("crds/{src_name}")));
+        false
+    });
+    for (from, to) in swapped {
+        let deps = needs.remove(&from).unwrap_or_default();
+        needs.insert(to.clone(), deps);
+        for d in needs.values_mut().flatten().filter(|d| **d == from) {
+            *d = to.clone();
+        }
+    }
 }
 
 /// Namespaces every cluster (or every OpenShift cluster) already has: never rendered.

@@ -46,6 +46,8 @@ const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG504, RuleCode::KG506], run: |r, _, out| out.extend(kserve_values(r)) },
     Check { codes: &[RuleCode::KG606], run: manual_install_plan },
     Check { codes: &[RuleCode::KG605], run: install_sh_helm },
+    Check { codes: &[RuleCode::KG611], run: release_records_near_limit },
+    Check { codes: &[RuleCode::KG507], run: openshift_fixed_uids },
 ];
 
 /// Runs every environment rule; `plan` is what the environment installs.
@@ -330,6 +332,12 @@ fn chart_mirrors(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
         }
         out.push(r.diag_at(d, &format!("/mirrors/charts/{}", crate::yaml::escape_pointer(name))));
     }
+    let sources: Vec<&str> = cat.crd_sources.keys().map(String::as_str).collect();
+    for name in r.env.mirrors.crds.keys().filter(|n| !sources.contains(&n.as_str())) {
+        let d = diag(RuleCode::KG620, format!("`mirrors.crds.{name}` names no CRD source kgen applies"))
+            .hint(format!("CRD sources: {}", sources.join(", ")));
+        out.push(r.diag_at(d, &format!("/mirrors/crds/{}", crate::yaml::escape_pointer(name))));
+    }
 }
 
 /// KG621: only Flux's GitRepository names a credentials Secret.
@@ -369,6 +377,63 @@ fn install_sh_helm(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
                 "install.sh runs `helm` 3 commands (KServe's scripts pin Helm v3.16.3; Helm 4 is untested)",
             ),
             "/gitops/engine",
+        ));
+    }
+}
+
+/// KG507: on OpenShift, chart versions whose fixed UIDs no value can unset (catalog
+/// `openshiftFixedUids`; those values can unset, the render does).
+fn openshift_fixed_uids(r: &Resolved, plan: &Plan, out: &mut Vec<Diagnostic>) {
+    if r.env.cluster.platform != Platform::Openshift {
+        return;
+    }
+    let fixed: Vec<&str> = catalog::get()
+        .openshift_fixed_uids
+        .iter()
+        .filter(|f| plan.releases.iter().any(|rel| rel.name == f.release && f.versions.contains(&rel.version)))
+        .filter_map(|f| f.fixed.as_deref())
+        .collect();
+    if fixed.is_empty() {
+        return;
+    }
+    out.push(r.diag_at_any(
+        diag(
+            RuleCode::KG507,
+            format!(
+                "KServe {} on OpenShift: {}, which the restricted-v2 SCC rejects",
+                r.release.version,
+                fixed.join("; ")
+            ),
+        ),
+        &["/kserve/version", "/cluster/platform"],
+    ));
+}
+
+/// KG611: a chart version whose Helm release record, measured with kgen's values, is near the
+/// Secret limit, installed by an engine that stores the record.
+fn release_records_near_limit(r: &Resolved, plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let cat = catalog::get();
+    let records = &cat.helm_release_records;
+    for rel in &plan.releases {
+        let Some(bytes) = records.size(&rel.name, &rel.version) else { continue };
+        // Over the limit is KG610's (kgen never renders it as a release).
+        if bytes * 100 < records.limit * records.near_percent
+            || bytes > records.limit
+            || !crate::render::plan::stores_release_record(r.env.gitops.engine, &cat.charts[&rel.name])
+        {
+            continue;
+        }
+        let share = bytes as f64 * 100.0 / records.limit as f64;
+        let over = if r.env.values.get(&rel.name).is_some() { "; your overrides add to it" } else { "" };
+        out.push(r.diag_at_any(
+            diag(
+                RuleCode::KG611,
+                format!(
+                    "the Helm release record of `{}` ({} {}) is {bytes} bytes with kgen's values, {share:.1}% of the {}-byte Secret limit{over}",
+                    rel.name, rel.chart, rel.version, records.limit
+                ),
+            ),
+            &["/gitops/engine", "/kserve/version"],
         ));
     }
 }

@@ -79,6 +79,7 @@ const CHECKS: &[Check] = &[
         when: When::Overrides { releases: &["kserve"], knative_config: false },
         run: |r, t, _, out| kserve_values(r, t, out),
     },
+    Check { codes: &[RuleCode::KG312], when: When::Always, run: |r, t, _, out| ignored_values(r, t, out) },
     Check { codes: &[RuleCode::KG207], when: When::Full, run: |r, t, _, out| version_formats(r, t, out) },
     Check { codes: &[RuleCode::KG208], when: When::Full, run: |r, t, _, out| kserve_chart(r, t, out) },
     Check { codes: &[RuleCode::KG310], when: When::Full, run: |r, t, _, out| member_roll(r, t, out) },
@@ -86,6 +87,7 @@ const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG602], when: When::Full, run: |r, t, _, out| ordering(r, t, out) },
     Check { codes: &[RuleCode::KG603], when: When::Full, run: |r, t, _, out| server_side_apply(r, t, out) },
     Check { codes: &[RuleCode::KG604], when: When::Full, run: |r, t, _, out| gitops_api(r, t, out) },
+    Check { codes: &[RuleCode::KG610], when: When::Full, run: |r, t, _, out| release_records(r, t, out) },
 ];
 
 /// Runs the render rules of a depth.
@@ -536,6 +538,110 @@ fn gateway_values_keys(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
             d = d.hint(format!("did you mean `{s}`?"));
         }
         out.push(at_values(r, t, d, release, &format!("/{}", yaml::escape_pointer(key))));
+    }
+}
+
+/// KG312: a values override of a key the chart version ignores while another value wins
+/// (catalog `ignoredValues`): istiod's `replicaCount` while `autoscaleEnabled` is on.
+fn ignored_values(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    let pointer = |key: &str| format!("/{}", key.split('.').map(yaml::escape_pointer).collect::<Vec<_>>().join("/"));
+    for fact in &catalog::get().ignored_values {
+        if r.env.values.get(&fact.release).is_none() {
+            continue;
+        }
+        let Some((_, _, version, _)) = t.releases().into_iter().find(|(n, ..)| *n == fact.release) else { continue };
+        if !fact.covers(version) {
+            continue;
+        }
+        let Some(values) = t.values(&fact.release) else { continue };
+        // The winning value: the first of its keys the rendered values set, else the default.
+        let wins = fact
+            .while_true
+            .iter()
+            .find_map(|k| values.pointer(&pointer(k)).and_then(Value::as_bool))
+            .unwrap_or(fact.default);
+        if !wins {
+            continue;
+        }
+        let winner = fact.while_true.last().map_or("", String::as_str);
+        for key in fact.ignored.iter().filter(|k| pointer_in_overrides(r, &fact.release, &pointer(k))) {
+            if values.pointer(&pointer(key)).is_none() {
+                continue;
+            }
+            let d = diag(
+                RuleCode::KG312,
+                format!(
+                    "the {release} chart {version} ignores `{key}` while `{winner}` is true{default}, so this changes nothing",
+                    release = fact.release,
+                    default = if fact.default { " (its default)" } else { "" },
+                ),
+            )
+            .label("ignored by the chart")
+            .hint(format!(
+                "set `values.{release}.{instead}` instead (with `{winner}` on), or `values.{release}.{winner}: false` for a fixed count.",
+                release = fact.release,
+                instead = fact.instead,
+            ));
+            out.push(at_values(r, t, d, &fact.release, &pointer(key)));
+        }
+    }
+}
+
+/// KG610: no engine installs a chart version as a Helm release whose record is measured over the
+/// Secret limit (catalog `helmReleaseRecords`). What is installed as a release is read from the
+/// rendered files: Flux HelmReleases, `install.sh` `helm upgrade --install` lines.
+fn release_records(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
+    let records = &catalog::get().helm_release_records;
+    /// A release the engine installs as a Helm release: where, its name and chart version.
+    struct Stored<'a> {
+        path: String,
+        pointer: Option<&'a str>,
+        line: Option<usize>,
+        name: String,
+        version: String,
+    }
+    let mut stored: Vec<Stored<'_>> = Vec::new();
+    for (path, d) in t.docs_under("flux/").into_iter().filter(|(_, d)| d["kind"] == "HelmRelease") {
+        let name = str_at(d, "/spec/releaseName").or_else(|| str_at(d, "/metadata/name")).unwrap_or_default();
+        let version = str_at(d, "/spec/chart/spec/version").unwrap_or_default();
+        stored.push(Stored {
+            path: path.to_string(),
+            pointer: Some("/spec/chart/spec/version"),
+            line: None,
+            name: name.into(),
+            version: version.into(),
+        });
+    }
+    if let Some(script) = t.rendered.files.get(SCRIPT) {
+        for (i, line) in script.lines().enumerate() {
+            let words: Vec<&str> = line.split_whitespace().map(|w| w.trim_matches('\'')).collect();
+            if words.starts_with(&["helm", "upgrade", "--install"])
+                && let Some(v) = words.windows(2).find(|w| w[0] == "--version").map(|w| w[1])
+            {
+                stored.push(Stored {
+                    path: SCRIPT.into(),
+                    pointer: None,
+                    line: Some(i + 1),
+                    name: words[3].into(),
+                    version: v.into(),
+                });
+            }
+        }
+    }
+    for Stored { path, pointer, line, name, version } in stored {
+        let Some(bytes) = records.size(&name, &version).filter(|b| *b > records.limit) else { continue };
+        let d = diag(
+            RuleCode::KG610,
+            format!(
+                "`{name}` {version} is installed as a Helm release, but its release record ({bytes} bytes) exceeds the {}-byte Secret limit, so the install fails",
+                records.limit
+            ),
+        );
+        out.push(match (pointer, line) {
+            (Some(p), _) => at_file(r, t, d, &path, p),
+            (None, Some(n)) => d.in_file(format!("rendered/{}/{path}", r.name)).at(Some((n, 1))),
+            _ => d,
+        });
     }
 }
 

@@ -93,14 +93,77 @@ fn olm_waits(plan: &Plan, kind: &str, name: &str) -> Vec<String> {
     waits
 }
 
+/// A value of the environment's `values.<release>` at a dotted key, if it sets a string there.
+fn override_at<'a>(r: &'a Resolved, release: &str, key: &str) -> Option<&'a str> {
+    let mut v = r.env.values.get(release)?.get(key.split('.').next()?)?;
+    for part in key.split('.').skip(1) {
+        v = v.get(part)?;
+    }
+    v.as_str()
+}
+
+/// For a release whose Service is `type: LoadBalancer` (catalog `installReadiness.serviceTypes`,
+/// the environment's values over the chart default): the workload to wait for instead of
+/// `helm --wait`, which would wait for the load balancer's address.
+pub fn load_balancer_workload(r: &Resolved, release: &str) -> Option<(String, String)> {
+    let st = catalog::get().install_readiness.service_types.get(release)?;
+    let ty = override_at(r, release, &st.key).unwrap_or(&st.default);
+    if ty != "LoadBalancer" {
+        return None;
+    }
+    let kind = st.workload_kind_key.as_deref().and_then(|k| override_at(r, release, k)).unwrap_or(&st.workload_kind);
+    let name = st
+        .workload_name_key
+        .as_deref()
+        .and_then(|k| override_at(r, release, k))
+        .filter(|n| !n.is_empty())
+        .map_or_else(|| st.workload.replace("{release}", release), str::to_string);
+    Some((kind.to_ascii_lowercase(), name))
+}
+
+/// Webhook Deployments (namespace, name) install.sh waits for before a release: those that
+/// admit an API group the release needs (`ruleFacts.chartNeeds`), where this render installs
+/// their provider (catalog `installReadiness.webhooks`).
+fn webhook_waits(plan: &Plan, kind: &str, name: &str) -> Vec<(String, String)> {
+    let cat = catalog::get();
+    if kind != "release" {
+        return vec![];
+    }
+    let packages: Vec<&str> =
+        plan.objects.iter().filter(|o| o.kind == "Subscription").map(|o| o.name.as_str()).collect();
+    let mut out = Vec::new();
+    for group in cat.rule_facts.chart_needs.get(name).into_iter().flatten() {
+        let Some(hook) = cat.install_readiness.webhooks.get(group) else { continue };
+        for (provider, fixed) in &hook.namespaces {
+            let ns = match provider.split_once('/') {
+                Some(("release", rel)) => plan.releases.iter().find(|x| x.name == rel).map(|x| x.namespace.clone()),
+                Some(("package", pkg)) if packages.contains(&pkg) => fixed.clone(),
+                _ => None,
+            };
+            if let Some(ns) = ns {
+                out.push((ns, hook.deployment.clone()));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn install_sh(r: &Resolved, plan: &Plan) -> GitopsFile {
     let cat = catalog::get();
     let mut steps = Vec::new();
     let mut any_wait = false;
+    let mut any_deployment_wait = false;
     for node in &plan.graph {
         let (kind, name) = node_id(&node.id);
-        let waits: Vec<String> = olm_waits(plan, kind, name).iter().map(|crd| cmd(&["wait_for_crd", crd])).collect();
+        let mut waits: Vec<String> =
+            olm_waits(plan, kind, name).iter().map(|crd| cmd(&["wait_for_crd", crd])).collect();
         any_wait |= !waits.is_empty();
+        for (ns, deployment) in webhook_waits(plan, kind, name) {
+            waits.push(cmd(&["wait_for_deployment", &ns, &deployment]));
+            any_deployment_wait = true;
+        }
         let (comment, commands) = match kind {
             "release" => {
                 let rel = release_by_name(plan, name);
@@ -128,20 +191,49 @@ fn install_sh(r: &Resolved, plan: &Plan) -> GitopsFile {
                     words.push("--skip-schema-validation".into());
                 }
                 let w: Vec<&str> = words.iter().map(String::as_str).collect();
-                let command = if chart.apply_rendered {
-                    format!("{} | {}", cmd(&w), cmd(&["kubectl", "apply", "--server-side", "-f", "-"]))
+                let mut commands = Vec::new();
+                if chart.apply_rendered {
+                    commands.push(format!("{} | {}", cmd(&w), cmd(&["kubectl", "apply", "--server-side", "-f", "-"])));
+                    // Only CRDs are applied this way; what comes next needs them served.
+                    commands.push(cmd(&[
+                        "kubectl",
+                        "wait",
+                        "--for=condition=Established",
+                        "crd",
+                        "--all",
+                        "--timeout=300s",
+                    ]));
+                } else if let Some((kind, workload)) = load_balancer_workload(r, name) {
+                    // `--wait` would wait for the LoadBalancer's address, which never comes on a
+                    // cluster without a load balancer: wait for the pods instead.
+                    commands.push(cmd(&w));
+                    let target = format!("{kind}/{workload}");
+                    commands.push(cmd(&[
+                        "kubectl",
+                        "rollout",
+                        "status",
+                        &target,
+                        "--namespace",
+                        &rel.namespace,
+                        "--timeout=600s",
+                    ]));
                 } else {
-                    format!("{} --wait", cmd(&w))
-                };
+                    commands.push(format!("{} --wait", cmd(&w)));
+                }
                 let what = if chart.apply_rendered { "chart rendered and applied server-side" } else { "Helm release" };
-                (format!("wave {}: {what} {name} ({} {})", node.wave, rel.chart, rel.version), vec![command])
+                (format!("wave {}: {what} {name} ({} {})", node.wave, rel.chart, rel.version), commands)
             }
             "crds" => {
                 let src = plan.crd_sources.iter().find(|s| s.name == name).expect("planned");
-                let url = src.release_url.clone();
+                // The plan gives install.sh only CRD sources it can apply (`applies_crd_source`),
+                // at upstream's release URL or the mirror's.
+                let url = src.release_url.clone().expect("planned with a release URL");
                 (
                     format!("wave {}: {name} CRDs {} (server-side: they are large)", node.wave, src.tag),
-                    vec![cmd(&["kubectl", "apply", "--server-side", "-f", &url])],
+                    vec![
+                        cmd(&["kubectl", "apply", "--server-side", "-f", &url]),
+                        cmd(&["kubectl", "wait", "--for=condition=Established", "crd", "--all", "--timeout=300s"]),
+                    ],
                 )
             }
             _ => {
@@ -165,6 +257,9 @@ fn install_sh(r: &Resolved, plan: &Plan) -> GitopsFile {
         path: SCRIPT.into(),
         template: "none/install.sh",
         key: "script",
-        data: json!({"steps": steps, "name": r.name, "sources": r.env_file(), "olmWaits": any_wait}),
+        data: json!({
+            "steps": steps, "name": r.name, "sources": r.env_file(),
+            "olmWaits": any_wait, "deploymentWaits": any_deployment_wait,
+        }),
     }
 }
