@@ -260,7 +260,11 @@ fn a_model_namespace_leaving_is_a_data_loss_risk_and_refused_until_acknowledged(
         dir.join("environments/openshift.yaml"),
         // Added to the file's `ignore:` list, or as a new one.
         if text.contains("\nignore:\n") {
-            text.replacen("\nignore:\n", "\nignore:\n  - rule: KG607\n    reason: fraud models moved to kserve-demo (CHG-7)\n", 1)
+            text.replacen(
+                "\nignore:\n",
+                "\nignore:\n  - rule: KG607\n    reason: fraud models moved to kserve-demo (CHG-7)\n",
+                1,
+            )
         } else {
             format!("{text}ignore:\n  - rule: KG607\n    reason: fraud models moved to kserve-demo (CHG-7)\n")
         },
