@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 use crate::version::Version;
 use crate::yaml;
 
+/// Pin name of the Knative operator (its minimum and bundled Servings are in `knativeOperators`).
+pub const KNATIVE_OPERATOR: &str = "knativeOperator";
+/// Pin name of Knative Serving (`KnativeServing.spec.version`).
+pub const KNATIVE_SERVING: &str = "knativeServing";
+
 /// The catalog source, embedded at build time.
 pub const CATALOG_YAML: &str = include_str!("../catalog/catalog.yaml");
 
@@ -33,6 +38,14 @@ pub struct Catalog {
     pub istio_values_layouts: Vec<IstioLayout>,
     /// Component minimum Kubernetes versions by component version.
     pub kubernetes_minimums: BTreeMap<String, Vec<KubeMinimum>>,
+    /// Knative operator releases, oldest first: Kubernetes minimum and bundled Serving versions.
+    pub knative_operators: Vec<KnativeOperator>,
+    /// The Gateway API release each Envoy Gateway minor is built against.
+    pub envoy_gateway_gateway_api: Vec<EnvoyGatewayApi>,
+    /// OpenShift as a Kubernetes version, and what OpenShift manages itself.
+    pub openshift_platform: OpenShiftPlatform,
+    /// How messages name each pinned component.
+    pub component_names: BTreeMap<String, String>,
     /// OpenShift operators from OLM.
     pub openshift: OpenShift,
     /// Facts the rules check.
@@ -58,8 +71,6 @@ pub struct RuleFacts {
     pub istio_gateway_values_keys: Vec<GatewayKeys>,
     /// The oldest Istio the Sail operator installs.
     pub sail_oldest_istio: String,
-    /// How many Knative Serving minors a Knative operator ships (its own and the ones before).
-    pub knative_operator_serving_minors: u64,
     /// First Gateway API release whose install denies older CRDs afterwards.
     pub gateway_api_safe_upgrades_from: String,
     /// Leading `v` of versions where they are written.
@@ -329,8 +340,107 @@ pub struct KubeMinimum {
     pub from: String,
     /// Minimum Kubernetes minor.
     pub kubernetes: String,
+    /// Newest Kubernetes minor upstream supports for the component minor of `from` (that minor
+    /// only); `None` when upstream publishes no maximum.
+    #[serde(default)]
+    pub maximum: Option<String>,
     /// Where the fact comes from.
     pub source: String,
+}
+
+/// The Gateway API release an Envoy Gateway minor is built against.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvoyGatewayApi {
+    /// Envoy Gateway minor (`v1.8`).
+    pub from: String,
+    /// Gateway API release (`v1.5.1`).
+    pub gateway_api: String,
+    /// Where the fact comes from.
+    pub source: String,
+}
+
+/// OpenShift as a Kubernetes version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OpenShiftPlatform {
+    /// OpenShift minor ↔ Kubernetes minor.
+    pub kubernetes_versions: Vec<OpenShiftKubernetes>,
+    /// First OpenShift minor whose Ingress Operator installs and owns the Gateway API CRDs.
+    pub gateway_api_crds_managed_from: OpenShiftFact,
+}
+
+/// One OpenShift minor and its Kubernetes minor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OpenShiftKubernetes {
+    /// OpenShift minor (`4.19`).
+    pub openshift: String,
+    /// Its Kubernetes minor (`1.32`).
+    pub kubernetes: String,
+    /// Where the fact comes from.
+    pub source: String,
+}
+
+/// A fact that holds from an OpenShift minor on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OpenShiftFact {
+    /// First OpenShift minor.
+    pub openshift: String,
+    /// Where the fact comes from.
+    pub source: String,
+}
+
+/// One Knative operator release (knative/operator tag `knative-<version>`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KnativeOperator {
+    /// Operator release, with its leading `v` (`v1.21.1`).
+    pub version: String,
+    /// Oldest Kubernetes minor it (and Knative of its minor) starts on, without `v` (`1.33`).
+    pub kubernetes_minimum: String,
+    /// Knative Serving versions it bundles, without `v`, oldest first: the only
+    /// `KnativeServing.spec.version` values it installs. The catalog writes them as one
+    /// space-separated scalar (fast to load); a YAML list is read too.
+    #[serde(deserialize_with = "words")]
+    pub servings: Vec<String>,
+    /// Where the facts were read (tag, commit, files).
+    pub source: String,
+}
+
+impl KnativeOperator {
+    /// Whether it bundles this Knative Serving version (compared as versions, so `v1.21.1` and
+    /// `1.21.1` are the same).
+    pub fn bundles(&self, serving: &str) -> bool {
+        let Some(want) = Version::parse(serving) else { return false };
+        self.servings.iter().any(|s| Version::parse(s).as_ref() == Some(&want))
+    }
+}
+
+/// A list written as one space-separated scalar, or as a YAML list.
+fn words<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Words {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Words::deserialize(d)? {
+        Words::One(s) => s.split_whitespace().map(str::to_string).collect(),
+        Words::Many(v) => v,
+    })
+}
+
+/// A component's Kubernetes range for one of its versions, and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentMinimum<'a> {
+    /// Minimum Kubernetes minor (`1.33`).
+    pub kubernetes: &'a str,
+    /// Newest Kubernetes minor upstream supports for this component version, if published.
+    pub maximum: Option<&'a str>,
+    /// Where the fact comes from.
+    pub source: &'a str,
 }
 
 /// KServe's own minimum Kubernetes version for a release.
@@ -415,7 +525,7 @@ pub fn with_catalog<R>(catalog: &'static Catalog, f: impl FnOnce() -> R) -> R {
 
 impl Catalog {
     /// The sections that hold for every environment, as compact JSON (part of every lock's
-    /// input digest): `openshift`, `istioValuesLayouts` and `ruleFacts` without its tables
+    /// input digest): `openshift`, `openshiftPlatform`, `istioValuesLayouts` and `ruleFacts` without its tables
     /// keyed by chart release (`versionPrefixes.charts`, `chartNeeds`), which count per chart.
     /// Computed once for the embedded catalog: every render hashes it.
     pub fn shared_json(&self) -> std::borrow::Cow<'static, str> {
@@ -429,6 +539,7 @@ impl Catalog {
             }
             serde_json::json!({
                 "openshift": c.openshift,
+                "openshiftPlatform": c.openshift_platform,
                 "istioValuesLayouts": c.istio_values_layouts,
                 "ruleFacts": facts,
             })
@@ -457,6 +568,33 @@ impl Catalog {
         &self.mode_vocabularies[&release.modes]
     }
 
+    /// The deployment mode a misspelt name most likely means, as `release` names it, with the
+    /// name it was taken for: `raw` → (`Standard`, `RawDeployment`) on v0.16.0+, (`RawDeployment`,
+    /// `RawDeployment`) before. A name (case and punctuation aside) that
+    /// begins a mode name of any vocabulary means that mode; `None` when it begins none, or names
+    /// of both modes.
+    pub fn mode_meant<'a>(&'a self, release: &Release, written: &str) -> Option<(&'a str, &'a str)> {
+        let norm: String =
+            written.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect();
+        if norm.is_empty() {
+            return None;
+        }
+        let begins = |name: &str| name.to_ascii_lowercase().starts_with(&norm);
+        let knative = self.mode_vocabularies.values().map(|m| m.knative.as_str()).find(|n| begins(n));
+        let standard = self.mode_vocabularies.values().map(|m| m.standard.as_str()).find(|n| begins(n));
+        let modes = self.modes(release);
+        match (knative, standard) {
+            (Some(taken), None) => Some((modes.knative.as_str(), taken)),
+            (None, Some(taken)) => Some((modes.standard.as_str(), taken)),
+            _ => None,
+        }
+    }
+
+    /// Every deployment-mode name of every vocabulary.
+    pub fn mode_names(&self) -> impl Iterator<Item = &str> {
+        self.mode_vocabularies.values().flat_map(|m| [m.knative.as_str(), m.standard.as_str()])
+    }
+
     /// Whether a release understands the canonical `Knative`/`Standard` names.
     pub fn has_canonical_modes(&self, release: &Release) -> bool {
         let m = self.modes(release);
@@ -482,10 +620,82 @@ impl Catalog {
             .map(|l| l.keys.as_slice())
     }
 
-    /// A component's minimum Kubernetes for a component version.
-    pub fn component_minimum(&self, component: &str, version: &str) -> Option<&KubeMinimum> {
+    /// A component's minimum Kubernetes for a component version. The Knative operator's comes
+    /// from its row of `knativeOperators`; Knative Serving's from the operator rows of its minor
+    /// (knative.dev/pkg, vendored by both, sets one minimum per Knative minor).
+    pub fn component_minimum(&self, component: &str, version: &str) -> Option<ComponentMinimum<'_>> {
+        // The Knative table publishes minimums only.
+        fn from_row(op: &KnativeOperator) -> ComponentMinimum<'_> {
+            ComponentMinimum { kubernetes: op.kubernetes_minimum.as_str(), maximum: None, source: op.source.as_str() }
+        }
+        match component {
+            KNATIVE_OPERATOR => return self.knative_operator(version).map(from_row),
+            KNATIVE_SERVING => return self.knative_minor_row(version).map(from_row),
+            _ => {}
+        }
         let v = Version::parse(version)?;
-        self.kubernetes_minimums.get(component)?.iter().rfind(|m| Version::parse(&m.from).is_some_and(|f| f <= v))
+        self.kubernetes_minimums.get(component)?.iter().rfind(|m| Version::parse(&m.from).is_some_and(|f| f <= v)).map(
+            |m| ComponentMinimum {
+                kubernetes: m.kubernetes.as_str(),
+                // The maximum is that of the row's own minor: a newer minor's is unknown.
+                maximum: m
+                    .maximum
+                    .as_deref()
+                    .filter(|_| Version::parse(&m.from).is_some_and(|f| f.minor() == v.minor())),
+                source: m.source.as_str(),
+            },
+        )
+    }
+
+    /// How messages name a pinned component (`knativeServing` → `Knative Serving`); the pin
+    /// name itself when the catalog has none.
+    pub fn component_name<'a>(&'a self, pin: &'a str) -> &'a str {
+        self.component_names.get(pin).map_or(pin, String::as_str)
+    }
+
+    /// The Gateway API release an Envoy Gateway version is built against (its minor's row).
+    pub fn envoy_gateway_gateway_api(&self, envoy_gateway: &str) -> Option<&EnvoyGatewayApi> {
+        let minor = Version::parse(envoy_gateway)?.minor();
+        self.envoy_gateway_gateway_api.iter().find(|e| Version::parse(&e.from).is_some_and(|f| f.minor() == minor))
+    }
+
+    /// The OpenShift minor whose Kubernetes minor this is.
+    pub fn openshift_for_kubernetes(&self, kubernetes: &str) -> Option<&OpenShiftKubernetes> {
+        let minor = Version::parse(kubernetes)?.minor();
+        self.openshift_platform
+            .kubernetes_versions
+            .iter()
+            .find(|o| Version::parse(&o.kubernetes).is_some_and(|k| k.minor() == minor))
+    }
+
+    /// Whether OpenShift on this Kubernetes version installs and owns the Gateway API CRDs
+    /// itself (its Ingress Operator, from OpenShift 4.19 = Kubernetes 1.32).
+    pub fn openshift_manages_gateway_api_crds(&self, kubernetes: &str) -> bool {
+        let from = &self.openshift_platform.gateway_api_crds_managed_from.openshift;
+        let from_kube = self.openshift_platform.kubernetes_versions.iter().find(|o| &o.openshift == from);
+        match (from_kube.and_then(|o| Version::parse(&o.kubernetes)), Version::parse(kubernetes)) {
+            (Some(first), Some(have)) => have.minor() >= first.minor(),
+            _ => false,
+        }
+    }
+
+    /// The Knative operator release with this exact version (`v1.21.1`; a missing `v` is
+    /// tolerated, a missing patch is not: `v1.21` names no release).
+    pub fn knative_operator(&self, version: &str) -> Option<&KnativeOperator> {
+        let bare = version.strip_prefix('v').unwrap_or(version);
+        self.knative_operators.iter().find(|o| o.version.strip_prefix('v').unwrap_or(&o.version) == bare)
+    }
+
+    /// Every Knative operator release kgen knows, oldest first.
+    pub fn knative_operators(&self) -> &[KnativeOperator] {
+        &self.knative_operators
+    }
+
+    /// The oldest operator release of a Knative version's minor: the row that states the
+    /// Kubernetes minimum of Knative Serving of that minor.
+    pub fn knative_minor_row(&self, version: &str) -> Option<&KnativeOperator> {
+        let minor = Version::parse(version)?.minor();
+        self.knative_operators.iter().find(|o| Version::parse(&o.version).is_some_and(|v| v.minor() == minor))
     }
 
     /// The minimum Kubernetes for a release with the given effective pins: the highest of
@@ -504,7 +714,7 @@ impl Catalog {
         }
         for (component, version) in pins {
             if let Some(m) = self.component_minimum(component, version) {
-                consider(&m.kubernetes, format!("{component} {version} ({})", m.source));
+                consider(m.kubernetes, format!("{component} {version} ({})", m.source));
             }
         }
         best
@@ -694,14 +904,135 @@ mod tests {
     #[test]
     fn minimum_kubernetes_is_the_highest_component_minimum() {
         let c = get();
+        // Over every pin (Knative included): Knative 1.21 needs 1.33 (operator-matrix.tsv).
         let r = c.release("v0.20.0").unwrap();
-        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.32");
+        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.33");
         let r = c.release("v0.18.0").unwrap();
-        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.29");
+        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.33");
+        // Knative 1.15 needs 1.28, above Istio 1.23's 1.26.
         let r = c.release("v0.15.2").unwrap();
-        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.26");
+        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.28");
         let r = c.release("v0.14.1").unwrap();
-        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.25");
+        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.28");
+        // Without Knative (Standard mode's pins) KServe v0.20.0's own 1.32 is the highest.
+        let r = c.release("v0.20.0").unwrap();
+        let standard: BTreeMap<String, String> =
+            r.pins.iter().filter(|(k, _)| !k.starts_with("knative")).map(|(k, v)| (k.clone(), v.clone())).collect();
+        assert_eq!(c.kubernetes_minimum(r, &standard).0.to_string(), "1.32");
+    }
+
+    #[test]
+    fn knative_operators_table() {
+        let c = get();
+        let ops = c.knative_operators();
+        assert_eq!(ops.first().map(|o| o.version.as_str()), Some("v1.12.0"));
+        assert_eq!(ops.last().map(|o| o.version.as_str()), Some("v1.23.0"));
+        // Oldest first, no duplicates, versions written as the tsv writes them.
+        for w in ops.windows(2) {
+            assert!(Version::parse(&w[0].version) < Version::parse(&w[1].version), "{} {}", w[0].version, w[1].version);
+        }
+        for o in ops {
+            assert!(o.version.starts_with('v'), "{}", o.version);
+            assert!(!o.kubernetes_minimum.starts_with('v') && Version::parse(&o.kubernetes_minimum).is_some());
+            assert!(!o.servings.is_empty() && o.servings.iter().all(|s| !s.starts_with('v')), "{}", o.version);
+            assert!(o.source.contains(&format!("knative-{}", o.version)), "{}", o.source);
+            // Every operator bundles a Serving of its own minor (the minor whose minimum it
+            // states), so the Serving minimum by minor is that of an operator of the minor.
+            let minor = Version::parse(&o.version).unwrap().minor();
+            assert!(o.servings.iter().any(|s| Version::parse(s).unwrap().minor() == minor), "{}", o.version);
+            let first = c.knative_minor_row(&o.version).unwrap();
+            assert_eq!(first.kubernetes_minimum, o.kubernetes_minimum, "one minimum per Knative minor");
+        }
+        let op = c.knative_operator("v1.21.1").unwrap();
+        assert_eq!(op.kubernetes_minimum, "1.33");
+        assert_eq!(op.servings.first().map(String::as_str), Some("1.18.0"));
+        assert_eq!(op.servings.last().map(String::as_str), Some("1.21.1"));
+        assert!(op.bundles("1.21.1") && !op.bundles("1.17.0") && !op.bundles("1.21.2"));
+        // v1.14.5 ships up to 1.14.1, not its own patch.
+        assert!(!c.knative_operator("v1.14.5").unwrap().bundles("1.14.5"));
+        assert!(c.knative_operator("1.21.1").is_some(), "a missing `v` is tolerated");
+        assert!(c.knative_operator("v1.21").is_none(), "a missing patch is not");
+        assert!(c.knative_operator("v1.24.0").is_none());
+        assert_eq!(c.component_minimum("knativeOperator", "v1.15.7").unwrap().kubernetes, "1.28");
+        assert_eq!(c.component_minimum("knativeServing", "1.21.1").unwrap().kubernetes, "1.33");
+        assert_eq!(c.component_minimum("knativeServing", "1.15.2").unwrap().kubernetes, "1.28");
+        assert_eq!(c.component_minimum("knativeServing", "1.9.0"), None, "no operator of minor 1.9 in the table");
+    }
+
+    /// Paths of the compatibility facts (an object stating a Kubernetes version, a maximum, an
+    /// OpenShift version or an Envoy Gateway's Gateway API) that carry no `source`.
+    fn facts_without_source(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                let states = |k: &str| m.get(k).is_some_and(|x| x.is_string());
+                let fact = states("kubernetes")
+                    || states("kubernetesMinimum")
+                    || states("maximum")
+                    || states("openshift")
+                    || (states("gatewayApi") && states("from"));
+                if fact && m.get("source").and_then(|s| s.as_str()).is_none_or(|s| s.trim().is_empty()) {
+                    out.push(path.to_string());
+                }
+                for (k, x) in m {
+                    facts_without_source(x, &format!("{path}/{k}"), out);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    facts_without_source(x, &format!("{path}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_compatibility_fact_names_its_source() {
+        let doc: serde_json::Value = yaml::from_str(CATALOG_YAML, yaml::Budget::Render).unwrap();
+        let mut missing = Vec::new();
+        facts_without_source(&doc, "", &mut missing);
+        assert!(missing.is_empty(), "facts without a source: {missing:?}");
+        // Every release states its own minimum, with its source.
+        for r in &get().releases {
+            let own = r.kubernetes_minimum.as_ref().unwrap_or_else(|| panic!("{} has no kubernetesMinimum", r.version));
+            assert!(!own.source.trim().is_empty(), "{}", r.version);
+        }
+        // The check finds a fact whose source is gone, wherever it is.
+        for pointer in [
+            "/kubernetesMinimums/istio/0",
+            "/knativeOperators/3",
+            "/envoyGatewayGatewayApi/0",
+            "/openshiftPlatform/kubernetesVersions/1",
+            "/openshiftPlatform/gatewayApiCrdsManagedFrom",
+            "/releases/0/kubernetesMinimum",
+        ] {
+            let mut broken = doc.clone();
+            broken.pointer_mut(pointer).and_then(|o| o.as_object_mut()).unwrap().insert("source".into(), "".into());
+            let mut missing = Vec::new();
+            facts_without_source(&broken, "", &mut missing);
+            assert_eq!(missing, [pointer.to_string()]);
+        }
+    }
+
+    #[test]
+    fn maxima_hold_for_their_own_minor_only() {
+        let c = get();
+        let m = c.component_minimum("istio", "1.27.1").unwrap();
+        assert_eq!((m.kubernetes, m.maximum), ("1.29", Some("1.33")));
+        assert_eq!(c.component_minimum("istio", "1.23.2").unwrap().maximum, Some("1.30"));
+        // A minor newer than the table keeps the last minimum but has no known maximum.
+        let m = c.component_minimum("istio", "1.31.0").unwrap();
+        assert_eq!((m.kubernetes, m.maximum), ("1.32", None));
+        assert_eq!(c.component_minimum("certManager", "v1.17.0").unwrap().maximum, Some("1.33"));
+        assert_eq!(c.component_minimum("envoyGateway", "v1.8.1").unwrap().kubernetes, "1.32");
+        assert_eq!(c.component_minimum("gatewayApi", "v1.5.1").unwrap().kubernetes, "1.31");
+        assert_eq!(c.component_minimum("gatewayApi", "v1.4.1").unwrap().maximum, None);
+        assert_eq!(c.envoy_gateway_gateway_api("v1.8.1").unwrap().gateway_api, "v1.5.1");
+        assert_eq!(c.envoy_gateway_gateway_api("v1.6.3").unwrap().gateway_api, "v1.4.0");
+        assert!(c.envoy_gateway_gateway_api("v2.0.0").is_none());
+        assert!(c.openshift_manages_gateway_api_crds("1.32") && c.openshift_manages_gateway_api_crds("1.35"));
+        assert!(!c.openshift_manages_gateway_api_crds("1.31"));
+        assert_eq!(c.openshift_for_kubernetes("1.32").unwrap().openshift, "4.19");
     }
 
     #[test]

@@ -344,3 +344,29 @@ fn removing_an_environment_is_a_data_loss_risk_and_needs_allow_removal() {
     assert!(o.status.success(), "{}", out(&o).1);
     assert!(!dir.join("rendered/openshift/kgen.lock.json").exists());
 }
+
+/// Envoy Gateway's CRDs moving from a Helm release (over the record limit) to their Git source
+/// keeps them managed: no KG608 and no `data-loss` risk for that move. Dropping the source too
+/// is still refused.
+#[test]
+fn a_crd_release_replaced_by_its_source_is_not_data_loss() {
+    let project = temp_project();
+    let dir = project.path();
+    assert!(kgen(dir, &["render", "-q", "staging"]).status.success());
+    let lock_path = dir.join("rendered/staging/kgen.lock.json");
+    let mut lock: Value = serde_json::from_slice(&std::fs::read(&lock_path).unwrap()).unwrap();
+    // The previous render as kgen wrote it before: the CRDs as a Helm release, no Git source.
+    let tag =
+        lock["crdSources"].as_array().unwrap().iter().find(|s| s["name"] == "envoyGatewayCrds").unwrap()["tag"].clone();
+    lock["crdSources"].as_array_mut().unwrap().retain(|s| s["name"] != "envoyGatewayCrds");
+    lock["releases"].as_array_mut().unwrap().push(serde_json::json!({
+        "name": "envoy-gateway-crds", "chart": "gateway-crds-helm", "repo": "oci://docker.io/envoyproxy",
+        "version": tag, "namespace": "envoy-gateway-system"
+    }));
+    std::fs::write(&lock_path, serde_json::to_vec_pretty(&lock).unwrap()).unwrap();
+    let (_, err) = out(&kgen(dir, &["validate", "staging"]));
+    assert!(!err.contains("KG608"), "{err}");
+    let o = kgen(dir, &["diff", "staging", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!report.to_string().contains("\"data-loss\""), "{report}");
+}

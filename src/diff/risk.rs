@@ -271,7 +271,12 @@ fn crd_owners(lock: &Lock) -> Vec<(&'static str, String)> {
         .releases
         .iter()
         .filter(|r| cat.lifecycle.get(&r.name).is_some_and(|l| l.owns_crds))
-        .map(|r| ("releases", r.name.clone()))
+        // An over-limit chart's CRDs are the same CRDs as its replacement source's (catalog
+        // `helmReleaseRecords.replacements`): moving between the two keeps them managed.
+        .map(|r| match cat.helm_release_records.replacements.get(&r.name) {
+            Some(src) => ("crdSources", src.clone()),
+            None => ("releases", r.name.clone()),
+        })
         .collect();
     out.extend(lock.crd_sources.iter().map(|s| ("crdSources", s.name.clone())));
     out

@@ -9,7 +9,7 @@ use crate::diag::Diagnostic;
 use crate::render::plan::Plan;
 use crate::version::Version;
 
-use super::{Stage, diag, rule};
+use super::{Stage, compat, diag, rule};
 
 /// One environment rule: the codes it raises and its check. The stage is the catalog's
 /// ([`RuleCode::stage`]); every environment rule runs at every depth (they gate rendering).
@@ -23,7 +23,11 @@ struct Check {
 const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG203], run: legacy_mode_name },
     Check { codes: &[RuleCode::KG204], run: missing_pins },
-    Check { codes: &[RuleCode::KG202], run: kubernetes_minimum },
+    Check { codes: &[RuleCode::KG202], run: compat::kubernetes_minimum },
+    Check { codes: &[RuleCode::KG210], run: compat::kubernetes_maximum },
+    Check { codes: &[RuleCode::KG211], run: compat::envoy_gateway_api },
+    Check { codes: &[RuleCode::KG212], run: compat::openshift_gateway_api_crds },
+    Check { codes: &[RuleCode::KG213], run: compat::unknown_knative_operator },
     Check { codes: &[RuleCode::KG304, RuleCode::KG302], run: mesh_fits_platform },
     Check { codes: &[RuleCode::KG305], run: openshift_profile },
     Check { codes: &[RuleCode::KG306], run: ossm2_members },
@@ -100,32 +104,6 @@ fn missing_pins(r: &Resolved, plan: &Plan, out: &mut Vec<Diagnostic>) {
                 diag(RuleCode::KG204, format!("KServe {} has no tested `{pin}` version", r.release.version))
                     .hint(format!("set `versions.{pin}`")),
                 "/kserve/version",
-            ),
-        );
-    }
-}
-
-/// KG202: Kubernetes minimum over KServe and the components actually installed.
-fn kubernetes_minimum(r: &Resolved, plan: &Plan, out: &mut Vec<Diagnostic>) {
-    let e = &r.env;
-    let cat = catalog::get();
-    let used: std::collections::BTreeMap<String, String> =
-        plan.versions().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let (min, why) = cat.kubernetes_minimum(r.release, &used);
-    if let Some(have) = Version::parse(&e.cluster.kubernetes_version)
-        && have.minor() < min.minor()
-    {
-        out.push(
-            r.diag_at(
-                diag(
-                    RuleCode::KG202,
-                    format!(
-                        "Kubernetes {} is older than {min}, the minimum for this environment (set by {why})",
-                        e.cluster.kubernetes_version
-                    ),
-                )
-                .label(format!("needs ≥ {min}")),
-                "/cluster/kubernetesVersion",
             ),
         );
     }
@@ -483,36 +461,42 @@ fn ignore_entries(r: &Resolved) -> Vec<Diagnostic> {
     out
 }
 
-/// Version rules: Knative Serving within what the operator ships (KG205).
+/// Version rules: Knative Serving within what the operator bundles (KG205), read from the
+/// operator's row of the catalog's `knativeOperators` table.
 fn versions(r: &Resolved) -> Vec<Diagnostic> {
-    let facts = &catalog::get().rule_facts;
+    let cat = catalog::get();
     let mut out = Vec::new();
     let kubernetes = r.env.cluster.platform == Platform::Kubernetes;
-    if kubernetes
-        && r.knative_mode()
-        && let (Some(op), Some(serving)) = (r.pin("knativeOperator"), r.pin("knativeServing"))
-        && let (Some(opv), Some(sv)) = (Version::parse(op), Version::parse(serving))
-    {
-        let ((major, minor), (s_major, s_minor)) = (opv.minor(), sv.minor());
-        let lowest_minor = minor.saturating_sub(facts.knative_operator_serving_minors.saturating_sub(1));
-        // The operator's newest bundled Serving is its own minor, not necessarily its patch
-        // (operator v1.14.5 ships up to 1.14.1), so only the minor is compared.
-        let too_new = s_major == major && s_minor > minor;
-        let too_old = s_major != major || s_minor < lowest_minor;
-        if too_new || too_old {
-            out.push(r.diag_at_any(
-                diag(
-                    RuleCode::KG205,
-                    format!(
-                        "the Knative operator {op} ships Knative Serving {major}.{lowest_minor} to {major}.{minor}, not {serving}"
-                    ),
-                )
-                .label(format!("not shipped by operator {op}")),
-                &["/versions/knativeServing", "/versions/knativeOperator"],
+    if !(kubernetes && r.knative_mode()) {
+        return out;
+    }
+    let (Some(op), Some(serving)) = (r.pin(catalog::KNATIVE_OPERATOR), r.pin(catalog::KNATIVE_SERVING)) else {
+        return out;
+    };
+    // An operator release the catalog does not list has no known bundle to check against.
+    let Some(row) = cat.knative_operator(op) else { return out };
+    if !row.bundles(serving) {
+        let (first, last) =
+            (row.servings.first().map_or("", String::as_str), row.servings.last().map_or("", String::as_str));
+        let mut d = diag(
+            RuleCode::KG205,
+            format!("the Knative operator {op} bundles Knative Serving {first} to {last}, not {serving}"),
+        )
+        .label(format!("not bundled by operator {op}"));
+        if let Some(fit) = operators_bundling(cat, serving).last() {
+            d = d.hint(format!(
+                "keep Knative Serving {serving} with an operator that bundles it (newest: `versions.knativeOperator: {}`), or pick a Serving version operator {op} bundles",
+                fit.version
             ));
         }
+        out.push(r.diag_at_any(d, &["/versions/knativeServing", "/versions/knativeOperator"]));
     }
     out
+}
+
+/// The operator releases that bundle a Knative Serving version, oldest first.
+fn operators_bundling<'c>(cat: &'c catalog::Catalog, serving: &str) -> Vec<&'c catalog::KnativeOperator> {
+    cat.knative_operators().iter().filter(|o| o.bundles(serving)).collect()
 }
 
 /// Istio values overrides: layout prefixes (KG307), the inert `proxy.autoInject` (KG309). (The
@@ -567,7 +551,10 @@ fn istio_values(r: &Resolved) -> Vec<Diagnostic> {
 fn networking(r: &Resolved) -> Vec<Diagnostic> {
     let e = &r.env;
     let mut out = Vec::new();
-    if r.gateway_api_ingress() && !e.gateway_api.install_crds {
+    // OpenShift 4.19+ installs and owns them (its Ingress Operator): nothing is missing there.
+    let platform_owns = e.cluster.platform == Platform::Openshift
+        && catalog::get().openshift_manages_gateway_api_crds(&e.cluster.kubernetes_version);
+    if r.gateway_api_ingress() && !e.gateway_api.install_crds && !platform_owns {
         out.push(r.diag_at(
             diag(
                 RuleCode::KG405,

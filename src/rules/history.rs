@@ -126,6 +126,14 @@ pub fn crd_owners_left(plan: &Plan, previous: &Lock) -> Vec<String> {
         .iter()
         .filter(|b| cat.lifecycle.get(&b.name).is_some_and(|l| l.owns_crds))
         .filter(|b| !plan.releases.iter().any(|rel| rel.name == b.name))
+        // A release whose CRDs the render now applies from their source (an over-limit chart's
+        // replacement, catalog `helmReleaseRecords.replacements`) keeps them managed.
+        .filter(|b| {
+            !cat.helm_release_records
+                .replacements
+                .get(&b.name)
+                .is_some_and(|src| plan.crd_sources.iter().any(|s| &s.name == src))
+        })
         .map(|b| format!("release/{}", b.name))
         .collect();
     out.extend(
