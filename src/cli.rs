@@ -157,7 +157,8 @@ pub struct DiffArgs {
     #[arg(long, value_name = "N", default_value_t = 65_000, value_parser = clap::value_parser!(u64).range(4_000..))]
     pub max_bytes: u64,
     /// Exit 3 (instead of 1) when a change is risky: removed CRDs or Namespaces, mode or mesh
-    /// switches, downgrades, Helm release renames or removals, immutable field changes.
+    /// switches, downgrades, versions skipped or KServe migrations crossed, Helm release renames
+    /// or removals, immutable field changes.
     #[arg(long, value_enum, value_name = "WHAT")]
     pub fail_on: Option<FailOn>,
     /// How long to wait, in seconds, for a `kgen render` writing the output folder before giving

@@ -35,6 +35,7 @@ pub mod printer;
 pub mod render;
 pub mod rule_code;
 pub mod rules;
+pub mod skew;
 pub mod value;
 pub mod version;
 pub mod write;

@@ -50,6 +50,7 @@ fn fixture_pairs_in_three_formats() {
         ("downgrade", true),
         ("mesh-switch", true),
         ("release-moved", true),
+        ("version-skip", true),
         ("base-layer", false),
     ];
     for (case, risky) in cases {

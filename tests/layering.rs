@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("config::model", 1),
     ("config::schema", 1),
     ("catalog", 1),
+    ("skew", 1),
     // Reading environments: load, merge, validate, resolve.
     ("config", 2),
     ("render::plan", 3),
