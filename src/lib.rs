@@ -25,6 +25,7 @@ pub mod compare;
 pub mod config;
 pub mod diag;
 pub mod diff;
+pub mod edit;
 pub mod error;
 pub mod exit_codes;
 pub mod explain;

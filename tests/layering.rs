@@ -12,6 +12,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
     ("diag", 0),
     ("yaml", 0),
+    ("edit", 0),
     ("version", 0),
     ("value", 0),
     ("rule_code", 0),

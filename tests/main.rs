@@ -14,6 +14,7 @@ mod local_safety;
 mod local_safety_write;
 mod openshift;
 mod pipeline;
+mod proptest_edit;
 mod proptest_loader;
 mod readme;
 mod render;
