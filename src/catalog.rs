@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 use crate::version::Version;
 use crate::yaml;
 
+/// Pin name of the Knative operator (its minimum and bundled Servings are in `knativeOperators`).
+pub const KNATIVE_OPERATOR: &str = "knativeOperator";
+/// Pin name of Knative Serving (`KnativeServing.spec.version`).
+pub const KNATIVE_SERVING: &str = "knativeServing";
+
 /// The catalog source, embedded at build time.
 pub const CATALOG_YAML: &str = include_str!("../catalog/catalog.yaml");
 
@@ -30,6 +35,8 @@ pub struct Catalog {
     pub istio_values_layouts: Vec<IstioLayout>,
     /// Component minimum Kubernetes versions by component version.
     pub kubernetes_minimums: BTreeMap<String, Vec<KubeMinimum>>,
+    /// Knative operator releases, oldest first: Kubernetes minimum and bundled Serving versions.
+    pub knative_operators: Vec<KnativeOperator>,
     /// OpenShift operators from OLM.
     pub openshift: OpenShift,
     /// How far each component may move in one render (see [`UpgradePolicy`]).
@@ -50,8 +57,6 @@ pub struct RuleFacts {
     pub istio_gateway_values_keys: Vec<GatewayKeys>,
     /// The oldest Istio the Sail operator installs.
     pub sail_oldest_istio: String,
-    /// How many Knative Serving minors a Knative operator ships (its own and the ones before).
-    pub knative_operator_serving_minors: u64,
     /// First Gateway API release whose install denies older CRDs afterwards.
     pub gateway_api_safe_upgrades_from: String,
     /// Leading `v` of versions where they are written.
@@ -265,6 +270,39 @@ pub struct KubeMinimum {
     pub kubernetes: String,
     /// Where the fact comes from.
     pub source: String,
+}
+
+/// One Knative operator release (knative/operator tag `knative-<version>`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KnativeOperator {
+    /// Operator release, with its leading `v` (`v1.21.1`).
+    pub version: String,
+    /// Oldest Kubernetes minor it (and Knative of its minor) starts on, without `v` (`1.33`).
+    pub kubernetes_minimum: String,
+    /// Knative Serving versions it bundles, without `v`, oldest first: the only
+    /// `KnativeServing.spec.version` values it installs.
+    pub servings: Vec<String>,
+    /// Where the facts were read (tag, commit, files).
+    pub source: String,
+}
+
+impl KnativeOperator {
+    /// Whether it bundles this Knative Serving version (compared as versions, so `v1.21.1` and
+    /// `1.21.1` are the same).
+    pub fn bundles(&self, serving: &str) -> bool {
+        let Some(want) = Version::parse(serving) else { return false };
+        self.servings.iter().any(|s| Version::parse(s).as_ref() == Some(&want))
+    }
+}
+
+/// A component's Kubernetes minimum for one of its versions, and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentMinimum<'a> {
+    /// Minimum Kubernetes minor (`1.33`).
+    pub kubernetes: &'a str,
+    /// Where the fact comes from.
+    pub source: &'a str,
 }
 
 /// KServe's own minimum Kubernetes version for a release.
@@ -499,10 +537,43 @@ impl Catalog {
             .map(|l| l.keys.as_slice())
     }
 
-    /// A component's minimum Kubernetes for a component version.
-    pub fn component_minimum(&self, component: &str, version: &str) -> Option<&KubeMinimum> {
+    /// A component's minimum Kubernetes for a component version. The Knative operator's comes
+    /// from its row of `knativeOperators`; Knative Serving's from the operator rows of its minor
+    /// (knative.dev/pkg, vendored by both, sets one minimum per Knative minor).
+    pub fn component_minimum(&self, component: &str, version: &str) -> Option<ComponentMinimum<'_>> {
+        fn from_row(op: &KnativeOperator) -> ComponentMinimum<'_> {
+            ComponentMinimum { kubernetes: op.kubernetes_minimum.as_str(), source: op.source.as_str() }
+        }
+        match component {
+            KNATIVE_OPERATOR => return self.knative_operator(version).map(from_row),
+            KNATIVE_SERVING => return self.knative_minor_row(version).map(from_row),
+            _ => {}
+        }
         let v = Version::parse(version)?;
-        self.kubernetes_minimums.get(component)?.iter().rfind(|m| Version::parse(&m.from).is_some_and(|f| f <= v))
+        self.kubernetes_minimums
+            .get(component)?
+            .iter()
+            .rfind(|m| Version::parse(&m.from).is_some_and(|f| f <= v))
+            .map(|m| ComponentMinimum { kubernetes: m.kubernetes.as_str(), source: m.source.as_str() })
+    }
+
+    /// The Knative operator release with this exact version (`v1.21.1`; a missing `v` is
+    /// tolerated, a missing patch is not: `v1.21` names no release).
+    pub fn knative_operator(&self, version: &str) -> Option<&KnativeOperator> {
+        let bare = version.strip_prefix('v').unwrap_or(version);
+        self.knative_operators.iter().find(|o| o.version.strip_prefix('v').unwrap_or(&o.version) == bare)
+    }
+
+    /// Every Knative operator release kgen knows, oldest first.
+    pub fn knative_operators(&self) -> &[KnativeOperator] {
+        &self.knative_operators
+    }
+
+    /// The oldest operator release of a Knative version's minor: the row that states the
+    /// Kubernetes minimum of Knative Serving of that minor.
+    pub fn knative_minor_row(&self, version: &str) -> Option<&KnativeOperator> {
+        let minor = Version::parse(version)?.minor();
+        self.knative_operators.iter().find(|o| Version::parse(&o.version).is_some_and(|v| v.minor() == minor))
     }
 
     /// The minimum Kubernetes for a release with the given effective pins: the highest of
@@ -566,14 +637,59 @@ mod tests {
     #[test]
     fn minimum_kubernetes_is_the_highest_component_minimum() {
         let c = get();
+        // Over every pin (Knative included): Knative 1.21 needs 1.33 (operator-matrix.tsv).
         let r = c.release("v0.20.0").unwrap();
-        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.32");
+        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.33");
         let r = c.release("v0.18.0").unwrap();
-        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.29");
+        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.33");
+        // Knative 1.15 needs 1.28, above Istio 1.23's 1.26.
         let r = c.release("v0.15.2").unwrap();
-        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.26");
+        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.28");
         let r = c.release("v0.14.1").unwrap();
-        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.25");
+        assert_eq!(c.kubernetes_minimum(r, &r.pins).0.to_string(), "1.28");
+        // Without Knative (Standard mode's pins) KServe v0.20.0's own 1.32 is the highest.
+        let r = c.release("v0.20.0").unwrap();
+        let standard: BTreeMap<String, String> =
+            r.pins.iter().filter(|(k, _)| !k.starts_with("knative")).map(|(k, v)| (k.clone(), v.clone())).collect();
+        assert_eq!(c.kubernetes_minimum(r, &standard).0.to_string(), "1.32");
+    }
+
+    #[test]
+    fn knative_operators_table() {
+        let c = get();
+        let ops = c.knative_operators();
+        assert_eq!(ops.first().map(|o| o.version.as_str()), Some("v1.12.0"));
+        assert_eq!(ops.last().map(|o| o.version.as_str()), Some("v1.23.0"));
+        // Oldest first, no duplicates, versions written as the tsv writes them.
+        for w in ops.windows(2) {
+            assert!(Version::parse(&w[0].version) < Version::parse(&w[1].version), "{} {}", w[0].version, w[1].version);
+        }
+        for o in ops {
+            assert!(o.version.starts_with('v'), "{}", o.version);
+            assert!(!o.kubernetes_minimum.starts_with('v') && Version::parse(&o.kubernetes_minimum).is_some());
+            assert!(!o.servings.is_empty() && o.servings.iter().all(|s| !s.starts_with('v')), "{}", o.version);
+            assert!(o.source.contains(&format!("knative-{}", o.version)), "{}", o.source);
+            // Every operator bundles a Serving of its own minor (the minor whose minimum it
+            // states), so the Serving minimum by minor is that of an operator of the minor.
+            let minor = Version::parse(&o.version).unwrap().minor();
+            assert!(o.servings.iter().any(|s| Version::parse(s).unwrap().minor() == minor), "{}", o.version);
+            let first = c.knative_minor_row(&o.version).unwrap();
+            assert_eq!(first.kubernetes_minimum, o.kubernetes_minimum, "one minimum per Knative minor");
+        }
+        let op = c.knative_operator("v1.21.1").unwrap();
+        assert_eq!(op.kubernetes_minimum, "1.33");
+        assert_eq!(op.servings.first().map(String::as_str), Some("1.18.0"));
+        assert_eq!(op.servings.last().map(String::as_str), Some("1.21.1"));
+        assert!(op.bundles("1.21.1") && !op.bundles("1.17.0") && !op.bundles("1.21.2"));
+        // v1.14.5 ships up to 1.14.1, not its own patch.
+        assert!(!c.knative_operator("v1.14.5").unwrap().bundles("1.14.5"));
+        assert!(c.knative_operator("1.21.1").is_some(), "a missing `v` is tolerated");
+        assert!(c.knative_operator("v1.21").is_none(), "a missing patch is not");
+        assert!(c.knative_operator("v1.24.0").is_none());
+        assert_eq!(c.component_minimum("knativeOperator", "v1.15.7").unwrap().kubernetes, "1.28");
+        assert_eq!(c.component_minimum("knativeServing", "1.21.1").unwrap().kubernetes, "1.33");
+        assert_eq!(c.component_minimum("knativeServing", "1.15.2").unwrap().kubernetes, "1.28");
+        assert_eq!(c.component_minimum("knativeServing", "1.9.0"), None, "no operator of minor 1.9 in the table");
     }
 
     #[test]

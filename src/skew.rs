@@ -160,10 +160,59 @@ fn words(n: u64) -> String {
 }
 
 /// KG221: a new Knative operator that does not ship the Serving version the cluster has.
+/// Only a new operator release is judged (the one the cluster runs already reconciled what it
+/// has), and only one the operator matrix (`knativeOperators`) knows.
 fn operator_skews(cat: &Catalog, old: &BTreeMap<String, String>, new: &BTreeMap<&str, &str>) -> Vec<Skew> {
-    let _ = (cat, old, new);
-    Vec::new()
+    let (Some(policy), Some(code)) = (
+        cat.upgrade_policies.get(OPERATOR),
+        cat.upgrade_policies.get(OPERATOR).and_then(|p| p.rule.as_deref()).and_then(RuleCode::parse),
+    ) else {
+        return Vec::new();
+    };
+    let (Some(before), Some(after), Some(installed)) = (old.get(OPERATOR), new.get(OPERATOR), old.get(SERVING)) else {
+        return Vec::new();
+    };
+    let Some(op) = cat.knative_operator(after) else { return Vec::new() };
+    if Version::parse(before) == Version::parse(after) || op.bundles(installed) {
+        return Vec::new();
+    }
+    let ships = match (op.servings.first(), op.servings.last()) {
+        (Some(a), Some(b)) => format!(" (it ships {a}–{b})"),
+        _ => String::new(),
+    };
+    let target = new.get(SERVING).copied().unwrap_or(installed.as_str());
+    let both: Vec<&str> = cat
+        .knative_operators()
+        .iter()
+        .filter(|o| o.bundles(installed) && o.bundles(target))
+        .map(|o| o.version.as_str())
+        .collect();
+    let advice = match both.last() {
+        Some(v) => format!(
+            "keep an operator that ships both {installed} and {target} while Knative Serving moves (the newest is {v}); `kgen upgrade ENV` plans the steps"
+        ),
+        None => format!(
+            "move Knative Serving one minor per render with an operator that ships each step ({installed} → {target}); `kgen upgrade ENV` plans the steps"
+        ),
+    };
+    vec![Skew {
+        code,
+        component: OPERATOR.into(),
+        old: before.clone(),
+        new: after.to_string(),
+        skipped: Vec::new(),
+        message: format!(
+            "{} {before} → {after} does not ship the Knative Serving {installed} the cluster has{ships}, so it cannot upgrade it",
+            policy.name
+        ),
+        advice,
+        source: policy.sources.first().cloned().unwrap_or_default(),
+    }]
 }
+
+/// Pin names of the Knative operator and Knative Serving.
+const OPERATOR: &str = "knativeOperator";
+const SERVING: &str = "knativeServing";
 
 /// KG225: an upgrade of KServe across a release whose upgrade guide requires manual steps.
 fn migrations(cat: &Catalog, old_kserve: &str, new_kserve: &str) -> Vec<Skew> {
@@ -238,6 +287,37 @@ mod tests {
         assert!(s[0].advice.contains("through 1.24.6, 1.25.5, 1.26.8 first"), "{}", s[0].advice);
         assert!(s[0].advice.contains("in place"), "{}", s[0].advice);
         assert!(assess_pairs(&[("istio", "1.26.8")], &[("istio", "1.27.1")]).is_empty());
+    }
+
+    #[test]
+    fn a_new_operator_must_ship_the_installed_serving() {
+        let s = assess_pairs(
+            &[("knativeOperator", "v1.17.8"), ("knativeServing", "1.17.1")],
+            &[("knativeOperator", "v1.21.1"), ("knativeServing", "1.18.2")],
+        );
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert_eq!(s[0].code, RuleCode::KG221);
+        assert!(
+            s[0].message.contains("does not ship the Knative Serving 1.17.1 the cluster has (it ships 1.18.0–1.21.1)"),
+            "{}",
+            s[0].message
+        );
+        assert!(s[0].advice.contains("the newest is v1.20.2"), "{}", s[0].advice);
+        // The operator that ships both, or an unchanged operator, is fine.
+        assert!(
+            assess_pairs(
+                &[("knativeOperator", "v1.17.8"), ("knativeServing", "1.17.1")],
+                &[("knativeOperator", "v1.18.3"), ("knativeServing", "1.18.2")],
+            )
+            .is_empty()
+        );
+        assert!(
+            assess_pairs(
+                &[("knativeOperator", "v1.21.1"), ("knativeServing", "1.18.2")],
+                &[("knativeOperator", "v1.21.1"), ("knativeServing", "1.19.8")],
+            )
+            .is_empty()
+        );
     }
 
     #[test]

@@ -17,7 +17,8 @@ gitops:
 
 /// Environment shapes cycled through the fleet.
 pub fn shape(i: usize) -> String {
-    let k8s = ["1.33", "1.32", "1.34"][i % 3];
+    // Knative shapes (0, 3, 4) land on 1.33 or 1.34: Knative 1.21 needs 1.33 (rule KG202).
+    let k8s = ["1.33", "1.34", "1.32"][i % 3];
     let body = match i % 6 {
         0 => "kserve: {version: v0.20.0, deploymentMode: Knative}\nmesh: {provider: istio}\n".to_string(),
         1 => "kserve: {version: v0.20.0, deploymentMode: Standard, ingress: gatewayApi}\ngatewayApi: {implementation: envoy}\n".to_string(),

@@ -125,12 +125,30 @@ impl Plan {
         self.pins.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.as_str()).collect()
     }
 
+    /// The rows of the catalog's `knativeOperators` this plan's checks read: the pinned
+    /// operator's (its minimum and bundled Servings) and the one stating the Serving minor's
+    /// minimum.
+    fn knative_rows(&self) -> Vec<&'static catalog::KnativeOperator> {
+        let cat = catalog::get();
+        let versions = self.versions();
+        let mut rows: Vec<&catalog::KnativeOperator> = Vec::new();
+        let op = versions.get(catalog::KNATIVE_OPERATOR).and_then(|v| cat.knative_operator(v));
+        let serving = versions.get(catalog::KNATIVE_SERVING).and_then(|v| cat.knative_minor_row(v));
+        for row in [op, serving].into_iter().flatten() {
+            if !rows.iter().any(|r| std::ptr::eq(*r, row)) {
+                rows.push(row);
+            }
+        }
+        rows
+    }
+
     /// The catalog as far as this plan used it, as compact JSON, which the lock's input digest
     /// covers: the release's entry with only the pins the plan uses, its mode vocabulary, the
     /// entries of the charts it installs and of the CRD sources it applies, and, of the tables
     /// keyed by chart release or component (`brokenValuesSchemas`, `kubernetesMinimums`,
     /// `ruleFacts.versionPrefixes.charts`, `ruleFacts.chartNeeds`), the entries of those it
-    /// uses; then the sections about every environment ([`catalog::Catalog::shared_json`]).
+    /// uses; the `knativeOperators` rows its pins read; then the sections about every
+    /// environment ([`catalog::Catalog::shared_json`]).
     /// Adding a release, or a chart this environment does not install, leaves it unchanged.
     pub fn catalog_inputs(&self) -> String {
         let cat = catalog::get();
@@ -147,6 +165,7 @@ impl Plan {
             "crdSources": self.crd_sources.iter().map(|s| (s.name.as_str(), &cat.crd_sources[&s.name])).collect::<BTreeMap<_, _>>(),
             "brokenValuesSchemas": cat.broken_values_schemas.iter().filter(|b| charts.contains(&b.release.as_str())).collect::<Vec<_>>(),
             "kubernetesMinimums": cat.kubernetes_minimums.iter().filter(|(k, _)| pins.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
+            "knativeOperators": self.knative_rows(),
             "versionPrefixes": facts.version_prefixes.charts.iter().filter(|(k, _)| charts.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
             "chartNeeds": facts.chart_needs.iter().filter(|(k, _)| charts.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
         });

@@ -379,36 +379,42 @@ fn ignore_entries(r: &Resolved) -> Vec<Diagnostic> {
     out
 }
 
-/// Version rules: Knative Serving within what the operator ships (KG205).
+/// Version rules: Knative Serving within what the operator bundles (KG205), read from the
+/// operator's row of the catalog's `knativeOperators` table.
 fn versions(r: &Resolved) -> Vec<Diagnostic> {
-    let facts = &catalog::get().rule_facts;
+    let cat = catalog::get();
     let mut out = Vec::new();
     let kubernetes = r.env.cluster.platform == Platform::Kubernetes;
-    if kubernetes
-        && r.knative_mode()
-        && let (Some(op), Some(serving)) = (r.pin("knativeOperator"), r.pin("knativeServing"))
-        && let (Some(opv), Some(sv)) = (Version::parse(op), Version::parse(serving))
-    {
-        let ((major, minor), (s_major, s_minor)) = (opv.minor(), sv.minor());
-        let lowest_minor = minor.saturating_sub(facts.knative_operator_serving_minors.saturating_sub(1));
-        // The operator's newest bundled Serving is its own minor, not necessarily its patch
-        // (operator v1.14.5 ships up to 1.14.1), so only the minor is compared.
-        let too_new = s_major == major && s_minor > minor;
-        let too_old = s_major != major || s_minor < lowest_minor;
-        if too_new || too_old {
-            out.push(r.diag_at_any(
-                diag(
-                    RuleCode::KG205,
-                    format!(
-                        "the Knative operator {op} ships Knative Serving {major}.{lowest_minor} to {major}.{minor}, not {serving}"
-                    ),
-                )
-                .label(format!("not shipped by operator {op}")),
-                &["/versions/knativeServing", "/versions/knativeOperator"],
+    if !(kubernetes && r.knative_mode()) {
+        return out;
+    }
+    let (Some(op), Some(serving)) = (r.pin(catalog::KNATIVE_OPERATOR), r.pin(catalog::KNATIVE_SERVING)) else {
+        return out;
+    };
+    // An operator release the catalog does not list has no known bundle to check against.
+    let Some(row) = cat.knative_operator(op) else { return out };
+    if !row.bundles(serving) {
+        let (first, last) =
+            (row.servings.first().map_or("", String::as_str), row.servings.last().map_or("", String::as_str));
+        let mut d = diag(
+            RuleCode::KG205,
+            format!("the Knative operator {op} bundles Knative Serving {first} to {last}, not {serving}"),
+        )
+        .label(format!("not bundled by operator {op}"));
+        if let Some(fit) = operators_bundling(cat, serving).last() {
+            d = d.hint(format!(
+                "keep Knative Serving {serving} with an operator that bundles it (newest: `versions.knativeOperator: {}`), or pick a Serving version operator {op} bundles",
+                fit.version
             ));
         }
+        out.push(r.diag_at_any(d, &["/versions/knativeServing", "/versions/knativeOperator"]));
     }
     out
+}
+
+/// The operator releases that bundle a Knative Serving version, oldest first.
+fn operators_bundling<'c>(cat: &'c catalog::Catalog, serving: &str) -> Vec<&'c catalog::KnativeOperator> {
+    cat.knative_operators().iter().filter(|o| o.bundles(serving)).collect()
 }
 
 /// Istio values overrides: layout prefixes (KG307), the inert `proxy.autoInject` (KG309). (The

@@ -22,7 +22,7 @@ const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG206], run: gateway_api_downgrade },
     Check { codes: &[RuleCode::KG209], run: |r, plan, previous, out| out.extend(moved_releases(r, plan, previous)) },
     Check {
-        codes: &[RuleCode::KG220, RuleCode::KG222, RuleCode::KG223, RuleCode::KG224, RuleCode::KG225],
+        codes: &[RuleCode::KG220, RuleCode::KG221, RuleCode::KG222, RuleCode::KG223, RuleCode::KG224, RuleCode::KG225],
         run: upgrade_skew,
     },
 ];
