@@ -187,14 +187,17 @@ fn operator_skews(cat: &Catalog, old: &BTreeMap<String, String>, new: &BTreeMap<
         .filter(|o| o.bundles(installed) && o.bundles(target))
         .map(|o| o.version.as_str())
         .collect();
-    let advice = match both.last() {
+    let mut advice = match both.last() {
         Some(v) => format!(
-            "keep an operator that ships both {installed} and {target} while Knative Serving moves (the newest is {v}); `kgen upgrade ENV` plans the steps"
+            "keep an operator that ships both {installed} and {target} while Knative Serving moves (the newest is {v})"
         ),
         None => format!(
-            "move Knative Serving one minor per render with an operator that ships each step ({installed} → {target}); `kgen upgrade ENV` plans the steps"
+            "move Knative Serving one minor per render with an operator that ships each step ({installed} → {target})"
         ),
     };
+    if Version::parse(target) >= Version::parse(installed) {
+        advice.push_str("; `kgen upgrade ENV` plans the steps");
+    }
     vec![Skew {
         code,
         component: OPERATOR.into(),
