@@ -37,6 +37,7 @@ pub mod render;
 pub mod rule_code;
 pub mod rules;
 pub mod skew;
+pub mod upgrade;
 pub mod value;
 pub mod version;
 pub mod write;
@@ -54,6 +55,7 @@ pub fn run(cli: &Cli) -> u8 {
     let result = match &cli.command {
         Command::Render(args) => commands::render::run(&ctx, args),
         Command::Diff(args) => commands::diff::run(&ctx, args),
+        Command::Upgrade(args) => commands::upgrade::run(&ctx, args),
         Command::Validate(sel) => commands::validate::run(&ctx, sel),
         Command::List => commands::inspect::list(&ctx),
         Command::Show { env } => commands::inspect::show(&ctx, env),

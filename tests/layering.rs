@@ -33,6 +33,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("compare", 7),
     ("diff", 7),
     ("write", 7),
+    ("upgrade", 7),
     ("explain", 8),
     ("commands", 8),
     ("cli", 8),

@@ -5,6 +5,7 @@ pub mod catalog_cmds;
 pub mod diff;
 pub mod inspect;
 pub mod render;
+pub mod upgrade;
 pub mod validate;
 
 use std::collections::BTreeSet;

@@ -80,7 +80,7 @@ fn upgrade_skew(r: &Resolved, plan: &Plan, previous: &Lock, out: &mut Vec<Diagno
 }
 
 /// The field that decides a release's namespace, and its key path.
-fn namespace_field(release: &str) -> Option<(&'static str, &'static str)> {
+pub fn namespace_field(release: &str) -> Option<(&'static str, &'static str)> {
     Some(match release {
         "knative-operator" => ("/knative/operatorNamespace", "knative.operatorNamespace"),
         "cert-manager" => ("/certManager/namespace", "certManager.namespace"),
