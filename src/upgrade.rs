@@ -450,9 +450,13 @@ impl Planner<'_> {
             for m in from_minor + 1..=min.minor().1 {
                 let k8s = format!("{major}.{m}");
                 let up = Settings { kubernetes: k8s.clone(), ..settings.clone() };
+                // `why` is `<pin> <version> (<source>)`: the pin by its name.
+                let why = match why.split_once(' ') {
+                    Some((pin, rest)) => format!("{} {rest}", name_of(self.cat, pin)),
+                    None => why.clone(),
+                };
                 let note = format!(
-                    "upgrade the cluster to Kubernetes {k8s} before this change is synced (kgen cannot; one minor at a time, https://kubernetes.io/releases/version-skew-policy/): the next steps need Kubernetes {} for {why}",
-                    min
+                    "upgrade the cluster to Kubernetes {k8s} before this change is synced (kgen cannot; one minor at a time, https://kubernetes.io/releases/version-skew-policy/): the next steps need Kubernetes {min} for {why}"
                 );
                 self.commit(lock, text, settings, up, StepKind::Kubernetes, vec![note])?;
             }
@@ -849,6 +853,34 @@ mod tests {
         }
         assert!(knative_path(cat, ("v1.21.1", "1.21.1"), ("v1.21.1", "1.21.1")).unwrap().is_empty());
         assert!(knative_path(cat, ("v1.21.1", "1.21.1"), ("v1.15.7", "1.15.2")).is_err());
+    }
+
+    fn legacy() -> (Workspace, Lock) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let ws = Workspace::load(root).unwrap();
+        let lock = Lock::from_slice(&std::fs::read(root.join("rendered/legacy").join(LOCK_FILE)).unwrap()).unwrap();
+        (ws, lock)
+    }
+
+    #[test]
+    fn without_a_stepping_stone_the_plan_is_blocked_and_says_why() {
+        let mut cat = catalog::get().clone();
+        cat.stepping_stones.remove("istio");
+        let cat: &'static Catalog = Box::leak(Box::new(cat));
+        let (ws, lock) = legacy();
+        let blocked = catalog::with_catalog(cat, || plan(&ws, "legacy", &lock, Some("v0.16.0"))).unwrap();
+        assert_eq!(blocked.status, Status::Blocked);
+        assert!(blocked.steps.is_empty());
+        let b = blocked.blocked.unwrap();
+        assert_eq!(b.step, 1);
+        assert!(
+            b.reasons[0].contains("Istio 1.23.2 → 1.27.1 needs a 1.24.x on the way, and kgen's catalog lists none"),
+            "{b:?}"
+        );
+        // With them, the same plan goes through.
+        let ok = plan(&ws, "legacy", &lock, Some("v0.16.0")).unwrap();
+        assert_eq!(ok.status, Status::Steps);
+        assert_eq!(ok.steps.len(), 4);
     }
 
     #[test]

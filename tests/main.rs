@@ -19,3 +19,4 @@ mod proptest_loader;
 mod readme;
 mod render;
 mod rules;
+mod upgrade;
