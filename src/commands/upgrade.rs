@@ -201,11 +201,11 @@ fn kubernetes_summary(plan: &UpgradePlan) -> Option<String> {
         .steps
         .iter()
         .filter(|s| s.kind == StepKind::Kubernetes)
-        .map(|s| format!("step {} ({})", s.number, s.moves.iter().find_map(|m| m.to.clone()).unwrap_or_default()))
+        .map(|s| format!("to {} at step {}", s.moves.iter().find_map(|m| m.to.clone()).unwrap_or_default(), s.number))
         .collect();
     (!k.is_empty()).then(|| {
         format!(
-            "Kubernetes upgrades needed first, one minor at a time, before: {} (kgen cannot upgrade the cluster)",
+            "The cluster's Kubernetes must be upgraded on the way, one minor at a time (kgen cannot do it): {}",
             k.join(", ")
         )
     })
