@@ -288,7 +288,7 @@ impl Planner<'_> {
                     "the newest release kgen knows".to_string()
                 } else {
                     format!(
-                        "the newest release Kubernetes {} supports (newer ones need a newer Kubernetes: pass `--to {newest}` to plan the cluster upgrades too)",
+                        "the newest release Kubernetes {} supports; newer ones need a newer Kubernetes: `--to {newest}` plans the cluster upgrades too",
                         from.kubernetes
                     )
                 };

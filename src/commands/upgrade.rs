@@ -116,7 +116,10 @@ fn previous_lock(root: &Path, env: &str, git_ref: Option<&str>) -> Result<Lock, 
 /// from: through a file next to it and a rename, keeping its permissions.
 fn write_next(ctx: &Context<'_>, root: &Path, ws: &Workspace, plan: &UpgradePlan) -> Result<(), Error> {
     let step = &plan.steps[0];
+    // A symlinked environment file (the loader only reads one that stays inside the project)
+    // is edited where it points, and stays a symlink.
     let path = root.join(&plan.file);
+    let path = std::fs::canonicalize(&path).unwrap_or(path);
     let planned_from = ws.sources.get(&plan.file).map(String::as_str).unwrap_or_default();
     let now =
         std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), action: "read", source })?;
