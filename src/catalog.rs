@@ -37,6 +37,10 @@ pub struct Catalog {
     pub kubernetes_minimums: BTreeMap<String, Vec<KubeMinimum>>,
     /// Knative operator releases, oldest first: Kubernetes minimum and bundled Serving versions.
     pub knative_operators: Vec<KnativeOperator>,
+    /// The Gateway API release each Envoy Gateway minor is built against.
+    pub envoy_gateway_gateway_api: Vec<EnvoyGatewayApi>,
+    /// OpenShift as a Kubernetes version, and what OpenShift manages itself.
+    pub openshift_platform: OpenShiftPlatform,
     /// OpenShift operators from OLM.
     pub openshift: OpenShift,
     /// How far each component may move in one render (see [`UpgradePolicy`]).
@@ -268,6 +272,54 @@ pub struct KubeMinimum {
     pub from: String,
     /// Minimum Kubernetes minor.
     pub kubernetes: String,
+    /// Newest Kubernetes minor upstream supports for the component minor of `from` (that minor
+    /// only); `None` when upstream publishes no maximum.
+    #[serde(default)]
+    pub maximum: Option<String>,
+    /// Where the fact comes from.
+    pub source: String,
+}
+
+/// The Gateway API release an Envoy Gateway minor is built against.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvoyGatewayApi {
+    /// Envoy Gateway minor (`v1.8`).
+    pub from: String,
+    /// Gateway API release (`v1.5.1`).
+    pub gateway_api: String,
+    /// Where the fact comes from.
+    pub source: String,
+}
+
+/// OpenShift as a Kubernetes version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OpenShiftPlatform {
+    /// OpenShift minor ↔ Kubernetes minor.
+    pub kubernetes_versions: Vec<OpenShiftKubernetes>,
+    /// First OpenShift minor whose Ingress Operator installs and owns the Gateway API CRDs.
+    pub gateway_api_crds_managed_from: OpenShiftFact,
+}
+
+/// One OpenShift minor and its Kubernetes minor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OpenShiftKubernetes {
+    /// OpenShift minor (`4.19`).
+    pub openshift: String,
+    /// Its Kubernetes minor (`1.32`).
+    pub kubernetes: String,
+    /// Where the fact comes from.
+    pub source: String,
+}
+
+/// A fact that holds from an OpenShift minor on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OpenShiftFact {
+    /// First OpenShift minor.
+    pub openshift: String,
     /// Where the fact comes from.
     pub source: String,
 }
@@ -281,7 +333,9 @@ pub struct KnativeOperator {
     /// Oldest Kubernetes minor it (and Knative of its minor) starts on, without `v` (`1.33`).
     pub kubernetes_minimum: String,
     /// Knative Serving versions it bundles, without `v`, oldest first: the only
-    /// `KnativeServing.spec.version` values it installs.
+    /// `KnativeServing.spec.version` values it installs. The catalog writes them as one
+    /// space-separated scalar (fast to load); a YAML list is read too.
+    #[serde(deserialize_with = "words")]
     pub servings: Vec<String>,
     /// Where the facts were read (tag, commit, files).
     pub source: String,
@@ -296,11 +350,27 @@ impl KnativeOperator {
     }
 }
 
-/// A component's Kubernetes minimum for one of its versions, and where it comes from.
+/// A list written as one space-separated scalar, or as a YAML list.
+fn words<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Words {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Words::deserialize(d)? {
+        Words::One(s) => s.split_whitespace().map(str::to_string).collect(),
+        Words::Many(v) => v,
+    })
+}
+
+/// A component's Kubernetes range for one of its versions, and where it comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentMinimum<'a> {
     /// Minimum Kubernetes minor (`1.33`).
     pub kubernetes: &'a str,
+    /// Newest Kubernetes minor upstream supports for this component version, if published.
+    pub maximum: Option<&'a str>,
     /// Where the fact comes from.
     pub source: &'a str,
 }
@@ -470,7 +540,7 @@ pub fn with_catalog<R>(catalog: &'static Catalog, f: impl FnOnce() -> R) -> R {
 
 impl Catalog {
     /// The sections that hold for every environment, as compact JSON (part of every lock's
-    /// input digest): `openshift`, `istioValuesLayouts` and `ruleFacts` without its tables
+    /// input digest): `openshift`, `openshiftPlatform`, `istioValuesLayouts` and `ruleFacts` without its tables
     /// keyed by chart release (`versionPrefixes.charts`, `chartNeeds`), which count per chart.
     /// Computed once for the embedded catalog: every render hashes it.
     pub fn shared_json(&self) -> std::borrow::Cow<'static, str> {
@@ -484,6 +554,7 @@ impl Catalog {
             }
             serde_json::json!({
                 "openshift": c.openshift,
+                "openshiftPlatform": c.openshift_platform,
                 "istioValuesLayouts": c.istio_values_layouts,
                 "ruleFacts": facts,
             })
@@ -541,8 +612,9 @@ impl Catalog {
     /// from its row of `knativeOperators`; Knative Serving's from the operator rows of its minor
     /// (knative.dev/pkg, vendored by both, sets one minimum per Knative minor).
     pub fn component_minimum(&self, component: &str, version: &str) -> Option<ComponentMinimum<'_>> {
+        // The Knative table publishes minimums only.
         fn from_row(op: &KnativeOperator) -> ComponentMinimum<'_> {
-            ComponentMinimum { kubernetes: op.kubernetes_minimum.as_str(), source: op.source.as_str() }
+            ComponentMinimum { kubernetes: op.kubernetes_minimum.as_str(), maximum: None, source: op.source.as_str() }
         }
         match component {
             KNATIVE_OPERATOR => return self.knative_operator(version).map(from_row),
@@ -550,11 +622,43 @@ impl Catalog {
             _ => {}
         }
         let v = Version::parse(version)?;
-        self.kubernetes_minimums
-            .get(component)?
+        self.kubernetes_minimums.get(component)?.iter().rfind(|m| Version::parse(&m.from).is_some_and(|f| f <= v)).map(
+            |m| ComponentMinimum {
+                kubernetes: m.kubernetes.as_str(),
+                // The maximum is that of the row's own minor: a newer minor's is unknown.
+                maximum: m
+                    .maximum
+                    .as_deref()
+                    .filter(|_| Version::parse(&m.from).is_some_and(|f| f.minor() == v.minor())),
+                source: m.source.as_str(),
+            },
+        )
+    }
+
+    /// The Gateway API release an Envoy Gateway version is built against (its minor's row).
+    pub fn envoy_gateway_gateway_api(&self, envoy_gateway: &str) -> Option<&EnvoyGatewayApi> {
+        let minor = Version::parse(envoy_gateway)?.minor();
+        self.envoy_gateway_gateway_api.iter().find(|e| Version::parse(&e.from).is_some_and(|f| f.minor() == minor))
+    }
+
+    /// The OpenShift minor whose Kubernetes minor this is.
+    pub fn openshift_for_kubernetes(&self, kubernetes: &str) -> Option<&OpenShiftKubernetes> {
+        let minor = Version::parse(kubernetes)?.minor();
+        self.openshift_platform
+            .kubernetes_versions
             .iter()
-            .rfind(|m| Version::parse(&m.from).is_some_and(|f| f <= v))
-            .map(|m| ComponentMinimum { kubernetes: m.kubernetes.as_str(), source: m.source.as_str() })
+            .find(|o| Version::parse(&o.kubernetes).is_some_and(|k| k.minor() == minor))
+    }
+
+    /// Whether OpenShift on this Kubernetes version installs and owns the Gateway API CRDs
+    /// itself (its Ingress Operator, from OpenShift 4.19 = Kubernetes 1.32).
+    pub fn openshift_manages_gateway_api_crds(&self, kubernetes: &str) -> bool {
+        let from = &self.openshift_platform.gateway_api_crds_managed_from.openshift;
+        let from_kube = self.openshift_platform.kubernetes_versions.iter().find(|o| &o.openshift == from);
+        match (from_kube.and_then(|o| Version::parse(&o.kubernetes)), Version::parse(kubernetes)) {
+            (Some(first), Some(have)) => have.minor() >= first.minor(),
+            _ => false,
+        }
     }
 
     /// The Knative operator release with this exact version (`v1.21.1`; a missing `v` is
@@ -690,6 +794,82 @@ mod tests {
         assert_eq!(c.component_minimum("knativeServing", "1.21.1").unwrap().kubernetes, "1.33");
         assert_eq!(c.component_minimum("knativeServing", "1.15.2").unwrap().kubernetes, "1.28");
         assert_eq!(c.component_minimum("knativeServing", "1.9.0"), None, "no operator of minor 1.9 in the table");
+    }
+
+    /// Paths of the compatibility facts (an object stating a Kubernetes version, a maximum, an
+    /// OpenShift version or an Envoy Gateway's Gateway API) that carry no `source`.
+    fn facts_without_source(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                let states = |k: &str| m.get(k).is_some_and(|x| x.is_string());
+                let fact = states("kubernetes")
+                    || states("kubernetesMinimum")
+                    || states("maximum")
+                    || states("openshift")
+                    || (states("gatewayApi") && states("from"));
+                if fact && !m.get("source").and_then(|s| s.as_str()).is_some_and(|s| !s.trim().is_empty()) {
+                    out.push(path.to_string());
+                }
+                for (k, x) in m {
+                    facts_without_source(x, &format!("{path}/{k}"), out);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    facts_without_source(x, &format!("{path}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_compatibility_fact_names_its_source() {
+        let doc: serde_json::Value = yaml::from_str(CATALOG_YAML, yaml::Budget::Render).unwrap();
+        let mut missing = Vec::new();
+        facts_without_source(&doc, "", &mut missing);
+        assert!(missing.is_empty(), "facts without a source: {missing:?}");
+        // Every release states its own minimum, with its source.
+        for r in &get().releases {
+            let own = r.kubernetes_minimum.as_ref().unwrap_or_else(|| panic!("{} has no kubernetesMinimum", r.version));
+            assert!(!own.source.trim().is_empty(), "{}", r.version);
+        }
+        // The check finds a fact whose source is gone, wherever it is.
+        for pointer in [
+            "/kubernetesMinimums/istio/0",
+            "/knativeOperators/3",
+            "/envoyGatewayGatewayApi/0",
+            "/openshiftPlatform/kubernetesVersions/1",
+            "/openshiftPlatform/gatewayApiCrdsManagedFrom",
+            "/releases/0/kubernetesMinimum",
+        ] {
+            let mut broken = doc.clone();
+            broken.pointer_mut(pointer).and_then(|o| o.as_object_mut()).unwrap().insert("source".into(), "".into());
+            let mut missing = Vec::new();
+            facts_without_source(&broken, "", &mut missing);
+            assert_eq!(missing, [pointer.to_string()]);
+        }
+    }
+
+    #[test]
+    fn maxima_hold_for_their_own_minor_only() {
+        let c = get();
+        let m = c.component_minimum("istio", "1.27.1").unwrap();
+        assert_eq!((m.kubernetes, m.maximum), ("1.29", Some("1.33")));
+        assert_eq!(c.component_minimum("istio", "1.23.2").unwrap().maximum, Some("1.30"));
+        // A minor newer than the table keeps the last minimum but has no known maximum.
+        let m = c.component_minimum("istio", "1.31.0").unwrap();
+        assert_eq!((m.kubernetes, m.maximum), ("1.32", None));
+        assert_eq!(c.component_minimum("certManager", "v1.17.0").unwrap().maximum, Some("1.33"));
+        assert_eq!(c.component_minimum("envoyGateway", "v1.8.1").unwrap().kubernetes, "1.32");
+        assert_eq!(c.component_minimum("gatewayApi", "v1.5.1").unwrap().kubernetes, "1.31");
+        assert_eq!(c.component_minimum("gatewayApi", "v1.4.1").unwrap().maximum, None);
+        assert_eq!(c.envoy_gateway_gateway_api("v1.8.1").unwrap().gateway_api, "v1.5.1");
+        assert_eq!(c.envoy_gateway_gateway_api("v1.6.3").unwrap().gateway_api, "v1.4.0");
+        assert!(c.envoy_gateway_gateway_api("v2.0.0").is_none());
+        assert!(c.openshift_manages_gateway_api_crds("1.32") && c.openshift_manages_gateway_api_crds("1.35"));
+        assert!(!c.openshift_manages_gateway_api_crds("1.31"));
+        assert_eq!(c.openshift_for_kubernetes("1.32").unwrap().openshift, "4.19");
     }
 
     #[test]

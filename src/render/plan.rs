@@ -147,7 +147,8 @@ impl Plan {
     /// entries of the charts it installs and of the CRD sources it applies, and, of the tables
     /// keyed by chart release or component (`brokenValuesSchemas`, `kubernetesMinimums`,
     /// `ruleFacts.versionPrefixes.charts`, `ruleFacts.chartNeeds`), the entries of those it
-    /// uses; the `knativeOperators` rows its pins read; then the sections about every
+    /// uses; the `knativeOperators` rows its pins read and the `envoyGatewayGatewayApi` row of its
+    /// Envoy Gateway; then the sections about every
     /// environment ([`catalog::Catalog::shared_json`]).
     /// Adding a release, or a chart this environment does not install, leaves it unchanged.
     pub fn catalog_inputs(&self) -> String {
@@ -166,6 +167,7 @@ impl Plan {
             "brokenValuesSchemas": cat.broken_values_schemas.iter().filter(|b| charts.contains(&b.release.as_str())).collect::<Vec<_>>(),
             "kubernetesMinimums": cat.kubernetes_minimums.iter().filter(|(k, _)| pins.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
             "knativeOperators": self.knative_rows(),
+            "envoyGatewayGatewayApi": self.versions().get("envoyGateway").and_then(|v| cat.envoy_gateway_gateway_api(v)),
             "versionPrefixes": facts.version_prefixes.charts.iter().filter(|(k, _)| charts.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
             "chartNeeds": facts.chart_needs.iter().filter(|(k, _)| charts.contains(&k.as_str())).collect::<BTreeMap<_, _>>(),
         });
