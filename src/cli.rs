@@ -195,7 +195,7 @@ pub struct UpgradeArgs {
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
     pub format: UpgradeFormat,
     /// Apply the next step to the environment file in place (only the keys it changes; every
-    /// comment, blank line and key order is kept), then run `kgen render ENV`.
+    /// comment, blank line and key order is kept); `kgen render ENV` then renders that step.
     #[arg(long)]
     pub write: bool,
     /// Print the JSON Schema of `--format json` output and exit.

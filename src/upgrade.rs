@@ -188,9 +188,16 @@ struct Checked {
 }
 
 /// Plans the path for environment `name` of `ws` from `previous` (the lock of what the cluster
-/// has) to `to` (default: the newest KServe release the cluster's Kubernetes supports). `Err`
-/// when planning cannot start (the environment file is broken, `--to` is unknown or older).
-pub fn plan(ws: &Workspace, name: &str, previous: &Lock, to: Option<&str>) -> Result<UpgradePlan, String> {
+/// has) to `to` (default: the newest KServe release the cluster's Kubernetes supports); under
+/// `strict` a warning stops a step as an error does (as `kgen render --strict`). `Err` when
+/// planning cannot start (the environment file is broken, `--to` is unknown or older).
+pub fn plan(
+    ws: &Workspace,
+    name: &str,
+    previous: &Lock,
+    to: Option<&str>,
+    strict: bool,
+) -> Result<UpgradePlan, String> {
     let cat = catalog::get();
     let file = ws.files.get(name).ok_or_else(|| match ws.broken.get(name) {
         Some(path) => format!("`{path}` does not load; fix it first (`kgen validate {name}`)"),
@@ -210,7 +217,7 @@ pub fn plan(ws: &Workspace, name: &str, previous: &Lock, to: Option<&str>) -> Re
         kubernetes: kubernetes.clone(),
         versions: previous.versions.clone(),
     };
-    let mut planner = Planner { cat, ws, name, file: file.path.clone(), steps: Vec::new() };
+    let mut planner = Planner { cat, ws, name, file: file.path.clone(), strict, steps: Vec::new() };
     let (target, target_reason) = match to {
         Some(t) => {
             let r = cat.release(t).ok_or_else(|| {
@@ -256,10 +263,26 @@ struct Planner<'a> {
     ws: &'a Workspace,
     name: &'a str,
     file: String,
+    strict: bool,
     steps: Vec<Step>,
 }
 
 impl Planner<'_> {
+    /// What stops a step: errors, and under `--strict` warnings.
+    fn failing(&self, diags: &[Diagnostic]) -> Vec<String> {
+        if self.strict {
+            let escalated: Vec<Diagnostic> = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Warning && !d.ignore_note)
+                .map(|d| Diagnostic { severity: Severity::Error, ..d.clone() })
+                .chain(diags.iter().filter(|d| d.severity == Severity::Error).cloned())
+                .collect();
+            errors(&escalated)
+        } else {
+            errors(diags)
+        }
+    }
+
     /// The newest release whose own pins fit the cluster's Kubernetes (and that validates).
     fn default_target(&self, from: &Point, text: &str) -> (String, String) {
         let k8s = Version::parse(&from.kubernetes).unwrap_or_default();
@@ -307,6 +330,7 @@ impl Planner<'_> {
         let Ok(new) = edit::apply(text, &edits) else { return vec!["cannot edit".into()] };
         let ws = self.ws.with_text(self.name, &new);
         let c = pipeline::check(&ws, self.name);
+        // The target is what fits the cluster; warnings (`--strict`) stop a step, not the choice.
         errors(&c.diagnostics).into_iter().chain(errors(&chain_diagnostics(&ws, self.name))).collect()
     }
 
@@ -524,8 +548,8 @@ impl Planner<'_> {
         let mut diags = chain_diagnostics(&ws, self.name);
         let c = pipeline::check(&ws, self.name);
         diags.extend(c.diagnostics);
-        let Some(judged) = c.judged.filter(|_| errors(&diags).is_empty()) else {
-            return Err(errors(&diags));
+        let Some(judged) = c.judged.filter(|_| self.failing(&diags).is_empty()) else {
+            return Err(self.failing(&diags));
         };
         let rendered = pipeline::render(&judged, &ws.sources).map_err(|e| vec![e.to_string()])?;
         let mut diags = pipeline::judge_render(&judged, &rendered, crate::rules::render::Depth::Full);
@@ -549,7 +573,7 @@ impl Planner<'_> {
             return Ok(Checked { text: new, lock: previous.clone(), notes: Vec::new(), moved });
         }
         diags.extend(history.iter().cloned());
-        let errs = errors(&diags);
+        let errs = self.failing(&diags);
         if !errs.is_empty() {
             return Err(errs);
         }
@@ -868,7 +892,7 @@ mod tests {
         cat.stepping_stones.remove("istio");
         let cat: &'static Catalog = Box::leak(Box::new(cat));
         let (ws, lock) = legacy();
-        let blocked = catalog::with_catalog(cat, || plan(&ws, "legacy", &lock, Some("v0.16.0"))).unwrap();
+        let blocked = catalog::with_catalog(cat, || plan(&ws, "legacy", &lock, Some("v0.16.0"), false)).unwrap();
         assert_eq!(blocked.status, Status::Blocked);
         assert!(blocked.steps.is_empty());
         let b = blocked.blocked.unwrap();
@@ -878,7 +902,7 @@ mod tests {
             "{b:?}"
         );
         // With them, the same plan goes through.
-        let ok = plan(&ws, "legacy", &lock, Some("v0.16.0")).unwrap();
+        let ok = plan(&ws, "legacy", &lock, Some("v0.16.0"), false).unwrap();
         assert_eq!(ok.status, Status::Steps);
         assert_eq!(ok.steps.len(), 4);
     }

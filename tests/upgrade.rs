@@ -204,6 +204,15 @@ fn exit_codes_and_errors() {
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
     }
+    // Under --strict a step that raises a warning stops the plan, as `render --strict` would:
+    // legacy's `Serverless` is a legacy name from v0.16.0 on (KG203).
+    let o = kgen(&root(), &["--strict", "upgrade", "legacy"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Step 4: KServe v0.15.2 → v0.16.0 — no safe way found") && stdout(&o).contains("[KG203]"),
+        "{}",
+        stdout(&o)
+    );
     // Nothing rendered yet: nothing to plan from.
     let t = temp_project();
     let o = kgen(t.path(), &["upgrade", "legacy"]);

@@ -38,7 +38,7 @@ pub fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<u8, Error> {
         return Ok(exit_codes::ERROR);
     }
     let previous = previous_lock(root, env, args.from_git_ref.as_deref())?;
-    let plan = match upgrade::plan(&ws, env, &previous, args.to.as_deref()) {
+    let plan = match upgrade::plan(&ws, env, &previous, args.to.as_deref(), ctx.global.strict) {
         Ok(p) => p,
         Err(e) => {
             ctx.printer.error(&crate::diag::escape(&e));
