@@ -344,7 +344,13 @@ impl Planner<'_> {
             kubernetes: from.kubernetes.clone(),
             keep: BTreeMap::new(),
         };
-        for hop in hops(self.cat, &from.kserve, target) {
+        let mut hops = hops(self.cat, &from.kserve, target);
+        if hops.is_empty() && !settings.overrides.is_empty() {
+            // On the target already, with overrides left (a plan resumed half-way): walk to the
+            // release's own pins as a step of its own.
+            hops.extend(self.cat.release(&from.kserve));
+        }
+        for hop in hops {
             let pins = self.pins_at(&lock, hop);
             let chains = self.chains(&lock.versions, &pins).map_err(|reason| Blocked {
                 step: self.steps.len() + 1,
@@ -363,13 +369,9 @@ impl Planner<'_> {
                     Settings { overrides: overrides_of(self.cat, &settings.kserve, &versions), ..settings.clone() };
                 self.step(&mut lock, &mut text, &mut settings, next, StepKind::Components)?;
             }
+            let kind = if hop.version == settings.kserve { StepKind::Components } else { StepKind::Kserve };
             let next = Settings { kserve: hop.version.clone(), overrides: BTreeMap::new(), ..settings.clone() };
-            self.step(&mut lock, &mut text, &mut settings, next, StepKind::Kserve)?;
-        }
-        // Overrides left from before the plan (the target's own pins are the goal).
-        if !settings.overrides.is_empty() {
-            let next = Settings { overrides: BTreeMap::new(), ..settings.clone() };
-            self.step(&mut lock, &mut text, &mut settings, next, StepKind::Components)?;
+            self.step(&mut lock, &mut text, &mut settings, next, kind)?;
         }
         Ok(())
     }
@@ -516,12 +518,11 @@ impl Planner<'_> {
                 reasons,
             })?;
         }
-        let (edits, changes) = self.edits(text, &next).map_err(|e| Blocked {
+        let (_, changes) = self.edits(text, &next).map_err(|e| Blocked {
             step: number,
             title: title(self.cat, kind, settings, &next),
             reasons: vec![e],
         })?;
-        let _ = edits;
         notes.append(&mut checked.notes);
         let moves = moves(self.cat, lock, &checked.lock, settings, &next);
         self.steps.push(Step {
@@ -905,6 +906,22 @@ mod tests {
         let ok = plan(&ws, "legacy", &lock, Some("v0.16.0"), false).unwrap();
         assert_eq!(ok.status, Status::Steps);
         assert_eq!(ok.steps.len(), 4);
+    }
+
+    #[test]
+    fn a_plan_resumed_on_the_target_release_walks_its_overrides_to_the_pins() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let ws = Workspace::load(root).unwrap();
+        let mut lock = Lock::from_slice(&std::fs::read(root.join("rendered/prod").join(LOCK_FILE)).unwrap()).unwrap();
+        // Half-way: KServe v0.20.0 already, Knative still held at 1.19 by overrides.
+        lock.versions.insert(SERVING.into(), "1.19.8".into());
+        let p = plan(&ws, "prod", &lock, None, false).unwrap();
+        assert_eq!((p.status, p.target.as_str()), (Status::Steps, "v0.20.0"), "{p:#?}");
+        let moves: Vec<String> =
+            p.steps.iter().flat_map(|s| s.moves.iter().map(|m| format!("{} {:?}", m.component, m.to))).collect();
+        assert_eq!(moves, [r#"knativeServing Some("1.20.3")"#, r#"knativeServing Some("1.21.1")"#], "{p:#?}");
+        assert!(p.steps.iter().all(|s| s.kind == StepKind::Components));
+        assert_eq!(p.steps[1].title, "the release's own pins on KServe v0.20.0");
     }
 
     #[test]
