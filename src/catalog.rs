@@ -41,6 +41,8 @@ pub struct Catalog {
     pub envoy_gateway_gateway_api: Vec<EnvoyGatewayApi>,
     /// OpenShift as a Kubernetes version, and what OpenShift manages itself.
     pub openshift_platform: OpenShiftPlatform,
+    /// How messages name each pinned component.
+    pub component_names: BTreeMap<String, String>,
     /// OpenShift operators from OLM.
     pub openshift: OpenShift,
     /// How far each component may move in one render (see [`UpgradePolicy`]).
@@ -583,6 +585,33 @@ impl Catalog {
         &self.mode_vocabularies[&release.modes]
     }
 
+    /// The deployment mode a misspelt name most likely means, as `release` names it, with the
+    /// name it was taken for: `raw` → (`Standard`, `RawDeployment`) on v0.16.0+, (`RawDeployment`,
+    /// `RawDeployment`) before. A name (case and punctuation aside) that
+    /// begins a mode name of any vocabulary means that mode; `None` when it begins none, or names
+    /// of both modes.
+    pub fn mode_meant<'a>(&'a self, release: &Release, written: &str) -> Option<(&'a str, &'a str)> {
+        let norm: String =
+            written.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect();
+        if norm.is_empty() {
+            return None;
+        }
+        let begins = |name: &str| name.to_ascii_lowercase().starts_with(&norm);
+        let knative = self.mode_vocabularies.values().map(|m| m.knative.as_str()).find(|n| begins(n));
+        let standard = self.mode_vocabularies.values().map(|m| m.standard.as_str()).find(|n| begins(n));
+        let modes = self.modes(release);
+        match (knative, standard) {
+            (Some(taken), None) => Some((modes.knative.as_str(), taken)),
+            (None, Some(taken)) => Some((modes.standard.as_str(), taken)),
+            _ => None,
+        }
+    }
+
+    /// Every deployment-mode name of every vocabulary.
+    pub fn mode_names(&self) -> impl Iterator<Item = &str> {
+        self.mode_vocabularies.values().flat_map(|m| [m.knative.as_str(), m.standard.as_str()])
+    }
+
     /// Whether a release understands the canonical `Knative`/`Standard` names.
     pub fn has_canonical_modes(&self, release: &Release) -> bool {
         let m = self.modes(release);
@@ -633,6 +662,12 @@ impl Catalog {
                 source: m.source.as_str(),
             },
         )
+    }
+
+    /// How messages name a pinned component (`knativeServing` → `Knative Serving`); the pin
+    /// name itself when the catalog has none.
+    pub fn component_name<'a>(&'a self, pin: &'a str) -> &'a str {
+        self.component_names.get(pin).map_or(pin, String::as_str)
     }
 
     /// The Gateway API release an Envoy Gateway version is built against (its minor's row).
@@ -696,7 +731,7 @@ impl Catalog {
         }
         for (component, version) in pins {
             if let Some(m) = self.component_minimum(component, version) {
-                consider(&m.kubernetes, format!("{component} {version} ({})", m.source));
+                consider(m.kubernetes, format!("{component} {version} ({})", m.source));
             }
         }
         best
@@ -807,7 +842,7 @@ mod tests {
                     || states("maximum")
                     || states("openshift")
                     || (states("gatewayApi") && states("from"));
-                if fact && !m.get("source").and_then(|s| s.as_str()).is_some_and(|s| !s.trim().is_empty()) {
+                if fact && m.get("source").and_then(|s| s.as_str()).is_none_or(|s| s.trim().is_empty()) {
                     out.push(path.to_string());
                 }
                 for (k, x) in m {

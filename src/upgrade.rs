@@ -182,7 +182,8 @@ struct Settings {
 struct Checked {
     text: String,
     lock: Lock,
-    notes: Vec<String>,
+    /// Every warning of the step, by rule and key.
+    notes: BTreeMap<(String, String), String>,
     /// Namespace fields a release of this step would move out of (KG209): key path → (value, why).
     moved: BTreeMap<Vec<String>, (String, String)>,
 }
@@ -217,7 +218,8 @@ pub fn plan(
         kubernetes: kubernetes.clone(),
         versions: previous.versions.clone(),
     };
-    let mut planner = Planner { cat, ws, name, file: file.path.clone(), strict, steps: Vec::new() };
+    let seen = warnings(&pipeline::check(ws, name).diagnostics).into_keys().collect();
+    let mut planner = Planner { cat, ws, name, file: file.path.clone(), strict, steps: Vec::new(), seen };
     let (target, target_reason) = match to {
         Some(t) => {
             let r = cat.release(t).ok_or_else(|| {
@@ -265,6 +267,9 @@ struct Planner<'a> {
     file: String,
     strict: bool,
     steps: Vec<Step>,
+    /// The warnings of the step before (of the file as it is, before the first), by rule and
+    /// key: a step's notes are the warnings it raises anew.
+    seen: BTreeSet<(String, String)>,
 }
 
 impl Planner<'_> {
@@ -357,11 +362,16 @@ impl Planner<'_> {
                 title: format!("KServe {} → {}", settings.kserve, hop.version),
                 reasons: vec![reason],
             })?;
-            let n = chains.iter().map(|c| c.len()).max().unwrap_or(0);
+            // Steps before the KServe step: as many as the longest chain has stones. Every
+            // component moves at each of them as far as it may — one that needs no stone goes
+            // at the first (dependencies before KServe; a newer component also runs on the newer
+            // Kubernetes a later stone may need) — and the KServe step brings the last stones
+            // to the release's pins.
+            let n = chains.iter().map(|c| c.len().saturating_sub(1)).max().unwrap_or(0);
             for j in 0..n {
                 let mut versions = lock.versions.clone();
                 for c in &chains {
-                    if let Some(state) = c.get(j).or(c.last()) {
+                    if let Some(state) = c.get(j.min(c.len().saturating_sub(1))) {
                         versions.extend(state.iter().map(|(k, v)| (k.clone(), v.clone())));
                     }
                 }
@@ -382,8 +392,8 @@ impl Planner<'_> {
         release.pins.iter().filter(|(k, _)| used.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
-    /// Per component (or component pair), the versions to pass through before `to`, each a map
-    /// of the pins it sets.
+    /// Per component (or component pair), the versions to pass through up to `to` (its last),
+    /// each a map of the pins it sets.
     fn chains(
         &self,
         from: &BTreeMap<String, String>,
@@ -395,13 +405,15 @@ impl Planner<'_> {
                 continue;
             }
             let Some(current) = from.get(component) else { continue };
-            let stones = self.simple_path(component, current, target)?;
-            out.push(stones.into_iter().map(|v| BTreeMap::from([(component.clone(), v)])).collect());
+            let mut seq = self.simple_path(component, current, target)?;
+            seq.push(target.clone());
+            out.push(seq.into_iter().map(|v| BTreeMap::from([(component.clone(), v)])).collect());
         }
         if let (Some(op0), Some(s0), Some(op1), Some(s1)) =
             (from.get(OPERATOR), from.get(SERVING), to.get(OPERATOR), to.get(SERVING))
         {
-            let path = knative_path(self.cat, (op0, s0), (op1, s1))?;
+            let mut path = knative_path(self.cat, (op0, s0), (op1, s1))?;
+            path.push((op1.clone(), s1.clone()));
             out.push(
                 path.into_iter()
                     .map(|(op, s)| BTreeMap::from([(OPERATOR.to_string(), op), (SERVING.to_string(), s)]))
@@ -523,7 +535,8 @@ impl Planner<'_> {
             title: title(self.cat, kind, settings, &next),
             reasons: vec![e],
         })?;
-        notes.append(&mut checked.notes);
+        notes.extend(checked.notes.iter().filter(|(k, _)| !self.seen.contains(*k)).map(|(_, line)| line.clone()));
+        self.seen = checked.notes.keys().cloned().collect();
         let moves = moves(self.cat, lock, &checked.lock, settings, &next);
         self.steps.push(Step {
             number,
@@ -546,11 +559,11 @@ impl Planner<'_> {
         let (edits, _) = self.edits(text, settings).map_err(|e| vec![e])?;
         let new = edit::apply(text, &edits).map_err(|e| vec![format!("cannot edit `{}`: {e}", self.file)])?;
         let ws = self.ws.with_text(self.name, &new);
-        let mut diags = chain_diagnostics(&ws, self.name);
+        let mut earlier = chain_diagnostics(&ws, self.name);
         let c = pipeline::check(&ws, self.name);
-        diags.extend(c.diagnostics);
-        let Some(judged) = c.judged.filter(|_| self.failing(&diags).is_empty()) else {
-            return Err(self.failing(&diags));
+        earlier.extend(c.diagnostics);
+        let Some(judged) = c.judged.filter(|_| self.failing(&earlier).is_empty()) else {
+            return Err(self.failing(&earlier));
         };
         let rendered = pipeline::render(&judged, &ws.sources).map_err(|e| vec![e.to_string()])?;
         let mut diags = pipeline::judge_render(&judged, &rendered, crate::rules::render::Depth::Full);
@@ -571,21 +584,15 @@ impl Planner<'_> {
             }
         }
         if !moved.is_empty() {
-            return Ok(Checked { text: new, lock: previous.clone(), notes: Vec::new(), moved });
+            return Ok(Checked { text: new, lock: previous.clone(), notes: BTreeMap::new(), moved });
         }
         diags.extend(history.iter().cloned());
         let errs = self.failing(&diags);
         if !errs.is_empty() {
             return Err(errs);
         }
-        let notes: Vec<String> = history
-            .iter()
-            .filter(|d| d.severity == Severity::Warning && !d.ignore_note)
-            .map(|d| match &d.hint {
-                Some(h) => format!("{} [{}]: {h}", d.message, d.code),
-                None => format!("{} [{}]", d.message, d.code),
-            })
-            .collect();
+        earlier.extend(diags);
+        let notes = warnings(&earlier);
         let lock_text = rendered.files.get(LOCK_FILE).ok_or_else(|| vec!["the render has no index".to_string()])?;
         let lock = Lock::from_slice(lock_text.as_bytes()).map_err(|e| vec![format!("the render's index: {e}")])?;
         Ok(Checked { text: new, lock, notes, moved: BTreeMap::new() })
@@ -761,6 +768,21 @@ fn knative_path(cat: &Catalog, from: (&str, &str), to: (&str, &str)) -> Result<V
         "no chain of Knative operator releases in kgen's catalog moves Knative Serving {} → {} one minor at a time with an operator that ships each step (operator {} → {})",
         from.1, to.1, from.0, to.0
     ))
+}
+
+/// The warnings among `diags` (notes of ignored rules aside): rule and key → one line.
+fn warnings(diags: &[Diagnostic]) -> BTreeMap<(String, String), String> {
+    diags
+        .iter()
+        .filter(|d| d.severity == Severity::Warning && !d.ignore_note)
+        .map(|d| {
+            let line = match &d.hint {
+                Some(h) => format!("{} [{}]: {h}", d.message, d.code),
+                None => format!("{} [{}]", d.message, d.code),
+            };
+            ((d.code.as_str().to_string(), d.key_path.clone().unwrap_or_default()), line)
+        })
+        .collect()
 }
 
 fn errors(diags: &[Diagnostic]) -> Vec<String> {

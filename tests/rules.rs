@@ -646,7 +646,7 @@ fn ossm3_without_an_istio_pin_fails_validation_and_never_renders_a_bare_v() {
     let ossm3 = std::fs::read_to_string(root().join("environments/openshift-ossm3.yaml")).unwrap();
     std::fs::copy(root().join("environments/_base.yaml"), dir.path().join("environments/_base.yaml")).unwrap();
     std::fs::write(dir.path().join("environments/ossm3.yaml"), &ossm3).unwrap();
-    let ignored = ossm3.replace("ignore:\n", "ignore:\n  - rule: KG204\n    reason: test\n");
+    let ignored = format!("{ossm3}ignore:\n  - rule: KG204\n    reason: test\n");
     assert_ne!(ignored, ossm3);
     std::fs::write(dir.path().join("environments/ossm3-ignored.yaml"), ignored).unwrap();
     let ws = kgen::config::load::Workspace::load(dir.path()).unwrap();

@@ -36,7 +36,7 @@ pub fn versions_text() -> String {
             "RELEASED",
             "CHART",
             "MODES",
-            "MIN-K8S",
+            "MIN-K8S STD/KN",
             "ISTIO",
             "KNATIVE-OP",
             "SERVING",
@@ -60,7 +60,13 @@ pub fn versions_text() -> String {
                 r.kserve_chart.clone()
             },
             format!("{}/{}", modes.knative, modes.standard),
-            c.kubernetes_minimum(r, &r.pins).0.to_string(),
+            {
+                // Standard mode installs no Knative; Knative mode on Kubernetes installs it all.
+                let knative = [crate::catalog::KNATIVE_OPERATOR, crate::catalog::KNATIVE_SERVING];
+                let standard = r.pins.iter().filter(|(k, _)| !knative.contains(&k.as_str()));
+                let standard = standard.map(|(k, v)| (k.clone(), v.clone())).collect();
+                format!("{}/{}", c.kubernetes_minimum(r, &standard).0, c.kubernetes_minimum(r, &r.pins).0)
+            },
         ];
         row.extend(pin_names.iter().map(|p| r.pins.get(*p).cloned().unwrap_or_else(|| "-".into())));
         rows.push(row);

@@ -403,7 +403,9 @@ pub struct GatewayApi {
     #[serde(default)]
     pub implementation: GatewayImplementation,
     /// Install the Gateway API standard CRDs at the pinned tag. Set `false` when the cluster
-    /// provides them.
+    /// provides them. Default: `true`, except on OpenShift 4.19+ (`cluster.kubernetesVersion`
+    /// 1.32+), whose Ingress Operator installs and owns them: `false` there, and `true` is an
+    /// error (rule KG212).
     #[serde(default = "defaults::yes")]
     pub install_crds: bool,
 }

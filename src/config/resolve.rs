@@ -13,6 +13,7 @@ use super::validate::{did_you_mean, key_path, schema_diagnostics};
 use crate::catalog::{self, Release};
 use crate::diag::Diagnostic;
 use crate::rule_code::RuleCode;
+use crate::version::Version;
 
 /// Where an effective pin comes from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -328,7 +329,14 @@ fn typed(name: &str, merged: Value, provenance: Provenance, files: Vec<String>) 
         let known = cat.release_versions();
         let mut d = Diagnostic::error(RuleCode::KG201, format!("unknown KServe version `{version}`"))
             .label("not in kgen's catalog");
+        let newest = &cat.newest().version;
+        let beyond = Version::parse(&version).zip(Version::parse(newest)).is_some_and(|(v, n)| v > n);
         d = match did_you_mean(&version, known.iter().copied()) {
+            // A release newer than the catalog is not a typo: this kgen predates it.
+            _ if beyond => d.hint(format!(
+                "kgen's catalog ends at KServe {newest}, its newest release: upgrade kgen to render {version} (known releases: {}; `kgen versions`)",
+                known.join(", ")
+            )),
             Some(s) => d.hint(format!("did you mean `{s}`? known releases: {}", known.join(", "))),
             None => d.hint(format!("known releases: {} (`kgen versions`)", known.join(", "))),
         };
@@ -345,7 +353,7 @@ fn typed(name: &str, merged: Value, provenance: Provenance, files: Vec<String>) 
         pin_sources.insert(k.to_string(), PinSource::Override);
     }
     let mut env = env;
-    let derived = derive_defaults(name, release, &mut env);
+    let derived = derive_defaults(name, release, &merged, &mut env);
     let knative_networking = KnativeNetworking::of(&env);
     let resolved = Resolved {
         name: name.to_string(),
@@ -365,8 +373,27 @@ fn typed(name: &str, merged: Value, provenance: Provenance, files: Vec<String>) 
 /// Fills in the values whose default depends on other values (the environment's name, the
 /// engine, the platform), and says how each was decided. Only what this environment uses is
 /// filled: OLM settings on OpenShift, the Argo CD destination with Argo CD.
-fn derive_defaults(name: &str, release: &Release, env: &mut Environment) -> BTreeMap<String, String> {
+fn derive_defaults(name: &str, release: &Release, merged: &Value, env: &mut Environment) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
+    // OpenShift 4.19+ (Kubernetes 1.32+) installs and owns the Gateway API CRDs (its Ingress
+    // Operator): kgen does not install them there unless a file says so (rule KG212 then).
+    let gateway_api_ingress =
+        !env.kserve.deployment_mode.is_knative() && env.kserve.ingress == IngressFlavour::GatewayApi;
+    if env.cluster.platform == Platform::Openshift
+        && gateway_api_ingress
+        && merged.pointer("/gatewayApi/installCrds").is_none()
+        && catalog::get().openshift_manages_gateway_api_crds(&env.cluster.kubernetes_version)
+    {
+        let from = &catalog::get().openshift_platform.gateway_api_crds_managed_from.openshift;
+        env.gateway_api.install_crds = false;
+        out.insert(
+            "/gatewayApi/installCrds".into(),
+            format!(
+                "OpenShift {from}+ (Kubernetes {}) manages the Gateway API CRDs itself (kgen's catalog: openshiftPlatform.gatewayApiCrdsManagedFrom)",
+                env.cluster.kubernetes_version
+            ),
+        );
+    }
     let mut fill = |slot: &mut Option<String>, pointer: &str, value: &str, how: &str| {
         if slot.is_none() {
             *slot = Some(value.to_string());

@@ -24,6 +24,42 @@ pub fn key_path(pointer: &str) -> String {
     out
 }
 
+/// Where an environment names its deployment mode.
+const DEPLOYMENT_MODE: &str = "/kserve/deploymentMode";
+
+/// The hint for a misspelt deployment mode (`raw`, `rawdeployment`, `serverless`): the mode it
+/// means in the vocabulary of the file's KServe release (the newest when the file names none or
+/// an unknown one), and the legacy name's status there.
+fn mode_hint(doc: &Value, written: &str) -> Option<String> {
+    let cat = crate::catalog::get();
+    let release = doc
+        .pointer("/kserve/version")
+        .and_then(Value::as_str)
+        .and_then(|v| cat.release(v))
+        .unwrap_or_else(|| cat.newest());
+    // An abbreviation (`raw`), else the closest name of any vocabulary (`Standardd`).
+    let (meant, taken) = cat
+        .mode_meant(release, written)
+        .or_else(|| cat.mode_meant(release, did_you_mean(written, cat.mode_names())?))?;
+    let v = &release.version;
+    Some(if cat.has_canonical_modes(release) {
+        if taken == meant {
+            format!("did you mean `{meant}`?")
+        } else {
+            format!(
+                "did you mean `{meant}`? (KServe {v} also accepts its legacy name `{taken}`, deprecated since v0.16.0: rule KG203)"
+            )
+        }
+    } else {
+        let canonical = cat.mode_vocabularies.values().find(|m| m.knative != meant && m.standard != meant);
+        let newer = canonical.map(|m| if cat.modes(release).knative == meant { &m.knative } else { &m.standard });
+        match newer {
+            Some(n) => format!("did you mean `{meant}`? (KServe {v} predates the name `{n}`)"),
+            None => format!("did you mean `{meant}`?"),
+        }
+    })
+}
+
 /// The closest candidate to `word`, if it is close enough to be what was meant.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
@@ -173,7 +209,11 @@ pub fn schema_diagnostics(
                     format!("unknown value `{got}`, expected one of: {}", opts.join(", ")),
                 ))
                 .label("not an allowed value");
-                if let Some(s) = did_you_mean(&got, opts.iter().copied()) {
+                if ptr == DEPLOYMENT_MODE
+                    && let Some(h) = mode_hint(value, &got)
+                {
+                    d = d.hint(h);
+                } else if let Some(s) = did_you_mean(&got, opts.iter().copied()) {
                     d = d.hint(format!("did you mean `{s}`?"));
                 } else if instance.is_null() {
                     d = d.hint("a key without a value is null: write one of the values, or remove the key");

@@ -9,7 +9,7 @@ use crate::diag::Diagnostic;
 use crate::render::plan::Plan;
 use crate::version::Version;
 
-use super::{Stage, diag, rule};
+use super::{Stage, compat, diag, rule};
 
 /// One environment rule: the codes it raises and its check. The stage is the catalog's
 /// ([`RuleCode::stage`]); every environment rule runs at every depth (they gate rendering).
@@ -23,7 +23,11 @@ struct Check {
 const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG203], run: legacy_mode_name },
     Check { codes: &[RuleCode::KG204], run: missing_pins },
-    Check { codes: &[RuleCode::KG202], run: kubernetes_minimum },
+    Check { codes: &[RuleCode::KG202], run: compat::kubernetes_minimum },
+    Check { codes: &[RuleCode::KG210], run: compat::kubernetes_maximum },
+    Check { codes: &[RuleCode::KG211], run: compat::envoy_gateway_api },
+    Check { codes: &[RuleCode::KG212], run: compat::openshift_gateway_api_crds },
+    Check { codes: &[RuleCode::KG213], run: compat::unknown_knative_operator },
     Check { codes: &[RuleCode::KG304, RuleCode::KG302], run: mesh_fits_platform },
     Check { codes: &[RuleCode::KG305], run: openshift_profile },
     Check { codes: &[RuleCode::KG306], run: ossm2_members },
@@ -96,32 +100,6 @@ fn missing_pins(r: &Resolved, plan: &Plan, out: &mut Vec<Diagnostic>) {
                 diag(RuleCode::KG204, format!("KServe {} has no tested `{pin}` version", r.release.version))
                     .hint(format!("set `versions.{pin}`")),
                 "/kserve/version",
-            ),
-        );
-    }
-}
-
-/// KG202: Kubernetes minimum over KServe and the components actually installed.
-fn kubernetes_minimum(r: &Resolved, plan: &Plan, out: &mut Vec<Diagnostic>) {
-    let e = &r.env;
-    let cat = catalog::get();
-    let used: std::collections::BTreeMap<String, String> =
-        plan.versions().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let (min, why) = cat.kubernetes_minimum(r.release, &used);
-    if let Some(have) = Version::parse(&e.cluster.kubernetes_version)
-        && have.minor() < min.minor()
-    {
-        out.push(
-            r.diag_at(
-                diag(
-                    RuleCode::KG202,
-                    format!(
-                        "Kubernetes {} is older than {min}, the minimum for this environment (set by {why})",
-                        e.cluster.kubernetes_version
-                    ),
-                )
-                .label(format!("needs ≥ {min}")),
-                "/cluster/kubernetesVersion",
             ),
         );
     }
@@ -469,7 +447,10 @@ fn istio_values(r: &Resolved) -> Vec<Diagnostic> {
 fn networking(r: &Resolved) -> Vec<Diagnostic> {
     let e = &r.env;
     let mut out = Vec::new();
-    if r.gateway_api_ingress() && !e.gateway_api.install_crds {
+    // OpenShift 4.19+ installs and owns them (its Ingress Operator): nothing is missing there.
+    let platform_owns = e.cluster.platform == Platform::Openshift
+        && catalog::get().openshift_manages_gateway_api_crds(&e.cluster.kubernetes_version);
+    if r.gateway_api_ingress() && !e.gateway_api.install_crds && !platform_owns {
         out.push(r.diag_at(
             diag(
                 RuleCode::KG405,

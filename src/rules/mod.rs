@@ -14,6 +14,7 @@
 //! depth), and a failing and a passing case in `tests/fixtures/rules/`. Tests fail for a catalog
 //! rule that no check raises.
 
+mod compat;
 pub mod env;
 pub mod history;
 pub mod render;
