@@ -48,6 +48,10 @@ pub struct Catalog {
     pub component_names: BTreeMap<String, String>,
     /// OpenShift operators from OLM.
     pub openshift: OpenShift,
+    /// How far each component may move in one render (see [`UpgradePolicy`]).
+    pub upgrade_policies: IndexMap<String, UpgradePolicy>,
+    /// Versions `kgen upgrade` may propose between two pins, by component.
+    pub stepping_stones: BTreeMap<String, SteppingStones>,
     /// Facts the rules check.
     pub rule_facts: RuleFacts,
     /// KServe releases, oldest first.
@@ -483,6 +487,89 @@ pub struct Release {
     pub kubernetes_minimum: Option<OwnMinimum>,
     /// Dependency pins by component.
     pub pins: BTreeMap<String, String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upgrade policies and stepping stones (issue 12, history rules KG220–KG225 and `kgen upgrade`).
+
+/// What a component's upstream says about moving it between versions in one sync, keyed in
+/// [`Catalog::upgrade_policies`] by pin name (`knativeServing`, `istio`, …), `kserve` or
+/// `kubernetes`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpgradePolicy {
+    /// The component's name in messages.
+    pub name: String,
+    /// The history rule that holds a render to it.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// The most minors it may move in one sync.
+    #[serde(default)]
+    pub distance: Option<u64>,
+    /// Whether upstream refuses a longer move or only advises against it.
+    #[serde(default)]
+    pub enforcement: Option<Enforcement>,
+    /// The distance limits upgrades only (a downgrade is another rule's or no rule's business).
+    #[serde(default)]
+    pub up_only: bool,
+    /// How upstream says to move it, for messages.
+    #[serde(default)]
+    pub procedure: Option<String>,
+    /// Where the policy was read.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Where upstream was read and found to state no policy (then there is no rule).
+    #[serde(default)]
+    pub silent: Option<String>,
+    /// Releases whose upgrade guide requires manual steps before the sync (KServe).
+    #[serde(default)]
+    pub migrations: Vec<Migration>,
+}
+
+/// Whether a policy is a refusal or advice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Enforcement {
+    /// The component refuses or breaks (an error).
+    Required,
+    /// Upstream advises it (a warning).
+    Recommended,
+}
+
+/// A release an upgrade must not cross without manual steps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Migration {
+    /// The release: an upgrade from below it to it or later crosses it.
+    pub to: String,
+    /// The history rule that reports it.
+    pub rule: String,
+    /// What to do, for messages.
+    pub steps: String,
+    /// Where it was read.
+    pub source: String,
+}
+
+/// Intermediate versions of a component, newest patch of each minor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SteppingStones {
+    /// The versions, as pins are written.
+    pub versions: Vec<String>,
+    /// Where they were checked to exist.
+    pub source: String,
+}
+
+impl Catalog {
+    /// The upgrade policy of a component, if upstream states one.
+    pub fn upgrade_policy(&self, component: &str) -> Option<&UpgradePolicy> {
+        self.upgrade_policies.get(component).filter(|p| p.silent.is_none() || p.rule.is_some())
+    }
+
+    /// The stepping stones of a component (none when the catalog lists none).
+    pub fn stepping_stones(&self, component: &str) -> &[String] {
+        self.stepping_stones.get(component).map_or(&[], |s| s.versions.as_slice())
+    }
 }
 
 static CATALOG: OnceLock<Catalog> = OnceLock::new();

@@ -90,6 +90,11 @@ pub enum Command {
     /// field (nothing is written). Exit 0: no changes, 1: changes, 2: error, 3: risky changes
     /// under `--fail-on risk`.
     Diff(DiffArgs),
+    /// Plan the safe path from what an environment's cluster has (its committed render) to a
+    /// KServe release: numbered steps, each the exact change to commit to the environment file,
+    /// each rendered and checked like `kgen render` against the step before. Exit 0: already at
+    /// the target, 1: steps printed, 2: error or no safe path.
+    Upgrade(UpgradeArgs),
     /// Check environments: schema, then semantic rules; every problem at once.
     ///
     /// Example: `kgen validate --strict -l platform=openshift --format github`
@@ -320,7 +325,8 @@ pub struct DiffArgs {
     #[arg(long, value_name = "N", default_value_t = 65_000, value_parser = clap::value_parser!(u64).range(4_000..))]
     pub max_bytes: u64,
     /// Exit 3 (instead of 1) when a change is risky: removed CRDs or Namespaces, mode or mesh
-    /// switches, downgrades, Helm release renames or removals, immutable field changes.
+    /// switches, downgrades, versions skipped or KServe migrations crossed, Helm release renames
+    /// or removals, immutable field changes.
     #[arg(long, value_enum, value_name = "WHAT")]
     pub fail_on: Option<FailOn>,
     /// How long to wait, in seconds, for a `kgen render` writing the output folder before giving
@@ -330,6 +336,45 @@ pub struct DiffArgs {
     /// Print the JSON Schema of `--format json` output and exit.
     #[arg(long, conflicts_with_all = ["git_ref", "format", "fail_on"])]
     pub schema: bool,
+}
+
+/// Options of `kgen upgrade`.
+#[derive(Debug, Args, Clone)]
+pub struct UpgradeArgs {
+    /// The environment.
+    #[arg(value_name = "ENV", required_unless_present = "schema")]
+    pub env: Option<String>,
+    /// The KServe release to end at (default: the newest one the cluster's Kubernetes, as
+    /// `cluster.kubernetesVersion` says, supports; a newer one plans the cluster's Kubernetes
+    /// upgrades too).
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// Plan from the render committed at this git ref (e.g. `origin/main`) instead of
+    /// `rendered/<env>/` on disk; read with the `git` command.
+    #[arg(long, value_name = "REF")]
+    pub from_git_ref: Option<String>,
+    /// Output format: `text`, `markdown` (a pull request description) or `json` (see
+    /// `kgen upgrade --schema`).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    pub format: UpgradeFormat,
+    /// Apply the next step to the environment file in place (only the keys it changes; every
+    /// comment, blank line and key order is kept); `kgen render ENV` then renders that step.
+    #[arg(long)]
+    pub write: bool,
+    /// Print the JSON Schema of `--format json` output and exit.
+    #[arg(long, conflicts_with_all = ["to", "from_git_ref", "format", "write"])]
+    pub schema: bool,
+}
+
+/// Output format of `kgen upgrade`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UpgradeFormat {
+    /// Numbered steps for a terminal.
+    Text,
+    /// The same as Markdown, one section per step (for pull requests).
+    Markdown,
+    /// The plan as JSON (versioned by `schemaVersion`).
+    Json,
 }
 
 /// Output format of `kgen diff`.

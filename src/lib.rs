@@ -25,6 +25,7 @@ pub mod compare;
 pub mod config;
 pub mod diag;
 pub mod diff;
+pub mod edit;
 pub mod error;
 pub mod exit_codes;
 pub mod explain;
@@ -36,6 +37,8 @@ pub mod printer;
 pub mod render;
 pub mod rule_code;
 pub mod rules;
+pub mod skew;
+pub mod upgrade;
 pub mod value;
 pub mod version;
 pub mod write;
@@ -59,6 +62,7 @@ pub fn run(cli: &Cli) -> u8 {
     let result = match &cli.command {
         Command::Render(args) => commands::render::run(&ctx, args),
         Command::Diff(args) => commands::diff::run(&ctx, args),
+        Command::Upgrade(args) => commands::upgrade::run(&ctx, args),
         Command::Validate(args) => commands::validate::run(&ctx, args),
         Command::List { selection, format } => commands::inspect::list(&ctx, selection, *format),
         Command::Show { env, format } => commands::inspect::show(&ctx, env, *format),

@@ -50,6 +50,7 @@ fn fixture_pairs_in_three_formats() {
         ("downgrade", true),
         ("mesh-switch", true),
         ("release-moved", true),
+        ("version-skip", true),
         ("base-layer", false),
     ];
     for (case, risky) in cases {
@@ -366,7 +367,7 @@ fn json_schema_is_committed_and_outputs_follow_it() {
     );
     let schema: Value = serde_json::from_slice(&committed).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
-    for case in ["mode-switch", "downgrade", "mesh-switch", "release-moved", "base-layer"] {
+    for case in ["mode-switch", "downgrade", "mesh-switch", "release-moved", "version-skip", "base-layer"] {
         let project = fixture(case);
         let report = json(project.path(), &[]);
         let errors: Vec<String> =

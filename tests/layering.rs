@@ -12,6 +12,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
     ("diag", 0),
     ("yaml", 0),
+    ("edit", 0),
     ("version", 0),
     ("natural", 0),
     ("value", 0),
@@ -21,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("config::model", 1),
     ("config::schema", 1),
     ("catalog", 1),
+    ("skew", 1),
     // Reading environments: load, merge, validate, resolve.
     ("config", 2),
     ("render::plan", 3),
@@ -32,6 +34,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("compare", 7),
     ("diff", 7),
     ("write", 7),
+    ("upgrade", 7),
     ("explain", 8),
     ("commands", 8),
     ("cli", 8),

@@ -7,6 +7,7 @@ pub mod init;
 pub mod inspect;
 pub mod json_out;
 pub mod render;
+pub mod upgrade;
 pub mod validate;
 
 use std::collections::BTreeSet;

@@ -127,6 +127,38 @@ impl Workspace {
         Ok(ws)
     }
 
+    /// This workspace with the text of one file replaced (an environment file as `kgen upgrade`
+    /// would edit it), read and checked as [`Workspace::load`] reads a file; nothing is written.
+    pub fn with_text(&self, stem: &str, text: &str) -> Workspace {
+        let display = format!("{ENV_DIR}/{stem}.yaml");
+        let mut ws = Workspace {
+            root: self.root.clone(),
+            files: self.files.clone(),
+            broken: self.broken.clone(),
+            sources: self.sources.clone(),
+            diagnostics: self
+                .diagnostics
+                .iter()
+                .filter(|d| d.file.as_deref() != Some(display.as_str()))
+                .cloned()
+                .collect(),
+        };
+        ws.files.remove(stem);
+        ws.broken.remove(stem);
+        ws.sources.remove(&display);
+        let one = match check_text(text.to_string(), &display) {
+            Ok((text, file)) => Loaded::Ok {
+                file: SourceFile { name: stem.to_string(), ..file },
+                stem: stem.to_string(),
+                display,
+                text,
+            },
+            Err((text, diagnostics)) => Loaded::Broken { stem: stem.to_string(), display, text, diagnostics },
+        };
+        ws.record(one);
+        ws
+    }
+
     /// Environment names (not layers) in natural order, valid names only.
     pub fn environment_names(&self) -> Vec<String> {
         let mut names = self
@@ -149,7 +181,7 @@ impl Workspace {
         self.files.remove(stem);
         self.broken.remove(stem);
         self.diagnostics.retain(|d| d.file.as_deref() != Some(display.as_str()));
-        let one = match parse_checked(text, &display) {
+        let one = match check_text(text, &display) {
             Ok((text, file)) => Loaded::Ok {
                 file: SourceFile { name: stem.to_string(), ..file },
                 stem: stem.to_string(),
@@ -347,11 +379,21 @@ fn read_checked(path: &Path, display: &str) -> Checked {
             );
         }
     };
-    parse_checked(text, display)
+    check_text(text, display)
 }
 
-/// Parses the text of one environment file and checks it against the layer schema.
-fn parse_checked(text: String, display: &str) -> Checked {
+/// Checks a file's text as [`read_checked`] does once it has read it: YAML within the budget, not
+/// empty, the layer schema, control characters.
+fn check_text(text: String, display: &str) -> Checked {
+    if text.len() > yaml::ENV_FILE_MAX_BYTES {
+        return Err((
+            None,
+            vec![
+                Diagnostic::error(RuleCode::KG108, "file is larger than 1 MiB, the limit for environment files")
+                    .in_file(display),
+            ],
+        ));
+    }
     let value: Value = match yaml::from_str(&text, yaml::Budget::EnvironmentFile) {
         Ok(v) => v,
         Err(e) => return Err((Some(text), vec![read_error_diagnostic(e).in_file(display)])),

@@ -44,6 +44,14 @@ pub enum RiskKind {
     MeshSwitch,
     /// A chart, component or KServe version goes down.
     VersionDowngrade,
+    /// A component moves further in one sync than its upstream supports (Knative Serving or
+    /// Istio more than one minor, cert-manager or Gateway API skipping a minor), or to a Knative
+    /// operator that does not ship the installed Knative Serving: the intermediate versions are
+    /// named (rules KG220–KG224).
+    VersionSkip,
+    /// KServe crosses a release whose upgrade guide requires manual steps before the sync
+    /// (rule KG225).
+    ManualMigration,
     /// A field Kubernetes treats as immutable changes: the apply fails unless the object is
     /// deleted and recreated.
     ImmutableField,
@@ -68,13 +76,15 @@ pub struct Risk {
     pub object: Option<ObjectRef>,
     /// The field path concerned in `file`, written as in `changes[].path`, when there is one:
     /// `spec.selector` (`immutable-field`), `kserve.deploymentMode`, `versions.istio` or
-    /// `kserve.version` (the component or pin of a `version-downgrade`),
+    /// `kserve.version` (the component or pin of a `version-downgrade`, `version-skip` or
+    /// `manual-migration`),
     /// `releases[name=kserve].version`, `releases[name=kserve].chart`,
     /// `releases[name=knative-operator].namespace`, `releases[name=istiod]` (a release removed
     /// or renamed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// The value before, when one value changes: the version (`version-downgrade`), the
+    /// The value before, when one value changes: the version (`version-downgrade`,
+    /// `version-skip`, `manual-migration`), the
     /// deployment mode as written (`deployment-mode-switch`), the mesh providers
     /// (`mesh-switch`: `istio`, `ossm2`, `ossm3` joined by ` + `, or `none`), the release name
     /// (`release-removed`, `release-renamed`) or chart (`release-renamed` when the chart
@@ -84,12 +94,16 @@ pub struct Risk {
     /// The value after, as for `old`; absent when the thing is removed (`release-removed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new: Option<String>,
+    /// The minors a `version-skip` moves past, in the order of the move (`1.16`, `1.17`, …);
+    /// absent for other kinds and for an operator that cannot reconcile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 impl Risk {
     /// A risk with only a kind and a message; the other fields are set by the caller.
     fn new(kind: RiskKind, message: String) -> Risk {
-        Risk { kind, message, file: None, object: None, path: None, old: None, new: None }
+        Risk { kind, message, file: None, object: None, path: None, old: None, new: None, skipped: Vec::new() }
     }
 
     /// The same risk about `path` in `file`, going from `old` to `new`.
@@ -118,6 +132,8 @@ impl RiskKind {
             RiskKind::DeploymentModeSwitch => "deployment-mode-switch",
             RiskKind::MeshSwitch => "mesh-switch",
             RiskKind::VersionDowngrade => "version-downgrade",
+            RiskKind::VersionSkip => "version-skip",
+            RiskKind::ManualMigration => "manual-migration",
             RiskKind::ImmutableField => "immutable-field",
         }
     }
@@ -441,6 +457,7 @@ fn lock_risks(old: &Lock, new: &Lock, risks: &mut Vec<Risk>) {
             },
         }
     }
+    upgrade_skews(old, new, risks);
     // Version downgrades: KServe, component pins, then chart versions not already explained.
     struct Downgrade {
         subject: String,
@@ -500,5 +517,22 @@ fn lock_risks(old: &Lock, new: &Lock, risks: &mut Vec<Risk>) {
                 Some(&d.new),
             ),
         );
+    }
+}
+
+/// Moves beyond what upstream supports in one sync (the history rules KG220–KG225, judged by
+/// [`crate::skew`]), with the versions in between.
+fn upgrade_skews(old: &Lock, new: &Lock, risks: &mut Vec<Risk>) {
+    let now: BTreeMap<&str, &str> = new.versions.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    for s in crate::skew::assess(&old.versions, &old.kserve.version, &now, &new.kserve.version) {
+        let (kind, path) = if s.component == "kserve" {
+            (RiskKind::ManualMigration, "kserve.version".to_string())
+        } else {
+            (RiskKind::VersionSkip, path_string(&[Seg::Key("versions".into()), Seg::Key(s.component.clone())]))
+        };
+        risks.push(Risk {
+            skipped: s.skipped.clone(),
+            ..Risk::new(kind, s.line()).at(LOCK_FILE, path, Some(&s.old), Some(&s.new))
+        });
     }
 }

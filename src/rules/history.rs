@@ -23,6 +23,10 @@ const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG209], run: |r, plan, previous, out| out.extend(moved_releases(r, plan, previous)) },
     Check { codes: &[RuleCode::KG607], run: model_namespaces_leaving },
     Check { codes: &[RuleCode::KG608], run: crds_leaving },
+    Check {
+        codes: &[RuleCode::KG220, RuleCode::KG221, RuleCode::KG222, RuleCode::KG223, RuleCode::KG224, RuleCode::KG225],
+        run: upgrade_skew,
+    },
 ];
 
 /// Runs the history rules; `plan` is what the new render installs, `previous` the
@@ -61,8 +65,24 @@ fn gateway_api_downgrade(r: &Resolved, plan: &Plan, previous: &Lock, out: &mut V
     }
 }
 
+/// KG220–KG225: each component moves no further in one sync than its upstream supports
+/// (`upgradePolicies` in the catalog, judged by [`crate::skew`]).
+fn upgrade_skew(r: &Resolved, plan: &Plan, previous: &Lock, out: &mut Vec<Diagnostic>) {
+    let now = plan.versions();
+    for s in crate::skew::assess(&previous.versions, &previous.kserve.version, &now, &r.release.version) {
+        let pointer = format!("/versions/{}", s.component);
+        let label = if s.skipped.is_empty() {
+            format!("the cluster has {}", s.old)
+        } else {
+            format!("the cluster has {}; {} in between", s.old, s.skipped.join(", "))
+        };
+        let d = diag(s.code, s.message).label(label).hint(s.advice);
+        out.push(r.diag_at_any(d, &[&pointer, "/kserve/version"]));
+    }
+}
+
 /// The field that decides a release's namespace, and its key path.
-fn namespace_field(release: &str) -> Option<(&'static str, &'static str)> {
+pub fn namespace_field(release: &str) -> Option<(&'static str, &'static str)> {
     Some(match release {
         "knative-operator" => ("/knative/operatorNamespace", "knative.operatorNamespace"),
         "cert-manager" => ("/certManager/namespace", "certManager.namespace"),
