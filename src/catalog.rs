@@ -334,6 +334,10 @@ pub struct IstioLayout {
     pub from: String,
     /// Key under which the chart's `values.yaml` keeps its defaults ("" = top level).
     pub prefix: String,
+    /// The values key that selects the OpenShift profile: `profile` or (1.24+) `platform`.
+    pub openshift: String,
+    /// Where the layout and the key were read.
+    pub source: String,
 }
 
 /// A component's minimum Kubernetes version from a component version on.
@@ -695,6 +699,15 @@ impl Catalog {
             .iter()
             .rfind(|l| Version::parse(&l.from).is_some_and(|f| f <= v))
             .map(|l| l.prefix.as_str())
+    }
+
+    /// The values key that selects the OpenShift profile of the Istio charts of a version.
+    pub fn istio_openshift_key(&self, istio: &str) -> Option<&str> {
+        let v = Version::parse(istio)?;
+        self.istio_values_layouts
+            .iter()
+            .rfind(|l| Version::parse(&l.from).is_some_and(|f| f <= v))
+            .map(|l| l.openshift.as_str())
     }
 
     /// The Istio gateway chart's allowed top-level values keys for an Istio version.

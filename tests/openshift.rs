@@ -146,8 +146,11 @@ fn upstream_istio_on_openshift_gets_the_openshift_profile_and_cni() {
     ));
     assert!(codes.is_empty(), "{codes:?}");
     let r = r.unwrap();
+    // Istio 1.27.1 (the newest release's pin): the OpenShift profile is the platform.
     for rel in ["istio-base", "istio-cni", "istiod", "istio-ingressgateway"] {
-        assert_eq!(parse(&r.files[&format!("values/{rel}.yaml")])["profile"], "openshift", "{rel}");
+        let values = parse(&r.files[&format!("values/{rel}.yaml")]);
+        assert_eq!(values["platform"], "openshift", "{rel}");
+        assert!(values.get("profile").is_none(), "{rel}: Istio 1.24+ has no `openshift` profile");
     }
     let lock: Value = serde_json::from_str(&r.files["kgen.lock.json"]).unwrap();
     let cni = lock["releases"].as_array().unwrap().iter().find(|x| x["name"] == "istio-cni").unwrap();
@@ -161,9 +164,20 @@ fn rule_kg305_profile_override_on_openshift() {
     let base = format!(
         "{OCP}kserve: {{deploymentMode: Knative}}\nmesh: {{provider: istio, allowUpstreamIstioOnOpenShift: true}}\n"
     );
-    let (codes, _) = check_env(&format!("{base}values: {{istiod: {{profile: default}}}}\n"));
+    // Istio 1.24+ (v0.20.0 pins 1.27.1): the platform selects OpenShift, and the old profile
+    // fails the render.
+    let (codes, _) = check_env(&format!("{base}values: {{istiod: {{platform: gke}}}}\n"));
     assert_eq!(codes, ["KG305"]);
     let (codes, _) = check_env(&format!("{base}values: {{istiod: {{profile: openshift}}}}\n"));
+    assert_eq!(codes, ["KG305"]);
+    let (codes, _) = check_env(&format!("{base}values: {{istiod: {{platform: openshift}}}}\n"));
+    assert!(codes.is_empty(), "{codes:?}");
+    // Up to Istio 1.23 (v0.15.2 pins 1.23.2) it is the profile.
+    // On OpenShift 4.17 (Kubernetes 1.30), inside Istio 1.23's supported range.
+    let old = base.replace("kserve: {", "kserve: {version: v0.15.2, ").replace("\"1.32\"", "\"1.30\"");
+    let (codes, _) = check_env(&format!("{old}values: {{istiod: {{profile: default}}}}\n"));
+    assert_eq!(codes, ["KG305"]);
+    let (codes, _) = check_env(&format!("{old}values: {{istiod: {{profile: openshift}}}}\n"));
     assert!(codes.is_empty(), "{codes:?}");
 }
 
@@ -189,4 +203,30 @@ fn rule_kg404_gateway_relabelled_in_knative_mode() {
     assert_eq!(codes, ["KG404", "KG406"]);
     let (codes, _) = check_env(&format!("{k8s}values: {{istio-ingressgateway: {{labels: {{team: ml}}}}}}\n"));
     assert!(codes.is_empty(), "{codes:?}");
+}
+
+/// Upstream Istio on OpenShift: every Istio chart selects the OpenShift profile with the key its
+/// version knows, `profile: openshift` up to 1.23 and `platform: openshift` from 1.24 (whose
+/// charts have no `openshift` profile: "unknown profile openshift").
+#[test]
+fn upstream_istio_on_openshift_uses_the_profile_key_of_its_version() {
+    let dir = root().join("tests/fixtures/conformance");
+    let (ws, r) = resolved_in(&dir, "none-ocp-upstream-istio");
+    let out = kgen::render::render(&r, &ws.sources).unwrap();
+    let istio = r.pin("istio").unwrap().to_string();
+    let key = kgen::catalog::get().istio_openshift_key(&istio).unwrap();
+    let platform = kgen::version::Version::parse(&istio) >= kgen::version::Version::parse("1.24");
+    assert_eq!(key, if platform { "platform" } else { "profile" }, "{istio}");
+    for rel in ["istio-base", "istio-cni", "istiod"] {
+        let values: serde_json::Value =
+            kgen::yaml::from_str(&out.files[&format!("values/{rel}.yaml")], kgen::yaml::Budget::Render).unwrap();
+        assert_eq!(values[key], "openshift", "{rel} on Istio {istio}");
+        let other = if key == "platform" { "profile" } else { "platform" };
+        assert!(values.get(other).is_none(), "{rel}: {values}");
+    }
+    if let Some(shared) = upstream_or_skip("upstream_istio_on_openshift_uses_the_profile_key_of_its_version") {
+        // The chart has the file the key selects.
+        let file = if key == "platform" { "profile-platform-openshift.yaml" } else { "profile-openshift.yaml" };
+        assert!(shared.join(format!("charts/istio/{istio}/istiod/files/{file}")).is_file(), "{file}");
+    }
 }

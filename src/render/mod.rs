@@ -293,6 +293,7 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
     // The gateway chart derives the `istio:` selector label from the release name.
     let gateway_release = "istio-ingressgateway";
     let selector_label = gateway_release.trim_start_matches("istio-");
+    let openshift_key = r.pin("istio").and_then(|v| cat.istio_openshift_key(v));
     json!({
         "name": r.name,
         "env": r.effective_value(),
@@ -318,9 +319,14 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
             "className": r.ingress_class(),
             "enableGatewayApi": r.gateway_api_ingress(),
             "kserveGatewayName": "kserve-ingress-gateway",
-            // Whether the gateway chart's closed schema has `profile` (catalog, rule KG308).
-            "profileKey": r.pin("istio").and_then(|v| cat.istio_gateway_keys(v)).is_some_and(|k| k.iter().any(|k| k == "profile")),
+            // The OpenShift profile's key, where the gateway chart's closed schema has it
+            // (catalog, rule KG308): 1.20.4 and 1.23.2 reject `profile`.
+            "openshiftKey": openshift_key.filter(|key| {
+                r.pin("istio").and_then(|v| cat.istio_gateway_keys(v)).is_some_and(|k| k.iter().any(|k| k == key))
+            }),
         },
+        // `profile` or (Istio 1.24+) `platform`: what selects the OpenShift profile.
+        "istio": {"openshiftKey": openshift_key},
     })
 }
 

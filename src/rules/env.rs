@@ -136,13 +136,30 @@ fn openshift_profile(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
     let e = &r.env;
     let mesh = r.env.mesh.provider;
     let openshift = r.env.cluster.platform == Platform::Openshift;
+    // The key that selects it: `profile` up to Istio 1.23, `platform` from 1.24 (catalog).
+    let key = r.pin("istio").and_then(|v| crate::catalog::get().istio_openshift_key(v)).unwrap_or("profile");
     if openshift && mesh == MeshProvider::Istio {
         for rel in ["istio-base", "istio-cni", "istiod", "istio-ingressgateway"] {
-            if let Some(p) = e.values.get(rel).and_then(|v| v.get("profile")).and_then(|p| p.as_str())
+            if let Some(p) = e.values.get(rel).and_then(|v| v.get(key)).and_then(|p| p.as_str())
                 && p != "openshift"
             {
                 out.push(r.diag_at(
-                    diag(RuleCode::KG305, format!("`values.{rel}.profile: {p}` replaces the OpenShift profile")),
+                    diag(RuleCode::KG305, format!("`values.{rel}.{key}: {p}` replaces the OpenShift profile")),
+                    &format!("/values/{rel}/{key}"),
+                ));
+            }
+            // The profile of older Istio charts: from 1.24 no chart has it, and the render fails.
+            if key == "platform"
+                && e.values.get(rel).and_then(|v| v.get("profile")).and_then(|p| p.as_str()) == Some("openshift")
+            {
+                out.push(r.diag_at(
+                    diag(
+                        RuleCode::KG305,
+                        format!(
+                            "`values.{rel}.profile: openshift` is no profile of Istio {}: from 1.24 OpenShift is the platform `platform: openshift`, which kgen sets; the chart fails with \"unknown profile openshift\"",
+                            r.pin("istio").unwrap_or_default()
+                        ),
+                    ),
                     &format!("/values/{rel}/profile"),
                 ));
             }
