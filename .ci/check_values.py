@@ -65,6 +65,32 @@ def subcharts(d):
     return [dep.get("alias") or dep["name"] for dep in chart.get("dependencies") or []]
 
 
+def template_read_keys(release, chart, version):
+    """Top-level values keys the chart's own templates read (`.Values.x`, `($.Values).x`), from
+    its complete source under ../shared/upstream/charts. Istio's `profile`, `platform` and
+    `compatibilityVersion` are read by templates/zzz_profile.yaml and declared in no
+    values.yaml: such a key is not a typo, and the real-Helm stage renders it."""
+    import glob
+    import re
+
+    project = {"cert-manager": "cert-manager", "envoy-gateway": "envoy-gateway"}.get(release)
+    if release.startswith("istio"):
+        project = "istio"
+    elif release.startswith("kserve"):
+        project = "kserve"
+    if not project:
+        return set()
+    keys = set()
+    for tdir in glob.glob(os.path.join(up, "charts", project, version, "*", "templates")):
+        if os.path.basename(os.path.dirname(tdir)) not in (chart, release):
+            continue
+        for path in glob.glob(os.path.join(tdir, "**", "*"), recursive=True):
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    keys |= set(re.findall(r"\.Values\)?\.([A-Za-z_][A-Za-z0-9_]*)", fh.read()))
+    return keys
+
+
 failures = 0
 checked = 0
 skipped = []
@@ -92,17 +118,27 @@ for env in sorted(os.listdir(rendered)):
         # ../shared/upstream does not have, and values_keys_check.py knows only the parent's:
         # the parent's keys are checked in a copy without the subchart's map.
         keyed = values
-        deps = [dep for dep in subcharts(d) if dep not in load_yaml(defaults)]
+        declared = dict(load_yaml(defaults))
+        # Istio keeps its defaults under a prefix (catalog istioValuesLayouts); users set the
+        # keys without it, and values_keys_check.py reads them so.
+        for prefix in ("defaults", "_internal_defaults_do_not_set"):
+            if isinstance(declared.get(prefix), dict):
+                declared.update(declared[prefix])
+        deps = [dep for dep in subcharts(d) if dep not in declared]
         data = load_yaml(values)
-        if any(dep in data for dep in deps):
+        read = template_read_keys(rel["name"], rel["chart"], rel["version"])
+        undeclared = [k for k in data if k not in declared and k in read]
+        if any(dep in data for dep in deps) or undeclared:
             import yaml
 
             keyed = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"kgen-parent-keys-{env}-{rel['name']}.yaml")
             with open(keyed, "w", encoding="utf-8") as fh:
-                yaml.safe_dump({k: v for k, v in data.items() if k not in deps}, fh)
+                yaml.safe_dump({k: v for k, v in data.items() if k not in deps and k not in undeclared}, fh)
             for dep in deps:
                 if dep in data:
                     notes.append(f"{env}/{rel['name']}: values of subchart `{dep}` ({d}/Chart.yaml) not key-checked")
+            for k in undeclared:
+                notes.append(f"{env}/{rel['name']}: `{k}` is read by the chart's templates, not declared in its values.yaml")
         r = subprocess.run([sys.executable, os.path.join(shared, "tools", "values_keys_check.py"), defaults, keyed])
         if r.returncode != 0:
             failures += 1

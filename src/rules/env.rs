@@ -36,6 +36,7 @@ const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG301], run: unused_mesh },
     Check { codes: &[RuleCode::KG402], run: istio_ingress_class },
     Check { codes: &[RuleCode::KG403], run: istio_gateway_class },
+    Check { codes: &[RuleCode::KG410], run: openshift_gateway_route },
     Check { codes: &[RuleCode::KG501], run: gateway_api_release },
     Check { codes: &[RuleCode::KG502], run: runtimes },
     Check { codes: &[RuleCode::KG601], run: repository },
@@ -249,6 +250,23 @@ fn istio_ingress_class(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
             );
         }
         out.push(r.diag_at_any(d, &["/kserve/ingress", "/kserve/ingressClassName", "/mesh/provider"]));
+    }
+}
+
+/// KG410: on OpenShift, the router that `*.apps` DNS reaches has no Route to the Gateway API
+/// gateway's own Service.
+fn openshift_gateway_route(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    if r.env.cluster.platform == Platform::Openshift && r.gateway_api_ingress() {
+        let domain = &r.env.kserve.ingress_domain;
+        out.push(r.diag_at_any(
+            diag(
+                RuleCode::KG410,
+                format!(
+                    "InferenceServices under `{domain}` are served by the `kserve-ingress-gateway` Gateway's own load-balancer Service, which OpenShift's router has no Route to"
+                ),
+            ),
+            &["/kserve/ingress", "/kserve/ingressDomain"],
+        ));
     }
 }
 
