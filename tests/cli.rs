@@ -603,3 +603,29 @@ fn json_outputs_follow_their_committed_schemas() {
         stdout(&o)
     );
 }
+
+/// Every problem in one run: a file with a schema error, an unknown key and missing required
+/// fields reports all of them at once (the missing fields used to wait for the others' fix). A
+/// misspelt key is not reported a second time as its field missing.
+#[test]
+fn schema_errors_and_missing_fields_in_one_run() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir(t.path().join("environments")).unwrap();
+    std::fs::write(
+        t.path().join("environments/east.yaml"),
+        "apiVersion: kgen/v1\nkind: Environment\ncluster: {platform: kubernetes, kubernetesVersion: \"1.33\"}\nkserve: {version: v0.20.0, deploymentMode: Knativ}\nmesh: {provider: istio, sidecarAutoInjct: true}\n",
+    )
+    .unwrap();
+    let o = kgen_env(t.path(), &["validate"], &[("NO_COLOR", "1")]);
+    assert_exit(&o, 2);
+    let err = stderr(&o);
+    for expected in [
+        "error[KG105]: `kserve.deploymentMode`",
+        "error[KG103]: `mesh.sidecarAutoInjct`",
+        "error[KG107]: `gitops`",
+        "error[KG107]: `kserve.ingressDomain`",
+    ] {
+        assert!(err.contains(expected), "{expected} missing:\n{err}");
+    }
+    assert!(!err.contains("error[KG107]: `mesh."), "a misspelt key is one mistake:\n{err}");
+}

@@ -251,11 +251,78 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
     }
     let chain = match chain(ws, name) {
         Ok(c) => c,
+        // A file of the chain has its own problems (reported with it): the fields the merged
+        // environment lacks are reported in the same run, so one round fixes everything.
+        Err(d) if d.is_empty() => return fail(salvaged_required(ws, name)),
         Err(d) => return fail(d),
     };
+    let diags = required_diagnostics(name, &chain);
+    if !diags.is_empty() {
+        return fail(diags);
+    }
     let (merged, provenance) = merge_chain(&chain);
+    let files = chain.iter().map(|f| f.path.clone()).collect();
+    match typed(name, merged, provenance, files) {
+        Err(d) => fail(d),
+        Ok(resolved) => Checked { resolved: Some(resolved), diagnostics: Vec::new() },
+    }
+}
+
+/// The required fields an environment whose chain holds a file with its own problems lacks,
+/// read from the files as they parse (schema errors aside). Nothing when a file does not parse
+/// or the chain cannot be followed (those are reported on their own).
+fn salvaged_required(ws: &Workspace, name: &str) -> Vec<Diagnostic> {
+    let mut owned: Vec<SourceFile> = Vec::new();
+    let mut current = name.to_string();
+    for _ in 0..64 {
+        let file = match ws.files.get(&current) {
+            Some(f) => f.clone(),
+            None => {
+                let path = format!("{}/{current}.yaml", crate::config::load::ENV_DIR);
+                let Some(text) = ws.sources.get(&path) else { return vec![] };
+                let Ok(value) = crate::yaml::from_str::<Value>(text, crate::yaml::Budget::EnvironmentFile) else {
+                    return vec![];
+                };
+                if !value.is_object() {
+                    return vec![];
+                }
+                SourceFile { name: current.clone(), path, positions: crate::yaml::pointer_map(text), value }
+            }
+        };
+        let parent = file.value.get("extends").and_then(Value::as_str).map(str::to_string);
+        owned.push(file);
+        match parent {
+            Some(p) if !owned.iter().any(|f| f.name == p) => current = p,
+            Some(_) => return vec![],
+            None => {
+                owned.reverse();
+                let chain: Vec<&SourceFile> = owned.iter().collect();
+                // An unknown key beside a missing field is most likely that field misspelt
+                // (`deploymentMdoe`): one mistake, reported once, by the unknown key.
+                let parent = |k: &str| k.rsplit_once('.').map_or(String::new(), |(p, _)| p.to_string());
+                let misspelt: Vec<String> = ws
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.code == RuleCode::KG103)
+                    .filter(|d| owned.iter().any(|f| d.file.as_deref() == Some(f.path.as_str())))
+                    .filter_map(|d| d.key_path.as_deref().map(parent))
+                    .collect();
+                return required_diagnostics(name, &chain)
+                    .into_iter()
+                    .filter(|d| d.code == RuleCode::KG107)
+                    .filter(|d| !misspelt.contains(&parent(d.key_path.as_deref().unwrap_or_default())))
+                    .collect();
+            }
+        }
+    }
+    vec![]
+}
+
+/// Pass 1 on the merged document of a chain: only what single files could not know (required
+/// fields), each pointed into the environment's own file.
+fn required_diagnostics(name: &str, chain: &[&SourceFile]) -> Vec<Diagnostic> {
+    let (merged, provenance) = merge_chain(chain);
     let env_path = chain.last().expect("chain has the environment").path.clone();
-    // Pass 1 on the merged document: only what single files could not know (required fields).
     let mut diags = merged_schema_diagnostics(&merged, &provenance, &env_path);
     let env_file = chain.last().expect("chain has the environment");
     let layers: Vec<&str> = chain[..chain.len() - 1].iter().map(|f| f.path.as_str()).collect();
@@ -274,14 +341,7 @@ pub fn check(ws: &Workspace, name: &str) -> Checked {
             format!("set `{field}` in {env_path} or in a layer it extends ({})", layers.join(", "))
         });
     }
-    if !diags.is_empty() {
-        return fail(diags);
-    }
-    let files = chain.iter().map(|f| f.path.clone()).collect();
-    match typed(name, merged, provenance, files) {
-        Err(d) => fail(d),
-        Ok(resolved) => Checked { resolved: Some(resolved), diagnostics: Vec::new() },
-    }
+    diags
 }
 
 /// Resolves a document that is already merged, as [`check`] does after merging: the full
