@@ -160,10 +160,22 @@ pub enum Command {
         format: OutputFormat,
     },
     /// Print a shell completion script.
+    ///
+    /// Install: bash `kgen completions bash > ~/.local/share/bash-completion/completions/kgen`;
+    /// zsh `kgen completions zsh > "${fpath[1]}/_kgen"`; fish
+    /// `kgen completions fish > ~/.config/fish/completions/kgen.fish`.
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// Print kgen's man page (roff), or write one page per command into DIR.
+    ///
+    /// Example: `kgen man --out /usr/local/share/man/man1 && man kgen-render`
+    Man {
+        /// Write `kgen.1` and `kgen-<command>.1` into this folder instead of printing `kgen.1`.
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
     },
 }
 

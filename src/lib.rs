@@ -73,6 +73,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::New(args) => commands::init::new(&ctx, args),
         Command::Versions { format } => commands::catalog_cmds::versions(&ctx, *format),
         Command::Completions { shell } => commands::catalog_cmds::completions(&ctx, *shell),
+        Command::Man { out } => commands::catalog_cmds::man(&ctx, out.as_deref()),
     };
     // Debug builds: how often each stage ran per environment, for the test that holds every
     // command to once (tests/pipeline.rs).

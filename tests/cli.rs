@@ -629,3 +629,32 @@ fn schema_errors_and_missing_fields_in_one_run() {
     }
     assert!(!err.contains("error[KG107]: `mesh."), "a misspelt key is one mistake:\n{err}");
 }
+
+/// `kgen man` prints the man page generated from the same definitions as `--help`, and
+/// `--out DIR` writes one page per command.
+#[test]
+fn man_pages_cover_every_command() {
+    let o = kgen(&["man"]);
+    assert_exit(&o, 0);
+    let page = stdout(&o);
+    assert!(page.contains(".TH kgen 1"), "{page}");
+    let commands: Vec<String> = {
+        use clap::CommandFactory;
+        kgen::cli::Cli::command()
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .map(|s| s.get_name().to_string())
+            .collect()
+    };
+    assert!(commands.len() >= 12, "{commands:?}");
+    for c in &commands {
+        assert!(page.contains(&format!("kgen\\-{c}")) || page.contains(c.as_str()), "{c} not in kgen.1");
+    }
+    let t = tempfile::tempdir().unwrap();
+    let o = kgen(&["man", "--out", t.path().to_str().unwrap()]);
+    assert_exit(&o, 0);
+    for c in &commands {
+        let text = std::fs::read_to_string(t.path().join(format!("kgen-{c}.1"))).unwrap();
+        assert!(text.contains(&format!(".TH kgen-{c} 1")), "{c}: {}", &text[..text.len().min(300)]);
+    }
+}

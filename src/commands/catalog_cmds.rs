@@ -279,3 +279,33 @@ pub fn completions(ctx: &Context<'_>, shell: clap_complete::Shell) -> Result<u8,
     clap_complete::generate(shell, &mut Cli::command(), "kgen", &mut buf);
     emit(ctx, &String::from_utf8_lossy(&buf))
 }
+
+/// `kgen man [--out DIR]`: the man pages clap_mangen generates from the same definitions as
+/// `--help`, so they never drift from it.
+pub fn man(ctx: &Context<'_>, out: Option<&std::path::Path>) -> Result<u8, Error> {
+    let cmd = Cli::command();
+    let page = |c: &clap::Command| -> Result<Vec<u8>, Error> {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(c.clone()).render(&mut buf).map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(buf)
+    };
+    let Some(dir) = out else {
+        let text = String::from_utf8(page(&cmd)?).map_err(|e| Error::Internal(e.to_string()))?;
+        return emit(ctx, &text);
+    };
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), action: "create", source })?;
+    let mut written = vec![];
+    let mut pages = vec![("kgen.1".to_string(), page(&cmd)?)];
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        // Each page names its command as the shell calls it (`kgen-render`, as git's do).
+        let named = sub.clone().name(format!("kgen-{}", sub.get_name()));
+        pages.push((format!("kgen-{}.1", sub.get_name()), page(&named)?));
+    }
+    for (name, bytes) in pages {
+        let path = dir.join(&name);
+        std::fs::write(&path, bytes).map_err(|source| Error::Io { path: path.clone(), action: "write", source })?;
+        written.push(name);
+    }
+    ctx.printer.info(&format!("wrote {} man pages into {}", written.len(), dir.display()));
+    Ok(exit_codes::SUCCESS)
+}
