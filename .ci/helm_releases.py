@@ -195,23 +195,31 @@ PLATFORM_KINDS = {("k8s.cni.cncf.io", "NetworkAttachmentDefinition"): "Multus (O
 
 
 def without_platform_kinds(e, out):
-    """The rendered file `out` without PLATFORM_KINDS objects (a copy when there are any)."""
+    """The rendered file `out` without PLATFORM_KINDS objects (a copy when there are any).
+
+    Split on document markers, not parsed: PyYAML refuses what Helm's Go YAML reader accepts (a
+    tab in the Knative operator's manifests), and every other file must reach crd_validate.py
+    byte for byte."""
     with open(out, encoding="utf-8") as fh:
-        docs = [d for d in yaml.safe_load_all(fh) if d]
+        text = fh.read()
+    if not any(kind in text for _, kind in PLATFORM_KINDS):
+        return out
     keep, dropped = [], []
-    for d in docs:
-        group = d.get("apiVersion", "").rpartition("/")[0]
-        who = PLATFORM_KINDS.get((group, d.get("kind")))
+    for doc in re.split(r"(?m)^---[ \t]*$", text):
+        api = re.search(r"(?m)^apiVersion:[ \t]*['\"]?([^'\"\s]+)", doc)
+        kind = re.search(r"(?m)^kind:[ \t]*['\"]?([^'\"\s]+)", doc)
+        name = re.search(r"(?m)^  name:[ \t]*['\"]?([^'\"\s]+)", doc)
+        who = api and kind and PLATFORM_KINDS.get((api.group(1).rpartition("/")[0], kind.group(1)))
         if who:
-            dropped.append(f"{d['kind']} {d.get('metadata', {}).get('name')} ({who})")
+            dropped.append(f"{kind.group(1)} {name.group(1) if name else '?'} ({who})")
         else:
-            keep.append(d)
+            keep.append(doc)
     if not dropped:
         return out
     notes.extend(f"{e['name']}: {x}: no schema in ../shared/upstream, not schema-checked" for x in dropped)
     copy = out + ".checked.yaml"
     with open(copy, "w", encoding="utf-8") as fh:
-        yaml.safe_dump_all(keep, fh)
+        fh.write("---".join(keep))
     return copy
 
 

@@ -245,6 +245,21 @@ pub struct InitArgs {
     /// `_base.yaml`; default: this repository's `origin` remote, else a placeholder to edit.
     #[arg(long, value_name = "URL")]
     pub repo_url: Option<String>,
+    /// Also write a CI job that, on every change, runs `kgen validate --strict` and
+    /// `kgen render --all --check` and shows `kgen diff` of the change: `github`
+    /// (`.github/workflows/kgen.yml`, the diff posted as a pull-request comment by kgen's action)
+    /// or `gitlab` (`.gitlab-ci.yml`, the diff as a merge-request artifact).
+    #[arg(long, value_enum, value_name = "SYSTEM")]
+    pub ci: Option<CiSystem>,
+}
+
+/// The CI systems `kgen init --ci` writes a job for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CiSystem {
+    /// GitHub Actions.
+    Github,
+    /// GitLab CI/CD.
+    Gitlab,
 }
 
 /// Options of `kgen new`.
@@ -301,7 +316,7 @@ pub struct RenderArgs {
     pub diff: bool,
     /// Remove `rendered/ENV/` although `environments/ENV.yaml` is gone (deleted or renamed):
     /// without it, `render --all` refuses (rule KG609), as removing a render can lose models
-    /// (README "Removing an environment"). Repeat it for several environments.
+    /// (docs/gitops.md, "Removing an environment"). Repeat it for several environments.
     #[arg(long, value_name = "ENV", conflicts_with = "envs")]
     pub allow_removal: Vec<String>,
     /// How long to wait, in seconds, for another kgen process using the output folder (a

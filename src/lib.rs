@@ -1,4 +1,5 @@
-//! kgen compiles small, typed environment files into fully rendered, pinned KServe GitOps trees.
+//! kgen compiles small, typed environment files into pinned KServe GitOps trees: Helm values,
+//! Kubernetes manifests and the Argo CD / Flux objects that install the charts.
 //!
 //! The pipeline runs one way, one stage per module:
 //!

@@ -513,6 +513,44 @@ fn init_and_new_start_a_project_that_renders_from_any_subfolder() {
     assert!(!t.path().join("environments/bad.yaml").exists());
 }
 
+/// `kgen init --ci` writes a CI job that runs kgen's checks with the kgen that wrote it; it
+/// refuses, before writing anything, when the CI file exists. (`.ci/run` checks both files
+/// against GitHub's and GitLab's schemas.)
+#[test]
+fn init_ci_writes_a_job_that_runs_the_checks_and_never_overwrites() {
+    let tag = format!("v{}", env!("CARGO_PKG_VERSION"));
+    for (system, file) in [("github", ".github/workflows/kgen.yml"), ("gitlab", ".gitlab-ci.yml")] {
+        let t = tempfile::tempdir().unwrap();
+        let o = common::kgen(t.path(), &["init", "--ci", system, "--repo-url", "https://git.example.com/f.git"]);
+        assert_exit(&o, 0);
+        assert!(stderr(&o).contains(file) && stderr(&o).contains("your-org/kgen"), "{}", stderr(&o));
+        let job = std::fs::read_to_string(t.path().join(file)).unwrap();
+        let parsed = common::parse(&job);
+        assert!(parsed.is_object(), "{job}");
+        for needle in ["kgen validate --strict", "kgen render --all --check", "kgen diff", "--fail-on risk", &tag] {
+            if system == "github" && (needle.starts_with("kgen diff") || needle == "--fail-on risk") {
+                continue; // the action runs the diff
+            }
+            assert!(job.contains(needle), "{system}: `{needle}` missing:\n{job}");
+        }
+        if system == "github" {
+            let steps = &parsed["jobs"]["kgen"]["steps"];
+            assert_eq!(steps[1]["uses"], format!("your-org/kgen@{tag}"), "{job}");
+            assert_eq!(steps[0]["with"]["fetch-depth"], 0, "the diff reads the base branch from git");
+        } else {
+            assert_eq!(parsed["kgen"]["variables"]["GIT_DEPTH"], "0", "{job}");
+        }
+    }
+    // An existing CI file: refused, and no half project is left behind.
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join(".gitlab-ci.yml"), "stages: [build]\n").unwrap();
+    let o = common::kgen(t.path(), &["init", "--ci", "gitlab"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("exists already"), "{}", stderr(&o));
+    assert!(!t.path().join("environments").exists());
+    assert_eq!(std::fs::read_to_string(t.path().join(".gitlab-ci.yml")).unwrap(), "stages: [build]\n");
+}
+
 /// `render --check` colours its diff like `git diff` under the colour rules, and not otherwise.
 #[test]
 fn check_diffs_are_coloured_under_the_colour_rules() {

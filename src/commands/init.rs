@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::Context;
 use crate::catalog;
-use crate::cli::{InitArgs, NewArgs};
+use crate::cli::{CiSystem, InitArgs, NewArgs};
 use crate::config::load::{ENV_DIR, Workspace, is_valid_stem};
 use crate::config::schema;
 use crate::diag::Severity;
@@ -98,15 +98,112 @@ pub fn init(ctx: &Context<'_>, args: &InitArgs) -> Result<u8, Error> {
          gitops:\n  {url_note}\n  repoUrl: {}\n",
         scalar(&url)?
     );
+    // The CI file is checked for before anything is written, so a refusal leaves no half project.
+    let ci = args.ci.map(ci_job).transpose()?;
+    if let Some((path, _)) = &ci
+        && root.join(path).exists()
+    {
+        return Err(Error::Refused(format!(
+            "`{}` exists already; kgen never overwrites it",
+            root.join(path).display()
+        )));
+    }
     std::fs::create_dir_all(&envs).map_err(|source| Error::Io { path: envs.clone(), action: "create", source })?;
     create_new(&base, &text)?;
-    let schemas = write_schemas(root)?;
-    ctx.printer.info(&format!("created {ENV_DIR}/_base.yaml, {}", schemas.join(", ")));
+    let mut created = vec![format!("{ENV_DIR}/_base.yaml")];
+    created.extend(write_schemas(root)?);
+    if let Some((path, text)) = &ci {
+        let full = root.join(path);
+        if let Some(dir) = full.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                path: dir.to_path_buf(),
+                action: "create",
+                source,
+            })?;
+        }
+        create_new(&full, text)?;
+        created.push(path.to_string());
+    }
+    ctx.printer.info(&format!("created {}", created.join(", ")));
     if !detected {
         ctx.printer.warning(&format!("set `gitops.repoUrl` in {ENV_DIR}/_base.yaml (a placeholder for now)"));
     }
+    if let Some((path, _)) = &ci {
+        ctx.printer.warning(&format!(
+            "set where your organisation keeps kgen in {path} (`{KGEN_SOURCE_PLACEHOLDER}` for now)"
+        ));
+    }
     ctx.printer.info("next: `kgen new ENV --kubernetes 1.33` adds an environment, `kgen render` renders it");
     Ok(exit_codes::SUCCESS)
+}
+
+/// Where the CI job installs kgen from until the user says: kgen has no public home to name.
+const KGEN_SOURCE_PLACEHOLDER: &str = "your-org/kgen";
+
+/// The CI job `kgen init --ci` writes: its path in the project and its text. It pins the kgen
+/// that wrote it (`v<version>` of kgen's repository), so CI checks with the kgen the render was
+/// made with.
+fn ci_job(system: CiSystem) -> Result<(&'static str, String), Error> {
+    let tag = scalar(&format!("v{}", env!("CARGO_PKG_VERSION")))?;
+    Ok(match system {
+        CiSystem::Github => (
+            ".github/workflows/kgen.yml",
+            format!(
+                "# Written by `kgen init --ci github`. On every pull request: the diff of the change as one\n\
+                 # comment (kgen's action, which also puts `kgen` on the PATH), then the checks. On main: the\n\
+                 # checks. `uses:` pins kgen: point it at your organisation's copy of kgen's repository.\n\
+                 name: kgen\n\
+                 on:\n  pull_request:\n  push:\n    branches: [main]\n\
+                 permissions:\n  contents: read\n  pull-requests: write\n\
+                 jobs:\n  kgen:\n    runs-on: ubuntu-latest\n    steps:\n\
+                 \x20     - uses: actions/checkout@v4\n\
+                 \x20       with:\n          fetch-depth: 0        # kgen diff reads the base branch's render from git\n\
+                 \x20     - id: diff\n\
+                 \x20       if: github.event_name == 'pull_request'\n\
+                 \x20       uses: {KGEN_SOURCE_PLACEHOLDER}@{tag}\n\
+                 \x20       with:\n          fail-on-risk: \"false\"   # fail below, after the checks ran\n\
+                 \x20     - if: github.event_name != 'pull_request'\n\
+                 \x20       run: cargo install --locked --git \"https://github.com/{KGEN_SOURCE_PLACEHOLDER}.git\" --tag {tag} kgen\n\
+                 \x20     - run: kgen validate --strict --format github\n\
+                 \x20     - run: kgen render --all --check\n\
+                 \x20     - name: Fail on risky changes\n\
+                 \x20       if: steps.diff.outputs.exit-code == '3'\n\
+                 \x20       run: exit 3\n"
+            ),
+        ),
+        CiSystem::Gitlab => (
+            ".gitlab-ci.yml",
+            format!(
+                "# Written by `kgen init --ci gitlab`. On every merge request and on the default branch:\n\
+                 # the checks; on a merge request also the diff of the change, as the artifact kgen-diff.md\n\
+                 # (\"kgen diff\" on the merge request page). Exit 3 (risky change) fails the job.\n\
+                 kgen:\n\
+                 \x20 image: rust:1\n\
+                 \x20 rules:\n\
+                 \x20   - if: $CI_PIPELINE_SOURCE == \"merge_request_event\"\n\
+                 \x20   - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH\n\
+                 \x20 variables:\n\
+                 \x20   GIT_DEPTH: \"0\"             # kgen diff reads the target branch's render from git\n\
+                 \x20   KGEN_GIT: \"https://github.com/{KGEN_SOURCE_PLACEHOLDER}.git\"   # your organisation's copy of kgen\n\
+                 \x20   KGEN_TAG: {tag}\n\
+                 \x20 script:\n\
+                 \x20   - cargo install --locked --git \"$KGEN_GIT\" --tag \"$KGEN_TAG\" kgen\n\
+                 \x20   - kgen validate --strict\n\
+                 \x20   - kgen render --all --check\n\
+                 \x20   - |\n\
+                 \x20     if [ -n \"$CI_MERGE_REQUEST_TARGET_BRANCH_NAME\" ]; then\n\
+                 \x20       git fetch --quiet origin \"$CI_MERGE_REQUEST_TARGET_BRANCH_NAME\"\n\
+                 \x20       code=0\n\
+                 \x20       kgen diff --git-ref \"origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME\" --format markdown --fail-on risk > kgen-diff.md || code=$?\n\
+                 \x20       test \"$code\" -le 1\n\
+                 \x20     fi\n\
+                 \x20 artifacts:\n\
+                 \x20   when: always\n\
+                 \x20   expose_as: kgen diff\n\
+                 \x20   paths: [kgen-diff.md]\n"
+            ),
+        ),
+    })
 }
 
 /// The text of a new environment file.

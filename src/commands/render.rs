@@ -60,7 +60,7 @@ fn removal_refused(ctx: &Context<'_>, out: &str, orphans: &[String], allowed: &[
         )
         .in_file(format!("{out}/{env}/{LOCK_FILE}"))
         .hint(format!(
-            "restore `environments/{env}.yaml` if that was a mistake; otherwise follow the README procedure \
+            "restore `environments/{env}.yaml` if that was a mistake; otherwise follow the procedure of docs/gitops.md \
              \"Removing an environment\" and run `kgen render --all --allow-removal {env}`"
         ));
         ctx.printer.diagnostic(&d, None);

@@ -404,7 +404,7 @@ fn check_text(text: String, display: &str) -> Checked {
             vec![
                 Diagnostic::error(RuleCode::KG110, "file is empty")
                     .in_file(display)
-                    .hint("start from `apiVersion: kgen/v1` and `kind: Environment`; see README"),
+                    .hint("start from `apiVersion: kgen/v1` and `kind: Environment`; see docs/environment.md"),
             ],
         ));
     }

@@ -503,7 +503,7 @@ pub struct Gitops {
     /// Flux: the Secret (in `gitops.namespace`) with the credentials of a private `repoUrl`,
     /// as the GitRepository's `spec.secretRef` (`username`/`password` for HTTPS, `identity`
     /// and `known_hosts` for SSH). Argo CD matches credentials to the URL by itself: create a
-    /// repository Secret instead (see README); kgen warns (KG621) if this is set there.
+    /// repository Secret instead (docs/gitops.md); kgen warns (KG621) if this is set there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"), length(max = 253))]
     pub secret_ref: Option<String>,

@@ -24,7 +24,7 @@ pub enum RiskKind {
     EnvironmentRemoved,
     /// Data is at stake: a namespace of `kserve.modelNamespaces` or something that installs CRDs
     /// leaves the render, or an environment (or a renamed one's old name) goes. The engines keep
-    /// them (README "Lifecycle"), unmanaged; deleting them deletes models.
+    /// them (docs/gitops.md, "Lifecycle"), unmanaged; deleting them deletes models.
     DataLoss,
     /// A CustomResourceDefinition is removed: every custom resource of that kind goes with it.
     CrdRemoved,
@@ -317,7 +317,7 @@ fn environment_data(old: Option<&Lock>) -> Risk {
             RiskKind::DataLoss,
             format!(
                 "environment removed (or renamed): the engines keep {held} on the cluster, unmanaged; deleting its \
-                 Applications or Kustomizations by hand deletes its models: follow the README procedure (`kgen render \
+                 Applications or Kustomizations by hand deletes its models: follow the procedure of docs/gitops.md (`kgen render \
                  --all` needs `--allow-removal`)"
             ),
         )
@@ -441,7 +441,7 @@ fn lock_risks(old: &Lock, new: &Lock, risks: &mut Vec<Risk>) {
                     Risk::new(
                         RiskKind::ReleaseRemoved,
                         if crd_owners(old).contains(&("releases", name.clone())) {
-                            // Never uninstalled by the engines (README "Lifecycle").
+                            // Never uninstalled by the engines (docs/gitops.md, "Lifecycle").
                             format!(
                                 "Helm release {name} (chart {chart}) is removed: its chart installs CRDs, so the \
                                  engines keep what it installed, unmanaged"

@@ -131,7 +131,7 @@ fn model_namespaces_leaving(r: &Resolved, _plan: &Plan, previous: &Lock, out: &m
         );
         let d = diag(RuleCode::KG607, message)
             .label(format!("the cluster has `{ns}`"))
-            .hint(format!("keep `{ns}` listed; to retire it, follow the README procedure and acknowledge it with `ignore: [{{rule: KG607, reason: …}}]`"));
+            .hint(format!("keep `{ns}` listed; to retire it, follow the procedure of docs/gitops.md and acknowledge it with `ignore: [{{rule: KG607, reason: …}}]`"));
         out.push(r.diag_at_any(d, &["/kserve/modelNamespaces", "/kserve"]));
     }
 }
@@ -188,7 +188,7 @@ fn crds_leaving(r: &Resolved, plan: &Plan, previous: &Lock, out: &mut Vec<Diagno
         );
         let d = diag(RuleCode::KG608, message)
             .label("the previous render installed it".to_string())
-            .hint("keep it; to retire it, follow the README procedure and acknowledge it with `ignore: [{rule: KG608, reason: …}]`".to_string());
+            .hint("keep it; to retire it, follow the procedure of docs/gitops.md and acknowledge it with `ignore: [{rule: KG608, reason: …}]`".to_string());
         out.push(r.diag_at_any(d, &[crd_owner_field(&id), "/kserve/version"]));
     }
 }

@@ -47,7 +47,7 @@ pub struct Rule {
     /// How to fix it.
     pub fix: String,
     /// Where the underlying fact comes from, as users can open it: `; `-separated https URLs or
-    /// `README.md#anchor`s (each may end in a parenthesised note).
+    /// `docs/<file>.md#anchor`s (or `README.md#anchor`) (each may end in a parenthesised note).
     pub source: String,
     /// An environment fragment (or, for guards of kgen's output, a rendered fragment) that
     /// breaks the rule, and the fix, as YAML with comments. Every rule has one.
@@ -114,8 +114,8 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// The catalog as the Markdown table of the README (code, severity, stage, what, why, fix),
-/// between the README's `rules:start` / `rules:end` markers; a test keeps them equal.
+/// The catalog as the Markdown table of docs/rules.md (code, severity, stage, what, why, fix),
+/// between its `rules:start` / `rules:end` markers; a test keeps them equal.
 pub fn markdown_table() -> String {
     let mut out = String::from("| code | severity | stage | what | why | fix |\n|---|---|---|---|---|---|\n");
     for r in rules() {
@@ -133,7 +133,7 @@ pub fn markdown_table() -> String {
     out
 }
 
-/// The retired codes as the README's second generated table (code, retired, title, why,
+/// The retired codes as the second generated table of docs/rules.md (code, retired, title, why,
 /// replaced by), between its `retired:start` / `retired:end` markers.
 pub fn retired_markdown_table() -> String {
     let mut out = String::from("| code | retired | was | why | replaced by |\n|---|---|---|---|---|\n");

@@ -167,7 +167,7 @@ fn files(r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Value>
                     }),
                 );
                 // A release whose chart installs CRDs is never pruned: deleting its HelmRelease
-                // uninstalls it (README "Lifecycle").
+                // uninstalls it (docs/gitops.md, "Lifecycle").
                 (own_source.clone(), format!("./{path}/{dir}"), !life.owns_crds)
             }
             "crds" => {
