@@ -128,7 +128,7 @@ Examples:
   # Against main, as a pull request comment; exit 3 on a risky change
   kgen diff --git-ref origin/main --format markdown --fail-on risk
   # The environments a glob names, for a bot
-  kgen diff 'k8s-*' --format json")]
+  kgen diff 'openshift*' --format json")]
     Diff(DiffArgs),
     /// Plan the safe path from what an environment's cluster has (its committed render) to a
     /// KServe release: numbered steps, each the exact change to commit to the environment file,
@@ -136,12 +136,12 @@ Examples:
     /// the target, 1: steps printed, 2: error or no safe path.
     #[command(after_long_help = "\
 Examples:
-  # From what prod's cluster runs to the newest release its Kubernetes supports
-  kgen upgrade prod
+  # From what legacy's cluster runs to the newest release its Kubernetes supports
+  kgen upgrade legacy
   # To a given release, as a pull request description
-  kgen upgrade prod --to v0.19.0 --format markdown
-  # Apply the next step to environments/prod.yaml
-  kgen upgrade prod --write")]
+  kgen upgrade legacy --to v0.19.0 --format markdown
+  # Apply the next step to environments/legacy.yaml
+  kgen upgrade legacy --to v0.19.0 --write")]
     Upgrade(UpgradeArgs),
     /// Check environments: schema, then semantic rules; every problem at once.
     #[command(after_long_help = "\
@@ -155,7 +155,7 @@ Examples:
     #[command(after_long_help = "\
 Examples:
   kgen list
-  kgen list 'prod*' -l engine=flux --format json")]
+  kgen list 'open*' -l mesh=ossm3 --format json")]
     List {
         /// Which environments.
         #[command(flatten)]

@@ -284,12 +284,22 @@ pub fn engines() -> Vec<CompletionCandidate> {
 fn model_keys() -> Vec<(String, Option<String>, bool)> {
     fn walk(root: &Value, node: &Value, prefix: &str, out: &mut Vec<(String, Option<String>, bool)>) {
         let Some(props) = node.get("properties").and_then(Value::as_object) else { return };
+        // The model is not recursive; the bound keeps a future recursive type from hanging a TAB.
+        if prefix.matches('.').count() >= 8 {
+            return;
+        }
         for (k, child) in props {
             let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
             let pointer: String = path.split('.').map(|s| format!("/{}", escape_pointer(s))).collect();
             let Some(resolved) = schema_at(root, &pointer) else { continue };
             let help = child.get("description").or_else(|| resolved.get("description")).and_then(Value::as_str);
-            let is_value = !matches!(resolved.get("type").and_then(Value::as_str), Some("object") | Some("array"));
+            // A list of scalars is a value too: a selector matches one of its items.
+            let is_value = match resolved.get("type").and_then(Value::as_str) {
+                Some("object") => false,
+                Some("array") => schema_at(root, &format!("{pointer}/0"))
+                    .is_some_and(|item| item.get("type").and_then(Value::as_str) != Some("object")),
+                _ => true,
+            };
             out.push((path.clone(), help.map(first_sentence), is_value));
             walk(root, resolved, &path, out);
         }
@@ -321,6 +331,10 @@ fn written_keys(root: &Path, env: &str) -> Vec<String> {
             break;
         }
         let path = root.join(ENV_DIR).join(format!("{stem}.yaml"));
+        // As when kgen loads environments (KG100): nothing outside the project is read.
+        if !inside(root, &path) {
+            break;
+        }
         let text = match std::fs::metadata(&path) {
             Ok(m) if m.len() <= crate::yaml::ENV_FILE_MAX_BYTES as u64 => std::fs::read_to_string(&path).ok(),
             _ => None,
@@ -345,6 +359,14 @@ fn first_sentence(description: &str) -> String {
     match paragraph.find(". ") {
         Some(at) => paragraph[..=at].to_string(),
         None => paragraph,
+    }
+}
+
+/// Whether `path` (an environment file) resolves inside the project `root`.
+fn inside(root: &Path, path: &Path) -> bool {
+    match (root.canonicalize(), path.canonicalize()) {
+        (Ok(root), Ok(path)) => path.starts_with(root),
+        _ => false,
     }
 }
 
