@@ -3,10 +3,27 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::{ArgValueCandidates, ArgValueCompleter};
+
+pub mod complete;
 
 /// Compile typed KServe environment files into rendered, pinned GitOps trees.
 #[derive(Debug, Parser)]
-#[command(name = "kgen", version, about, max_term_width = 100)]
+#[command(
+    name = "kgen",
+    version,
+    about,
+    max_term_width = 100,
+    after_long_help = "\
+Examples:
+  # Check every environment, then render them into rendered/<env>/
+  kgen validate
+  kgen render
+  # What a change does, as a pull request comment would show it
+  kgen diff --format markdown
+  # Where an effective value comes from
+  kgen explain prod kserve.version"
+)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
@@ -22,7 +39,14 @@ pub struct GlobalArgs {
     /// Run as if started in DIR (the folder holding `environments/` and `rendered/`). Without
     /// it, kgen looks for `environments/` here and then in each folder above, as git and cargo
     /// find their roots.
-    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true, default_value = ".")]
+    #[arg(
+        short = 'C',
+        long = "directory",
+        value_name = "DIR",
+        global = true,
+        default_value = ".",
+        value_hint = clap::ValueHint::DirPath
+    )]
     pub dir: PathBuf,
     /// When to use colour: `auto` (a terminal without `NO_COLOR`), `always` or `never`.
     #[arg(long, value_enum, value_name = "WHEN", global = true, default_value = "auto", env = "KGEN_COLOR")]
@@ -55,7 +79,7 @@ pub enum ColorChoice {
 pub struct EnvSelection {
     /// Environment names (file names under `environments/` without `.yaml`) or globs
     /// (`'k8s-*'`, quoted for the shell); none means all.
-    #[arg(value_name = "ENV")]
+    #[arg(value_name = "ENV", add = ArgValueCompleter::new(complete::environments))]
     pub envs: Vec<String>,
     /// Act on every environment (the same as naming none).
     #[arg(long, conflicts_with = "envs")]
@@ -64,7 +88,7 @@ pub struct EnvSelection {
     /// repeat to require several. KEY is a key path (`cluster.kubernetesVersion`), a short
     /// name (`platform`, `kubernetes`, `mesh`, `engine`, `mode`, `version`) or `extends` (a
     /// layer anywhere in the chain: `extends=_eu`). Names and globs (`'k8s-*'`) narrow first.
-    #[arg(long = "selector", short = 'l', value_name = "KEY=VALUE")]
+    #[arg(long = "selector", short = 'l', value_name = "KEY=VALUE", add = ArgValueCompleter::new(complete::selectors))]
     pub selectors: Vec<crate::config::select::Selector>,
 }
 
@@ -85,21 +109,53 @@ impl EnvSelection {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render environments into `rendered/<env>/` and summarise what changed.
+    #[command(after_long_help = "\
+Examples:
+  # Render every environment and summarise what changed
+  kgen render
+  # Only the OpenShift environments, printing the full diff of what was written
+  kgen render -l platform=openshift --diff
+  # In CI: fail when the committed render is stale or was edited by hand
+  kgen render --all --check")]
     Render(RenderArgs),
     /// Render in memory and show what changes against the previous render, per object and
     /// field (nothing is written). Exit 0: no changes, 1: changes, 2: error, 3: risky changes
     /// under `--fail-on risk`.
+    #[command(after_long_help = "\
+Examples:
+  # What changes in every environment against rendered/ on disk
+  kgen diff
+  # Against main, as a pull request comment; exit 3 on a risky change
+  kgen diff --git-ref origin/main --format markdown --fail-on risk
+  # The environments a glob names, for a bot
+  kgen diff 'openshift*' --format json")]
     Diff(DiffArgs),
     /// Plan the safe path from what an environment's cluster has (its committed render) to a
     /// KServe release: numbered steps, each the exact change to commit to the environment file,
     /// each rendered and checked like `kgen render` against the step before. Exit 0: already at
     /// the target, 1: steps printed, 2: error or no safe path.
+    #[command(after_long_help = "\
+Examples:
+  # From what legacy's cluster runs to the newest release its Kubernetes supports
+  kgen upgrade legacy
+  # To a given release, as a pull request description
+  kgen upgrade legacy --to v0.19.0 --format markdown
+  # Apply the next step to environments/legacy.yaml
+  kgen upgrade legacy --to v0.19.0 --write")]
     Upgrade(UpgradeArgs),
     /// Check environments: schema, then semantic rules; every problem at once.
-    ///
-    /// Example: `kgen validate --strict -l platform=openshift --format github`
+    #[command(after_long_help = "\
+Examples:
+  kgen validate
+  # In a GitHub workflow: warnings fail too, annotations on the pull request's files
+  kgen validate --strict -l platform=openshift --format github
+  kgen validate prod staging --format json")]
     Validate(ValidateArgs),
     /// List environments with their release, mode, mesh, platform and GitOps engine.
+    #[command(after_long_help = "\
+Examples:
+  kgen list
+  kgen list 'open*' -l mesh=ossm3 --format json")]
     List {
         /// Which environments.
         #[command(flatten)]
@@ -109,9 +165,13 @@ pub enum Command {
         format: OutputFormat,
     },
     /// Print an environment's merged, effective configuration, pins included.
+    #[command(after_long_help = "\
+Examples:
+  kgen show prod
+  kgen show prod --format json")]
     Show {
         /// The environment.
-        #[arg(value_name = "ENV")]
+        #[arg(value_name = "ENV", add = ArgValueCompleter::new(complete::environments))]
         env: String,
         /// `yaml`, or `json` (an environment: `schemas/environment.schema.json` describes it).
         #[arg(long, value_enum, value_name = "FORMAT", default_value = "yaml")]
@@ -119,62 +179,114 @@ pub enum Command {
     },
     /// Show where each effective value of an environment comes from (environment or layer
     /// file:line:col, values override, catalog or default) and which rendered files it reaches.
+    #[command(after_long_help = "\
+Examples:
+  # Every effective value of prod: who set it and which rendered files it reaches
+  kgen explain prod
+  # Only the keys under kserve, or one key as JSON
+  kgen explain prod kserve
+  kgen explain prod kserve.version --format json")]
     Explain {
         /// The environment.
-        #[arg(value_name = "ENV")]
+        #[arg(value_name = "ENV", add = ArgValueCompleter::new(complete::environments))]
         env: String,
         /// Only this key path (for example `kserve.version`) or the keys under a prefix (`kserve`).
-        #[arg(value_name = "KEY")]
+        #[arg(value_name = "KEY", add = ArgValueCompleter::new(complete::explain_keys))]
         key: Option<String>,
         /// Output format: `text` (one block per key) or `json`.
         #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
         format: ExplainFormat,
     },
     /// List the validation rules, or explain one.
+    #[command(after_long_help = "\
+Examples:
+  kgen rules
+  kgen rules KG401
+  kgen rules --format json")]
     Rules {
         /// A rule code such as `KG401`.
-        #[arg(value_name = "CODE")]
+        #[arg(value_name = "CODE", add = ArgValueCompleter::new(complete::rule_codes))]
         code: Option<String>,
         /// `text`, or `json` (every rule and retired code: `schemas/rules.schema.json`).
         #[arg(long, value_enum, value_name = "FORMAT", default_value = "text", conflicts_with = "code")]
         format: OutputFormat,
     },
     /// Print the JSON Schema of environment files (or of layers), or write both into `schemas/`.
+    #[command(after_long_help = "\
+Examples:
+  # Keep the project's schemas/ current after upgrading kgen
+  kgen schema --write
+  kgen schema --layer > layer.schema.json
+  # The schema of `kgen validate --format json`
+  kgen schema --output validate")]
     Schema(SchemaArgs),
     /// Start a kgen project here (or in `-C DIR`): `environments/_base.yaml`, a commented layer
     /// every environment can extend, and `schemas/` with the JSON Schemas the files' `$schema`
     /// comments point at. Never overwrites a file.
-    ///
-    /// Example: `kgen init && kgen new east --kubernetes 1.33 --mode Standard --engine flux`
+    #[command(after_long_help = "\
+Examples:
+  kgen init
+  kgen init --repo-url https://github.com/example/gitops.git
+  kgen init && kgen new east --kubernetes 1.33 --mode Standard --engine flux")]
     Init(InitArgs),
     /// Write `environments/ENV.yaml`: a valid, commented environment file for the given cluster,
     /// on the newest KServe release that fits it unless `--version` says otherwise. Checked like
     /// `kgen validate` before it is written; never overwrites a file.
-    ///
-    /// Example: `kgen new east --platform kubernetes --kubernetes 1.33 --mode Standard --mesh istio --engine flux`
+    #[command(after_long_help = "\
+Examples:
+  kgen new east --kubernetes 1.33
+  kgen new east --platform kubernetes --kubernetes 1.33 --mode Standard --mesh istio --engine flux
+  kgen new ocp --platform openshift --kubernetes 1.32 --version v0.19.0")]
     New(NewArgs),
     /// Print the version catalog: releases, pins, chart names, modes, minimum Kubernetes.
+    #[command(after_long_help = "\
+Examples:
+  kgen versions
+  kgen versions --format json")]
     Versions {
         /// `text` (tables) or `json` (`schemas/versions.schema.json`).
         #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
         format: OutputFormat,
     },
-    /// Print a shell completion script.
+    /// Print the shell completion script of SHELL.
     ///
-    /// Install: bash `kgen completions bash > ~/.local/share/bash-completion/completions/kgen`;
-    /// zsh `kgen completions zsh > "${fpath[1]}/_kgen"`; fish
-    /// `kgen completions fish > ~/.config/fish/completions/kgen.fish`.
+    /// The script asks kgen for candidates on every TAB, so they follow the project (from the
+    /// current folder upward, or `-C DIR`): environment and layer names, rule codes, `explain`
+    /// key paths, `--selector` keys and values, releases, subcommands and flags. Install it once:
+    ///
+    /// bash: `kgen completions bash > ~/.local/share/bash-completion/completions/kgen` (with the
+    /// bash-completion package), or the line `source <(kgen completions bash)` in `~/.bashrc`.
+    ///
+    /// zsh: `kgen completions zsh > "${fpath[1]}/_kgen"` and a new shell (`compinit` reads
+    /// `$fpath`), or the line `source <(kgen completions zsh)` in `~/.zshrc` after `compinit`.
+    ///
+    /// fish: `kgen completions fish > ~/.config/fish/completions/kgen.fish`.
+    ///
+    /// elvish: the line `eval (kgen completions elvish | slurp)` in `~/.config/elvish/rc.elv`.
+    ///
+    /// powershell: the line `kgen completions powershell | Out-String | Invoke-Expression` in
+    /// `$PROFILE`.
+    ///
+    /// The script runs the kgen it was printed by (by name when that one came from `PATH`);
+    /// after upgrading kgen, print it again.
+    #[command(after_long_help = "\
+Examples:
+  kgen completions bash > ~/.local/share/bash-completion/completions/kgen
+  kgen completions zsh > \"${fpath[1]}/_kgen\"
+  kgen completions fish > ~/.config/fish/completions/kgen.fish")]
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Print kgen's man page (roff), or write one page per command into DIR.
-    ///
-    /// Example: `kgen man --out /usr/local/share/man/man1 && man kgen-render`
+    #[command(after_long_help = "\
+Examples:
+  kgen man > kgen.1
+  kgen man --out /usr/local/share/man/man1 && man kgen-render")]
     Man {
         /// Write `kgen.1` and `kgen-<command>.1` into this folder instead of printing `kgen.1`.
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
         out: Option<std::path::PathBuf>,
     },
 }
@@ -270,20 +382,20 @@ pub struct NewArgs {
     #[arg(value_name = "ENV")]
     pub env: String,
     /// `kubernetes` or `openshift`.
-    #[arg(long, value_name = "PLATFORM", default_value = "kubernetes")]
+    #[arg(long, value_name = "PLATFORM", default_value = "kubernetes", add = ArgValueCandidates::new(complete::platforms))]
     pub platform: String,
     /// The cluster's Kubernetes minor version (`1.33`; OpenShift 4.19 is Kubernetes 1.32).
     #[arg(long = "kubernetes", value_name = "VERSION")]
     pub kubernetes: String,
     /// KServe deployment mode: `Standard` (plain Deployments) or `Knative` (serverless).
-    #[arg(long, value_name = "MODE", default_value = "Standard")]
+    #[arg(long, value_name = "MODE", default_value = "Standard", add = ArgValueCandidates::new(complete::modes))]
     pub mode: String,
     /// Service mesh: `istio`, `ossm2`, `ossm3` (OpenShift Service Mesh) or `none`. Default:
     /// `istio` on Kubernetes, `ossm3` on OpenShift.
-    #[arg(long, value_name = "MESH")]
+    #[arg(long, value_name = "MESH", add = ArgValueCandidates::new(complete::meshes))]
     pub mesh: Option<String>,
     /// GitOps engine: `argocd`, `flux` or `none` (an `install.sh`).
-    #[arg(long, value_name = "ENGINE", default_value = "argocd")]
+    #[arg(long, value_name = "ENGINE", default_value = "argocd", add = ArgValueCandidates::new(complete::engines))]
     pub engine: String,
     /// The domain InferenceServices get hostnames under (`kserve.ingressDomain`, e.g.
     /// `models.east.example.com`); default: a placeholder under `example.com` to replace.
@@ -291,10 +403,10 @@ pub struct NewArgs {
     pub domain: Option<String>,
     /// KServe release (`v0.20.0`); default: the newest one whose render passes every rule on
     /// this cluster.
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", add = ArgValueCandidates::new(complete::releases))]
     pub version: Option<String>,
     /// The layer to extend; default `_base` when `environments/_base.yaml` exists.
-    #[arg(long, value_name = "LAYER")]
+    #[arg(long, value_name = "LAYER", add = ArgValueCompleter::new(complete::layers))]
     pub extends: Option<String>,
 }
 
@@ -305,7 +417,7 @@ pub struct RenderArgs {
     #[command(flatten)]
     pub selection: EnvSelection,
     /// Write under DIR/<env>/ instead of `rendered/<env>/` (relative to `-C`).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub out: Option<PathBuf>,
     /// Write nothing; exit 1 with a diff when the committed render is stale, hand-edited, or has
     /// missing or extra generated files.
@@ -317,7 +429,7 @@ pub struct RenderArgs {
     /// Remove `rendered/ENV/` although `environments/ENV.yaml` is gone (deleted or renamed):
     /// without it, `render --all` refuses (rule KG609), as removing a render can lose models
     /// (docs/gitops.md, "Removing an environment"). Repeat it for several environments.
-    #[arg(long, value_name = "ENV", conflicts_with = "envs")]
+    #[arg(long, value_name = "ENV", conflicts_with = "envs", add = ArgValueCompleter::new(complete::removed_environments))]
     pub allow_removal: Vec<String>,
     /// How long to wait, in seconds, for another kgen process using the output folder (a
     /// `render` writing it; for a write, also a `--check` or `diff` reading it) before giving up
@@ -341,7 +453,7 @@ pub struct DiffArgs {
     #[arg(long, value_name = "REF")]
     pub git_ref: Option<String>,
     /// The previous render is under DIR/<env>/ instead of `rendered/<env>/` (relative to `-C`).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub out: Option<PathBuf>,
     /// Output format: `text` for terminals, `markdown` for PR comments, `json` for bots (see
     /// `schemas/diff.schema.json`).
@@ -369,12 +481,12 @@ pub struct DiffArgs {
 #[derive(Debug, Args, Clone)]
 pub struct UpgradeArgs {
     /// The environment.
-    #[arg(value_name = "ENV", required_unless_present = "schema")]
+    #[arg(value_name = "ENV", required_unless_present = "schema", add = ArgValueCompleter::new(complete::environments))]
     pub env: Option<String>,
     /// The KServe release to end at (default: the newest one the cluster's Kubernetes, as
     /// `cluster.kubernetesVersion` says, supports; a newer one plans the cluster's Kubernetes
     /// upgrades too).
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", add = ArgValueCandidates::new(complete::releases))]
     pub to: Option<String>,
     /// Plan from the render committed at this git ref (e.g. `origin/main`) instead of
     /// `rendered/<env>/` on disk; read with the `git` command.

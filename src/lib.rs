@@ -57,7 +57,7 @@ pub fn run(cli: &Cli) -> u8 {
     // `kgen init` starts a project exactly where it is told; every other command finds the one
     // it is in.
     if !matches!(cli.command, Command::Init(_)) {
-        global.dir = project_root(&global.dir);
+        global.dir = config::load::project_root(&global.dir);
     }
     let ctx = Context { global: &global, printer: printer::Printer::new(&global), show_ignore_notes };
     let result = match &cli.command {
@@ -89,21 +89,6 @@ pub fn run(cli: &Cli) -> u8 {
             e.exit_code()
         }
     }
-}
-
-/// The project root for `-C DIR`: DIR itself when it holds `environments/` or was named
-/// explicitly (anything but the default `.`); otherwise the nearest folder above the current
-/// one that holds `environments/`, and `.` when none does (the command then says how to start a
-/// project).
-pub fn project_root(dir: &std::path::Path) -> std::path::PathBuf {
-    if dir != std::path::Path::new(".") || dir.join(config::load::ENV_DIR).is_dir() {
-        return dir.to_path_buf();
-    }
-    let Ok(cwd) = std::env::current_dir() else { return dir.to_path_buf() };
-    cwd.ancestors()
-        .skip(1)
-        .find(|a| a.join(config::load::ENV_DIR).is_dir())
-        .map_or_else(|| dir.to_path_buf(), std::path::Path::to_path_buf)
 }
 
 /// Runs `items` through `f` on every core; results keep the input order.

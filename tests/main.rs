@@ -5,9 +5,11 @@ mod common;
 
 mod cli;
 mod compat;
+mod completions;
 mod diff;
 mod explain;
 mod gitops;
+mod help;
 mod injection;
 mod invalid;
 mod layering;

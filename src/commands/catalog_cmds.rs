@@ -273,25 +273,27 @@ fn retired_text(r: &rules::Retired) -> String {
     out
 }
 
-/// `kgen completions SHELL`.
+/// `kgen completions SHELL`: the registration script of the shell, which asks kgen for the
+/// candidates on every TAB (`crate::cli::complete`).
 pub fn completions(ctx: &Context<'_>, shell: clap_complete::Shell) -> Result<u8, Error> {
-    let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "kgen", &mut buf);
-    emit(ctx, &String::from_utf8_lossy(&buf))
+    let script = crate::cli::complete::registration(shell).map_err(Error::Usage)?;
+    emit(ctx, &script)
 }
 
 /// `kgen man [--out DIR]`: the man pages clap_mangen generates from the same definitions as
 /// `--help`, so they never drift from it.
 pub fn man(ctx: &Context<'_>, out: Option<&std::path::Path>) -> Result<u8, Error> {
     let cmd = Cli::command();
-    let page = |c: &clap::Command| -> Result<Vec<u8>, Error> {
+    let page = |c: &clap::Command| -> Result<String, Error> {
         let mut buf = Vec::new();
         clap_mangen::Man::new(c.clone()).render(&mut buf).map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(buf)
+        let text = String::from_utf8(buf).map_err(|e| Error::Internal(e.to_string()))?;
+        // clap_mangen files `after_long_help` under "EXTRA"; every command's is its examples,
+        // which man pages head EXAMPLES.
+        Ok(text.replace(".SH EXTRA\nExamples:\n", ".SH EXAMPLES\n"))
     };
     let Some(dir) = out else {
-        let text = String::from_utf8(page(&cmd)?).map_err(|e| Error::Internal(e.to_string()))?;
-        return emit(ctx, &text);
+        return emit(ctx, &page(&cmd)?);
     };
     std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), action: "create", source })?;
     let mut written = vec![];

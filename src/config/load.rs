@@ -62,6 +62,21 @@ pub fn is_valid_stem(stem: &str) -> bool {
     is_valid_name(stem.strip_prefix('_').unwrap_or(stem))
 }
 
+/// The project root for `-C DIR`: DIR itself when it holds `environments/` or was named
+/// explicitly (anything but the default `.`); otherwise the nearest folder above the current
+/// one that holds `environments/`, and `.` when none does (the command then says how to start a
+/// project).
+pub fn project_root(dir: &std::path::Path) -> std::path::PathBuf {
+    if dir != std::path::Path::new(".") || dir.join(ENV_DIR).is_dir() {
+        return dir.to_path_buf();
+    }
+    let Ok(cwd) = std::env::current_dir() else { return dir.to_path_buf() };
+    cwd.ancestors()
+        .skip(1)
+        .find(|a| a.join(ENV_DIR).is_dir())
+        .map_or_else(|| dir.to_path_buf(), std::path::Path::to_path_buf)
+}
+
 /// Every environment file of a project, each read and checked on its own.
 #[derive(Debug, Default)]
 pub struct Workspace {

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// Short selector keys for the settings fleets are usually cut by; any other key is a dotted
 /// path of the effective configuration (`kgen explain ENV` lists them).
-const ALIASES: &[(&str, &str)] = &[
+pub const ALIASES: &[(&str, &str)] = &[
     ("platform", "cluster.platform"),
     ("kubernetes", "cluster.kubernetesVersion"),
     ("mesh", "mesh.provider"),
