@@ -30,6 +30,8 @@ pub mod edit;
 pub mod error;
 pub mod exit_codes;
 pub mod explain;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod lock;
 pub mod natural;
 pub mod pipeline;

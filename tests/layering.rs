@@ -36,6 +36,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("write", 7),
     ("upgrade", 7),
     ("explain", 8),
+    // Entry points of the fuzz targets: the pipeline end to end, in memory.
+    ("fuzz", 8),
     ("commands", 8),
     ("cli", 8),
     ("printer", 8),

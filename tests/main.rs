@@ -8,6 +8,7 @@ mod compat;
 mod completions;
 mod diff;
 mod explain;
+mod fuzz;
 mod gitops;
 mod help;
 mod injection;
