@@ -74,6 +74,14 @@ pub fn env_summary(env: &EnvDiff) -> String {
     if !env.values_changed.is_empty() {
         parts.push(format!("Helm values: {}", env.values_changed.join(", ")));
     }
+    if let Some(h) = &env.hydrated {
+        parts.push(format!(
+            "chart output: {} added, {} changed, {} removed",
+            plural(h.objects_added, "object", "objects"),
+            h.objects_changed,
+            h.objects_removed
+        ));
+    }
     if !env.risks.is_empty() {
         parts.push(plural(env.risks.len(), "risk", "risks"));
     }
@@ -212,6 +220,7 @@ pub(crate) fn file_label(f: &FileDiff) -> Option<String> {
         FileKind::Index => Some("index: versions, charts, order".into()),
         FileKind::Kustomization => Some("kustomization".into()),
         FileKind::Gitops => Some("GitOps objects".into()),
+        FileKind::Hydrated => f.release.as_ref().map(|r| format!("chart output of release {r}")),
         _ => None,
     }
 }
