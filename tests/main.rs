@@ -8,6 +8,7 @@ mod compat;
 mod diff;
 mod explain;
 mod gitops;
+mod hydrate;
 mod injection;
 mod invalid;
 mod layering;

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::fleet::{self, Fleet, Shared};
-use super::{Change, ChangeOp, DocStatus, EnvDiff, EnvStatus, FileDiff, FileStatus, HunksOmitted, Report};
+use super::{Change, ChangeOp, DocStatus, EnvDiff, EnvStatus, FileDiff, FileKind, FileStatus, HunksOmitted, Report};
 
 /// The hidden marker every part starts with, so CI jobs can find and update their comments.
 pub const MARKER: &str = "<!-- kgen-diff -->";
@@ -530,6 +530,9 @@ fn file_block(e: &EnvDiff, f: &FileDiff, limit: Option<usize>) -> (String, Optio
     match f.hunks_omitted {
         Some(HunksOmitted::Secret) => {
             notes.push_str("_Holds a Secret: values are never shown, only which keys change._\n\n")
+        }
+        Some(HunksOmitted::Size) if f.kind == FileKind::Hydrated => {
+            notes.push_str("_Line diff too long to show; the field changes say it all._\n\n");
         }
         Some(HunksOmitted::Size) => notes.push_str("_File too long to show in full._\n\n"),
         Some(HunksOmitted::Shared) => {

@@ -271,6 +271,10 @@ fn file(out: &mut String, f: &FileDiff, paint: Paint) {
         Some(HunksOmitted::Secret) => {
             let _ = writeln!(out, "    {}", paint.p(DIM, "(holds a Secret: values are never shown)"));
         }
+        Some(HunksOmitted::Size) if f.kind == FileKind::Hydrated => {
+            let _ =
+                writeln!(out, "    {}", paint.p(DIM, "(line diff not shown: too long; the field changes say it all)"));
+        }
         Some(HunksOmitted::Size) => {
             let _ = writeln!(out, "    {}", paint.p(DIM, "(file not shown: too long)"));
         }
