@@ -531,7 +531,7 @@ fn file_block(e: &EnvDiff, f: &FileDiff, limit: Option<usize>) -> (String, Optio
         Some(HunksOmitted::Secret) => {
             notes.push_str("_Holds a Secret: values are never shown, only which keys change._\n\n")
         }
-        Some(HunksOmitted::Size) if f.kind == FileKind::Hydrated => {
+        Some(HunksOmitted::Size) if f.kind == FileKind::Hydrated && f.status == FileStatus::Modified => {
             notes.push_str("_Line diff too long to show; the field changes say it all._\n\n");
         }
         Some(HunksOmitted::Size) => notes.push_str("_File too long to show in full._\n\n"),

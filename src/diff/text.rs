@@ -271,7 +271,7 @@ fn file(out: &mut String, f: &FileDiff, paint: Paint) {
         Some(HunksOmitted::Secret) => {
             let _ = writeln!(out, "    {}", paint.p(DIM, "(holds a Secret: values are never shown)"));
         }
-        Some(HunksOmitted::Size) if f.kind == FileKind::Hydrated => {
+        Some(HunksOmitted::Size) if f.kind == FileKind::Hydrated && f.status == FileStatus::Modified => {
             let _ =
                 writeln!(out, "    {}", paint.p(DIM, "(line diff not shown: too long; the field changes say it all)"));
         }
