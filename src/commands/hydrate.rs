@@ -337,11 +337,11 @@ impl Session {
                     }
                     write_atomic(&lock_path, &lock.to_json())?;
                     ctx.printer.info(&format!(
-                        "recorded the digest of {} chart archive(s) in `{}` (commit it): {}",
+                        "recorded the digest of {} chart archive(s) in `{}` (commit it)",
                         unknown.len(),
-                        chart_lock::FILE,
-                        names.join("; ")
+                        chart_lock::FILE
                     ));
+                    ctx.printer.debug(&format!("recorded: {}", names.join("; ")));
                 }
                 Record::No => ctx.printer.warning(&format!(
                     "{} chart archive(s) are not in `{}`, so nothing vouches for them: {}; `kgen hydrate` records \
