@@ -7,7 +7,10 @@
 //! - `render --all` into a new output folder against `cp -r` of the output tree;
 //! - `render --all` in place (first render and nothing changed) and `validate`, for scale;
 //! - `kgen render prod` and `kgen explain prod` on the repository's own examples;
-//! - hostile environment files and a hostile previous render (SPEC §3).
+//! - hostile environment files and a hostile previous render (SPEC §3);
+//! - `kgen hydrate prod` (issue 18) with the tests' helm stand-in, against the same
+//!   `helm template` runs one after another (needs `../shared` and `KGEN_HELM_PYTHON`, as the
+//!   tests; skipped with one line without them).
 //!
 //! Run: `cargo bench --bench render` (`KGEN_BENCH_ENVS` sets the environment count;
 //! `KGEN_BENCH_ONLY=check` measures only the `--check` rows, for 10,000 environments;
@@ -289,6 +292,97 @@ fn main() {
     examples(kgen, common::runs(if bench_mode { 10 } else { 1 }));
     hostile_inputs(kgen);
     hostile_previous_render(kgen);
+    hydrate(kgen, common::runs(if bench_mode { 3 } else { 1 }));
+}
+
+/// `kgen hydrate prod` through the tests' helm stand-in (`tests/fixtures/helm-standin/helm`:
+/// the real Helm v4 engine of `../shared/tools/helm_render.py`, one Python process per run, so
+/// the figures are that engine's, not a Go `helm`'s). Baseline: the same `helm template` runs
+/// one after another, which is what a script looping over the releases does.
+fn hydrate(kgen: &str, runs: usize) {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = std::env::var_os("KGEN_SHARED").map_or_else(|| here.join("../shared"), std::path::PathBuf::from);
+    let python = std::env::var_os("KGEN_HELM_PYTHON");
+    let (true, Some(python)) = (shared.join("tools/helm_render.py").is_file(), python) else {
+        println!("\nkgen hydrate: skipped (needs ../shared and KGEN_HELM_PYTHON, as tests/hydrate.rs)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let status = Command::new("cp").arg("-r").arg(here.join("environments")).arg(dir.path()).status().expect("cp");
+    assert!(status.success(), "copying environments/ failed");
+    let standin = here.join("tests/fixtures/helm-standin");
+    let mut path = vec![standin.clone()];
+    path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    let path = std::env::join_paths(path).unwrap();
+    let cache = dir.path().join(".cache");
+    let env = |c: &mut Command| {
+        c.env("PATH", &path).env("KGEN_CACHE_DIR", &cache).env("KGEN_SHARED", &shared).env("KGEN_HELM_PYTHON", &python);
+    };
+    let hydrate = || {
+        let mut c = Command::new(kgen);
+        c.arg("-C").arg(dir.path()).args(["-q", "hydrate", "prod", "--out", "out"]);
+        env(&mut c);
+        c
+    };
+    let cold = run(&mut hydrate());
+    assert_eq!(cold.code, 0, "kgen hydrate prod failed");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/prod/kgen.hydrated.json")).unwrap()).unwrap();
+    let releases = index["releases"].as_array().unwrap().clone();
+    let (files, bytes) = files_and_bytes(&dir.path().join("out/prod"));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "\nkgen hydrate prod: {} Helm releases, {files} files, {:.1} MB ({}, best of {runs}, {threads} core(s); \
+         helm = the tests' stand-in, the Helm v4 engine through Python):",
+        releases.len(),
+        bytes as f64 / 1e6,
+        common::build()
+    );
+    println!("{:<40} {:>10} {:>10}   baseline, ratio and goal", "measure", "time", "peak RSS");
+    // The same runs, serially: each release's archive from the cache, its values from a render.
+    let rendered = dir.path().join("rendered");
+    let mut c = Command::new(kgen);
+    c.arg("-C").arg(dir.path()).args(["-q", "render", "prod"]);
+    assert_eq!(run(&mut c).code, 0, "render prod failed");
+    let archives: Vec<std::path::PathBuf> = releases
+        .iter()
+        .map(|r| {
+            let name = format!("{}-{}.tgz", r["chart"].as_str().unwrap(), r["version"].as_str().unwrap());
+            walk(&cache.join("charts")).into_iter().find(|p| p.ends_with(&name)).expect("archive in the cache")
+        })
+        .collect();
+    let serial = best_of(runs, || {
+        let start = std::time::Instant::now();
+        let mut code = 0;
+        for (r, archive) in releases.iter().zip(&archives) {
+            let name = r["name"].as_str().unwrap();
+            let mut c = Command::new(standin.join("helm"));
+            c.arg("template").arg(name).arg(archive).args(["--namespace", r["namespace"].as_str().unwrap(), "-f"]);
+            c.arg(rendered.join(format!("prod/values/{name}.yaml"))).arg("--include-crds");
+            env(&mut c);
+            code = code.max(run(&mut c).code);
+        }
+        common::Run { wall: start.elapsed(), max_rss_kb: 0, code }
+    });
+    assert_eq!(serial.code, 0, "a helm template run failed");
+    let warm = best_of(runs, || run(&mut hydrate()));
+    assert_eq!(warm.code, 0, "kgen hydrate prod failed");
+    row("helm template of each release, serially", &serial, "baseline (peak RSS not summed)");
+    row("kgen hydrate prod (charts cached)", &warm, &ratio(&warm, &serial, "serial", 1.0));
+    row("kgen hydrate prod (empty chart cache)", &cold, "one run: pulls every chart first");
+}
+
+/// Every file under a folder.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() { stack.push(p) } else { out.push(p) }
+        }
+    }
+    out
 }
 
 /// The fleet's folder (a `TempDir` unless kept).

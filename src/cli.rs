@@ -130,6 +130,25 @@ Examples:
   # The environments a glob names, for a bot
   kgen diff 'openshift*' --format json")]
     Diff(DiffArgs),
+    /// Render every Helm release of environments with the `helm` on PATH (Helm 3.8 or later, or
+    /// 4) into plain Kubernetes objects — exactly the chart, version, release name, namespace
+    /// and values file the render installs — one file per object,
+    /// `<release>/<namespace>/<kind>-<name>.yaml`, beside a copy of kgen's own `manifests/`.
+    ///
+    /// Charts are pulled once into the chart cache (`$KGEN_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/kgen`, else `~/.cache/kgen`; folder `charts/`), and the sha256 of each
+    /// archive is recorded on first use in `kgen.charts.lock.json` at the project root (commit
+    /// it); an archive whose digest differs is refused (KG612). Output: `--out DIR/<env>/`,
+    /// default the cache's `hydrated/<env>/`. Exit 0: written, 2: error.
+    #[command(after_long_help = "\
+Examples:
+  # Every Helm release of prod as plain objects, to check with your own tools
+  kgen hydrate prod --out /tmp/hydrated
+  # From the chart cache only (a disconnected machine); names what is missing
+  kgen hydrate --offline
+  # The Flux environments only, into one folder per environment
+  kgen hydrate -l engine=flux --out /tmp/hydrated")]
+    Hydrate(HydrateArgs),
     /// Plan the safe path from what an environment's cluster has (its committed render) to a
     /// KServe release: numbered steps, each the exact change to commit to the environment file,
     /// each rendered and checked like `kgen render` against the step before. Exit 0: already at
@@ -472,9 +491,34 @@ pub struct DiffArgs {
     /// up with exit 2; 0 gives up at once. Not used with `--git-ref`.
     #[arg(long, value_name = "SECONDS", default_value_t = WAIT_LOCK_DEFAULT)]
     pub wait_lock: u64,
+    /// Also render the Helm charts of both sides with `helm` (as `kgen hydrate` does, charts
+    /// checked against `kgen.charts.lock.json`) and show how the objects they make change, with
+    /// their risks: CRD versions or fields removed, images or registries changed, ClusterRoles
+    /// widened, webhook failure policies or scopes changed, workloads removed.
+    #[arg(long)]
+    pub hydrate: bool,
+    /// With `--hydrate`: use only charts already in the chart cache (fail naming the others).
+    #[arg(long, requires = "hydrate")]
+    pub offline: bool,
     /// Print the JSON Schema of `--format json` output and exit.
-    #[arg(long, conflicts_with_all = ["git_ref", "format", "fail_on"])]
+    #[arg(long, conflicts_with_all = ["git_ref", "format", "fail_on", "hydrate"])]
     pub schema: bool,
+}
+
+/// Options of `kgen hydrate`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct HydrateArgs {
+    /// Which environments.
+    #[command(flatten)]
+    pub selection: EnvSelection,
+    /// Write each environment under DIR/<env>/ (relative to `-C`) instead of the chart cache's
+    /// `hydrated/<env>/`. A folder kgen hydrate did not write (no `kgen.hydrated.json`) is never
+    /// replaced.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Use only charts already in the chart cache; fail naming the ones missing.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Options of `kgen upgrade`.

@@ -26,6 +26,15 @@ pub enum Error {
     /// limits, a symlink on the way to the output folder. The message says what to do.
     #[error("{0}")]
     Refused(String),
+    /// An external program kgen runs (`helm`) is missing, too old, or failed; `hint` says what
+    /// to do.
+    #[error("{message}\n  hint: {hint}")]
+    Tool {
+        /// What went wrong, naming the program and what it was asked.
+        message: String,
+        /// What to do about it.
+        hint: String,
+    },
     /// A template or serializer failed: a bug in kgen, not in the input.
     #[error("internal error: {0} (this is a bug in kgen; please report it)")]
     Internal(String),

@@ -13,11 +13,12 @@
 //!    [`pipeline`], the one place that applies `ignore:`; [`explain`] probes changed copies of
 //!    an environment through the same pipeline to say which files a value reaches;
 //! 5. **compare**, **write**, **print** ([`compare`], [`write`], [`printer`], [`commands`]):
-//!    the only code that touches the terminal or disk.
+//!    the only code that touches the terminal or disk; [`hydrate`] (pure) turns the `helm`
+//!    output `commands::hydrate` gets into the objects a render's charts make, and diffs them.
 //!
 //! Layering, from the bottom (a module only uses modules of its own layer or below, and no
 //! import cycle; `tests/layering.rs` keeps it so): utilities → model/catalog → config → plan →
-//! render → rules → pipeline → previous/compare/diff/write → commands/explain.
+//! render → rules → pipeline → previous/compare/diff/hydrate/write → commands/explain.
 
 pub mod catalog;
 pub mod cli;
@@ -32,6 +33,7 @@ pub mod exit_codes;
 pub mod explain;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod hydrate;
 pub mod lock;
 pub mod natural;
 pub mod pipeline;
@@ -65,6 +67,7 @@ pub fn run(cli: &Cli) -> u8 {
     let result = match &cli.command {
         Command::Render(args) => commands::render::run(&ctx, args),
         Command::Diff(args) => commands::diff::run(&ctx, args),
+        Command::Hydrate(args) => commands::hydrate::run(&ctx, args),
         Command::Upgrade(args) => commands::upgrade::run(&ctx, args),
         Command::Validate(args) => commands::validate::run(&ctx, args),
         Command::List { selection, format } => commands::inspect::list(&ctx, selection, *format),

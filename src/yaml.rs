@@ -24,10 +24,14 @@ pub enum Budget {
     EnvironmentFile,
     /// Rendered output read back for comparison: sized for multi-megabyte CRD documents.
     Render,
+    /// What a chart renders (`helm template` output, `kgen hydrate`): the render budget, read
+    /// with the YAML 1.1 typing of Go's `sigs.k8s.io/yaml`, which is how the API server gets
+    /// it (`defaultMode: 0644` is the number 420, `on` a boolean).
+    Chart,
 }
 
-fn options(budget: Budget) -> serde_saphyr::Options {
-    let budget = match budget {
+fn options(budget_kind: Budget) -> serde_saphyr::Options {
+    let budget = match budget_kind {
         Budget::EnvironmentFile => serde_saphyr::budget! {
             max_nodes: ENV_FILE_MAX_NODES,
             max_events: 4 * ENV_FILE_MAX_NODES,
@@ -39,13 +43,20 @@ fn options(budget: Budget) -> serde_saphyr::Options {
             max_anchors: 1_000,
             max_total_scalar_bytes: ENV_FILE_MAX_BYTES,
         },
-        Budget::Render => serde_saphyr::budget! {
+        Budget::Render | Budget::Chart => serde_saphyr::budget! {
             max_nodes: 20_000_000,
             max_events: 40_000_000,
             max_documents: 100_000,
             max_total_scalar_bytes: 512 * 1024 * 1024,
         },
     };
+    if budget_kind == Budget::Chart {
+        return serde_saphyr::options! {
+            strict_booleans: false,
+            legacy_octal_numbers: true,
+            budget: budget,
+        };
+    }
     serde_saphyr::options! {
         // YAML 1.2 core typing for untyped values: `yes`/`on` stay strings, `0777` and `1_000`
         // stay strings, so what the schema sees is what the user wrote.

@@ -67,3 +67,12 @@ fn a_layer_cycle_is_reported_not_looped() {
     let o = layered_files(input);
     assert!(!o.resolved && o.diagnostics > 0, "{o:?}");
 }
+
+#[test]
+fn a_file_with_lone_carriage_returns_is_located_as_yaml_counts_lines() {
+    // Found by the fuzzer: YAML breaks lines at a lone CR (old Mac line ends), `str::lines` does
+    // not. The error is at YAML's line 4; the file has no LF at all.
+    let base = b"apiVersion: kgen/v1\rkind: Environment\r\rx: [\r";
+    let o = environment_file(&[&base[..], b"\0apiVersion: kgen/v1\nkind: Environment\nextends: _base\n"].concat());
+    assert!(!o.resolved && o.diagnostics > 0, "{o:?}");
+}

@@ -33,6 +33,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("previous", 7),
     ("compare", 7),
     ("diff", 7),
+    ("hydrate", 7),
     ("write", 7),
     ("upgrade", 7),
     ("explain", 8),

@@ -11,6 +11,7 @@ mod explain;
 mod fuzz;
 mod gitops;
 mod help;
+mod hydrate;
 mod injection;
 mod invalid;
 mod layering;

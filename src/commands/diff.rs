@@ -85,7 +85,12 @@ pub fn run(ctx: &Context<'_>, args: &DiffArgs) -> Result<u8, Error> {
         return Ok(exit_codes::ERROR);
     }
     let jobs: Vec<(&Rendered, &Previous)> = renders.iter().zip(&previous).collect();
-    let envs: Vec<EnvDiff> = par_map(&jobs, |(r, p)| diff::diff_env(r, p));
+    let mut envs: Vec<EnvDiff> = par_map(&jobs, |(r, p)| diff::diff_env(r, p));
+    if args.hydrate
+        && !super::hydrate::attach_to_diff(ctx, &checked.resolved, &renders, &previous, &mut envs, args.offline)?
+    {
+        return Ok(exit_codes::ERROR);
+    }
     let report = diff::report(base, envs);
 
     let text = match args.format {

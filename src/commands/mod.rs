@@ -3,6 +3,7 @@
 
 pub mod catalog_cmds;
 pub mod diff;
+pub mod hydrate;
 pub mod init;
 pub mod inspect;
 pub mod json_out;

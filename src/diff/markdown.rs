@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::fleet::{self, Fleet, Shared};
-use super::{Change, ChangeOp, DocStatus, EnvDiff, EnvStatus, FileDiff, FileStatus, HunksOmitted, Report};
+use super::{Change, ChangeOp, DocStatus, EnvDiff, EnvStatus, FileDiff, FileKind, FileStatus, HunksOmitted, Report};
 
 /// The hidden marker every part starts with, so CI jobs can find and update their comments.
 pub const MARKER: &str = "<!-- kgen-diff -->";
@@ -194,10 +194,18 @@ fn prefix(report: &Report, part: &Part, kind: Kind, seen: (usize, usize, &[bool]
     let (rows_before, risks_before, env_seen) = seen;
     let continued = |earlier: bool| if earlier { " (continued)" } else { "" };
     match kind {
-        Kind::Row if part.last != Some(Kind::Row) => format!(
-            "{}| Environment | Objects added | Objects changed | Objects removed | Helm values changed | Risks |\n|:--|--:|--:|--:|:--|:--|\n",
-            if rows_before > 0 { "### Summary (continued)\n\n" } else { "" }
-        ),
+        Kind::Row if part.last != Some(Kind::Row) => {
+            // `--hydrate`: one more column, the chart output's objects.
+            let (chart, align) = if report.summary.hydrated.is_some() {
+                (" Chart objects added / changed / removed |", "--:|")
+            } else {
+                ("", "")
+            };
+            format!(
+                "{}| Environment | Objects added | Objects changed | Objects removed | Helm values changed |{chart} Risks |\n|:--|--:|--:|--:|:--|{align}:--|\n",
+                if rows_before > 0 { "### Summary (continued)\n\n" } else { "" }
+            )
+        }
         Kind::Risk if part.last != Some(Kind::Risk) => format!("### ⚠️ Risks{}\n\n", continued(risks_before > 0)),
         Kind::Shared if part.last != Some(Kind::Shared) => {
             "### The same change in several environments\n\n_Shown once; `<env>` stands for each environment's name._\n\n"
@@ -230,6 +238,14 @@ fn env_line(e: &EnvDiff) -> String {
     ));
     if !e.values_changed.is_empty() {
         parts.push(format!("Helm values: {}", e.values_changed.iter().map(|r| code(r)).collect::<Vec<_>>().join(", ")));
+    }
+    if let Some(h) = &e.hydrated {
+        parts.push(format!(
+            "chart output: {} added, {} changed, {} removed",
+            plural(h.objects_added, "object", "objects"),
+            h.objects_changed,
+            h.objects_removed
+        ));
     }
     if !e.risks.is_empty() {
         parts.push(format!("⚠️ {}", plural(e.risks.len(), "risk", "risks")));
@@ -266,10 +282,15 @@ fn blocks(report: &Report, fleet: &Fleet) -> Vec<Block> {
             e.values_changed.iter().map(|r| code(r)).collect::<Vec<_>>().join(", ")
         };
         let risks = if e.risks.is_empty() { "—".to_string() } else { format!("⚠️ {}", risk_kinds(e)) };
+        let chart = match (&report.summary.hydrated, &e.hydrated) {
+            (None, _) => String::new(),
+            (Some(_), None) => " — |".to_string(),
+            (Some(_), Some(h)) => format!(" {} / {} / {} |", h.objects_added, h.objects_changed, h.objects_removed),
+        };
         out.push(Block {
             kind: Kind::Row,
             text: format!(
-                "| {name} | {} | {} | {} | {values} | {risks} |\n",
+                "| {name} | {} | {} | {} | {values} |{chart} {risks} |\n",
                 e.objects_added, e.objects_changed, e.objects_removed
             ),
         });
@@ -509,6 +530,9 @@ fn file_block(e: &EnvDiff, f: &FileDiff, limit: Option<usize>) -> (String, Optio
     match f.hunks_omitted {
         Some(HunksOmitted::Secret) => {
             notes.push_str("_Holds a Secret: values are never shown, only which keys change._\n\n")
+        }
+        Some(HunksOmitted::Size) if f.kind == FileKind::Hydrated && f.status == FileStatus::Modified => {
+            notes.push_str("_Line diff too long to show; the field changes say it all._\n\n");
         }
         Some(HunksOmitted::Size) => notes.push_str("_File too long to show in full._\n\n"),
         Some(HunksOmitted::Shared) => {

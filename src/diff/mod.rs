@@ -31,7 +31,11 @@ use crate::yaml;
 pub use risk::{Risk, RiskKind};
 
 /// Version of the JSON output format (`schemaVersion`); raised on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// Chart output (`--hydrate`) whose hunks have more lines than this shows only its field
+/// changes: a CRD version's schema gains thousands of lines in one upgrade.
+pub const HYDRATED_HUNK_LINES: usize = 200;
 
 /// Added files up to this many lines are shown in full as a hunk.
 const SMALL_FILE_LINES: usize = 40;
@@ -108,6 +112,23 @@ pub struct Summary {
     pub values_changed: usize,
     /// Risk flags raised.
     pub risks: usize,
+    /// `--hydrate`: totals of the chart output's objects (absent without `--hydrate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hydrated: Option<HydratedCounts>,
+}
+
+/// How the objects the charts render change (`kgen diff --hydrate`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HydratedCounts {
+    /// Objects the charts render that are new.
+    pub objects_added: usize,
+    /// Objects the charts render whose fields change.
+    pub objects_changed: usize,
+    /// Objects the charts rendered that are gone.
+    pub objects_removed: usize,
+    /// Helm releases whose chart output changes, in name order.
+    pub releases: Vec<String>,
 }
 
 /// How an environment's render changes.
@@ -150,6 +171,10 @@ pub struct EnvDiff {
     /// Files whose bytes differ without any change in meaning (comments, formatting, order,
     /// derived index fields), by path.
     pub rewritten: Vec<String>,
+    /// `--hydrate`: how the chart output's objects change (the objects are in `files`, kind
+    /// `hydrated`; absent without `--hydrate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hydrated: Option<HydratedCounts>,
 }
 
 impl EnvDiff {
@@ -176,6 +201,9 @@ pub enum FileKind {
     /// `kgen.lock.json`: compared by key path, without the derived `files` digests and
     /// `inputs.digest`.
     Index,
+    /// `--hydrate`: `hydrated/<release>/<namespace>/<kind>-<name>.yaml`, an object a chart
+    /// renders (as `kgen hydrate` writes it), not a file of the render.
+    Hydrated,
 }
 
 /// How a file changes.
@@ -208,7 +236,8 @@ pub enum HunksOmitted {
     Secret,
     /// The index: its field changes say everything.
     Index,
-    /// An added file too long to show in full.
+    /// An added file too long to show in full, or chart output (`--hydrate`) whose hunks would
+    /// be longer than [`HYDRATED_HUNK_LINES`] (a CRD schema): its field changes say what changes.
     Size,
     /// A removed file: what it held is listed, its text is not repeated.
     Removed,
@@ -227,7 +256,7 @@ pub struct FileDiff {
     pub status: FileStatus,
     /// What the file is.
     pub kind: FileKind,
-    /// The Helm release, for values files.
+    /// The Helm release, for values files and chart output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release: Option<String>,
     /// Documents that change, in the new file's order, removed ones last.
@@ -724,6 +753,7 @@ pub fn diff_changes(new: &Rendered, old: &Previous, changeset: compare::Changese
         risks: Vec::new(),
         files: Vec::new(),
         rewritten: Vec::new(),
+        hydrated: None,
     };
     if changeset.is_empty() {
         return env;
@@ -834,6 +864,44 @@ pub fn diff_changes(new: &Rendered, old: &Previous, changeset: compare::Changese
     env
 }
 
+/// Adds the diff of an environment's chart output to its diff (`kgen diff --hydrate`):
+/// `hydrated` compares the chart output of both sides, laid out as `hydrated/<release>/…` files
+/// ([`diff_env`] of those), `risks` are what the objects themselves say
+/// (`crate::hydrate::risk`). Its files join the environment's with kind `hydrated`; of its own
+/// risks only those about objects (CRDs and Namespaces removed, immutable fields) are kept, since
+/// those about the render (environment added or removed, the index) are the render's to say.
+pub fn attach_hydrated(env: &mut EnvDiff, hydrated: EnvDiff, risks: Vec<Risk>) {
+    let mut counts = HydratedCounts {
+        objects_added: hydrated.objects_added,
+        objects_changed: hydrated.objects_changed,
+        objects_removed: hydrated.objects_removed,
+        releases: Vec::new(),
+    };
+    for mut f in hydrated.files {
+        f.kind = FileKind::Hydrated;
+        if f.hunks.iter().map(|h| h.lines.len()).sum::<usize>() > HYDRATED_HUNK_LINES {
+            f.hunks.clear();
+            f.hunks_omitted = Some(HunksOmitted::Size);
+        }
+        f.release = f.path.split('/').nth(1).map(str::to_string);
+        counts.releases.extend(f.release.clone());
+        env.files.push(f);
+    }
+    counts.releases.sort();
+    counts.releases.dedup();
+    env.files.sort_by(|a, b| file_order(a).cmp(&file_order(b)));
+    env.risks.extend(
+        hydrated
+            .risks
+            .into_iter()
+            .filter(|r| matches!(r.kind, RiskKind::CrdRemoved | RiskKind::NamespaceRemoved | RiskKind::ImmutableField)),
+    );
+    env.risks.extend(risks);
+    env.risks.sort_by(|a, b| (a.kind, &a.message).cmp(&(b.kind, &b.message)));
+    env.risks.dedup();
+    env.hydrated = Some(counts);
+}
+
 /// Where to find an object: its key (with occurrence number) → (file, document index).
 type ObjIndex<'p> = HashMap<ObjKey, (&'p str, usize)>;
 
@@ -934,6 +1002,15 @@ pub fn report(base: Base, mut envs: Vec<EnvDiff>) -> Report {
         summary.objects_removed += e.objects_removed;
         summary.values_changed += e.values_changed.len();
         summary.risks += e.risks.len();
+        if let Some(h) = &e.hydrated {
+            let t = summary.hydrated.get_or_insert_with(HydratedCounts::default);
+            t.objects_added += h.objects_added;
+            t.objects_changed += h.objects_changed;
+            t.objects_removed += h.objects_removed;
+            t.releases.extend(h.releases.iter().cloned());
+            t.releases.sort();
+            t.releases.dedup();
+        }
         environments.push(e);
     }
     let groups = fleet::groups(&environments)

@@ -28,6 +28,12 @@ pub enum RiskKind {
     DataLoss,
     /// A CustomResourceDefinition is removed: every custom resource of that kind goes with it.
     CrdRemoved,
+    /// Chart output (`--hydrate`): a CRD version that was served is no longer served, or the
+    /// version objects are stored in is removed.
+    CrdVersionRemoved,
+    /// Chart output (`--hydrate`): a field leaves the schema of a CRD version served before
+    /// and after.
+    CrdFieldRemoved,
     /// A Namespace is removed from the render: the engines keep it (kgen annotates every Namespace
     /// it renders), but deleting it deletes everything in it.
     NamespaceRemoved,
@@ -38,6 +44,8 @@ pub enum RiskKind {
     /// A Helm release moves to another namespace: Helm cannot move a release, so the GitOps
     /// engine installs a second copy and uninstalls the first, deleting what it installed.
     ReleaseMoved,
+    /// Chart output (`--hydrate`): a Deployment, StatefulSet or DaemonSet is removed.
+    WorkloadRemoved,
     /// KServe's deployment mode switches (Knative ↔ Standard).
     DeploymentModeSwitch,
     /// The mesh provider switches (Istio via Helm, OpenShift Service Mesh 2 or 3, none).
@@ -55,6 +63,15 @@ pub enum RiskKind {
     /// A field Kubernetes treats as immutable changes: the apply fails unless the object is
     /// deleted and recreated.
     ImmutableField,
+    /// Chart output (`--hydrate`): a ClusterRole grants verbs, resources or `*` it did not.
+    ClusterRoleWidened,
+    /// Chart output (`--hydrate`): an admission webhook's failure policy or scope (rules,
+    /// selectors, match policy or conditions) changes, or a webhook is added.
+    WebhookChanged,
+    /// Chart output (`--hydrate`): a container image comes from another registry.
+    RegistryChanged,
+    /// Chart output (`--hydrate`): a container image changes (repository, tag or digest).
+    ImageChanged,
 }
 
 /// One risk flag. Besides the message for people, the fields a bot needs: what file, object
@@ -102,7 +119,7 @@ pub struct Risk {
 
 impl Risk {
     /// A risk with only a kind and a message; the other fields are set by the caller.
-    fn new(kind: RiskKind, message: String) -> Risk {
+    pub(crate) fn new(kind: RiskKind, message: String) -> Risk {
         Risk { kind, message, file: None, object: None, path: None, old: None, new: None, skipped: Vec::new() }
     }
 
@@ -125,16 +142,23 @@ impl RiskKind {
             RiskKind::EnvironmentRemoved => "environment-removed",
             RiskKind::DataLoss => "data-loss",
             RiskKind::CrdRemoved => "crd-removed",
+            RiskKind::CrdVersionRemoved => "crd-version-removed",
+            RiskKind::CrdFieldRemoved => "crd-field-removed",
             RiskKind::NamespaceRemoved => "namespace-removed",
             RiskKind::ReleaseRemoved => "release-removed",
             RiskKind::ReleaseRenamed => "release-renamed",
             RiskKind::ReleaseMoved => "release-moved",
+            RiskKind::WorkloadRemoved => "workload-removed",
             RiskKind::DeploymentModeSwitch => "deployment-mode-switch",
             RiskKind::MeshSwitch => "mesh-switch",
             RiskKind::VersionDowngrade => "version-downgrade",
             RiskKind::VersionSkip => "version-skip",
             RiskKind::ManualMigration => "manual-migration",
             RiskKind::ImmutableField => "immutable-field",
+            RiskKind::ClusterRoleWidened => "cluster-role-widened",
+            RiskKind::WebhookChanged => "webhook-changed",
+            RiskKind::RegistryChanged => "registry-changed",
+            RiskKind::ImageChanged => "image-changed",
         }
     }
 }

@@ -74,6 +74,14 @@ pub fn env_summary(env: &EnvDiff) -> String {
     if !env.values_changed.is_empty() {
         parts.push(format!("Helm values: {}", env.values_changed.join(", ")));
     }
+    if let Some(h) = &env.hydrated {
+        parts.push(format!(
+            "chart output: {} added, {} changed, {} removed",
+            plural(h.objects_added, "object", "objects"),
+            h.objects_changed,
+            h.objects_removed
+        ));
+    }
     if !env.risks.is_empty() {
         parts.push(plural(env.risks.len(), "risk", "risks"));
     }
@@ -212,6 +220,7 @@ pub(crate) fn file_label(f: &FileDiff) -> Option<String> {
         FileKind::Index => Some("index: versions, charts, order".into()),
         FileKind::Kustomization => Some("kustomization".into()),
         FileKind::Gitops => Some("GitOps objects".into()),
+        FileKind::Hydrated => f.release.as_ref().map(|r| format!("chart output of release {r}")),
         _ => None,
     }
 }
@@ -261,6 +270,10 @@ fn file(out: &mut String, f: &FileDiff, paint: Paint) {
     match f.hunks_omitted {
         Some(HunksOmitted::Secret) => {
             let _ = writeln!(out, "    {}", paint.p(DIM, "(holds a Secret: values are never shown)"));
+        }
+        Some(HunksOmitted::Size) if f.kind == FileKind::Hydrated && f.status == FileStatus::Modified => {
+            let _ =
+                writeln!(out, "    {}", paint.p(DIM, "(line diff not shown: too long; the field changes say it all)"));
         }
         Some(HunksOmitted::Size) => {
             let _ = writeln!(out, "    {}", paint.p(DIM, "(file not shown: too long)"));
