@@ -44,6 +44,8 @@ const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG621], run: secret_ref },
     Check { codes: &[RuleCode::KG116, RuleCode::KG117], run: |r, _, out| out.extend(ignore_entries(r)) },
     Check { codes: &[RuleCode::KG409], run: |r, _, out| out.extend(knative_config(r)) },
+    Check { codes: &[RuleCode::KG411], run: knative_typed_conflicts },
+    Check { codes: &[RuleCode::KG412], run: knative_settings_unused },
     Check { codes: &[RuleCode::KG311], run: |r, _, out| out.extend(sail_version(r)) },
     Check { codes: &[RuleCode::KG205], run: |r, _, out| out.extend(versions(r)) },
     Check { codes: &[RuleCode::KG307, RuleCode::KG309], run: |r, _, out| out.extend(istio_values(r)) },
@@ -678,6 +680,67 @@ fn knative_config(r: &Resolved) -> Vec<Diagnostic> {
             )
         })
         .collect()
+}
+
+/// KG411: a key of `KnativeServing.spec.config` set by a typed field and by `knative.config`.
+fn knative_typed_conflicts(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let k = &r.env.knative;
+    let keys = &catalog::get().rule_facts.knative_config_keys;
+    let feature_conflicts = k.features.set().into_iter().filter_map(|(field, _)| {
+        let flag = keys.features.get(&field)?;
+        k.config
+            .get("features")?
+            .contains_key(flag)
+            .then(|| (format!("/knative/config/features/{flag}"), format!("knative.features.{field}"), flag.clone()))
+    });
+    let deployment = k.config.get("deployment");
+    let deadline_conflicts = keys
+        .progress_deadline
+        .iter()
+        .filter(|key| k.progress_deadline.is_some() && deployment.is_some_and(|d| d.contains_key(*key)))
+        .map(|key| (format!("/knative/config/deployment/{key}"), "knative.progressDeadline".to_string(), key.clone()));
+    for (at, field, key) in feature_conflicts.chain(deadline_conflicts).collect::<Vec<_>>() {
+        out.push(
+            r.diag_at(
+                diag(
+                    RuleCode::KG411,
+                    format!("`{key}` is set here and by `{field}`, which writes the same Knative key"),
+                )
+                .label("remove this key or the typed field")
+                .hint(format!("keep `{field}` and remove `{key}` from `knative.config`")),
+                &at,
+            ),
+        );
+    }
+}
+
+/// KG412: typed Knative settings where no Knative Serving is installed.
+fn knative_settings_unused(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    if r.knative_mode() {
+        return;
+    }
+    let k = &r.env.knative;
+    let set: Vec<(&str, &str)> = [
+        ("/knative/features", "knative.features", !k.features.is_empty()),
+        ("/knative/progressDeadline", "knative.progressDeadline", k.progress_deadline.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(at, name, on)| on.then_some((at, name)))
+    .collect();
+    for (at, name) in set {
+        out.push(
+            r.diag_at(
+                diag(
+                    RuleCode::KG412,
+                    format!(
+                        "`{name}` configures Knative Serving, which Standard mode does not install: nothing reads it"
+                    ),
+                )
+                .hint("remove it; Standard-mode Deployments need no Knative flag"),
+                at,
+            ),
+        );
+    }
 }
 
 #[cfg(test)]
