@@ -513,6 +513,8 @@ mod tests {
         assert_eq!(
             paths(&reach),
             [
+                // prod's `tls.issuer`: the Certificate is for the domain's wildcard.
+                ("manifests/istio-system/certificate-kserve-ingress-tls.yaml", Change::Changed),
                 ("manifests/knative-serving/knativeserving-knative-serving.yaml", Change::Changed),
                 ("values/kserve.yaml", Change::Changed),
             ]

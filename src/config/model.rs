@@ -44,6 +44,11 @@ pub struct Environment {
     /// Gateway API CRDs and implementation, used by Standard mode with `kserve.ingress: gatewayApi`.
     #[serde(default)]
     pub gateway_api: GatewayApi,
+    /// Where TLS for InferenceService URLs ends: a cert-manager certificate for the ingress
+    /// gateway, or a load balancer in front of the cluster (`kserve.urlScheme: https` needs one
+    /// of them, rule KG413).
+    #[serde(default, skip_serializing_if = "Tls::is_default")]
+    pub tls: Tls,
     /// Version overrides. Every component defaults to the pin of the chosen KServe release in
     /// kgen's catalog (`kgen versions`); set one only to deviate from KServe's tested set.
     #[serde(default)]
@@ -220,8 +225,11 @@ pub struct Kserve {
     /// ServiceMeshMemberRoll, so their pods can get sidecars.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub model_namespaces: Vec<DnsLabel>,
-    /// Secret (in the KServe namespace) with the TLS certificate of the Gateway API `https`
-    /// listener. Referenced by name only: certificates never go in environment files.
+    /// Secret with the TLS certificate of the ingress gateway: the Gateway API `https` listener
+    /// (Standard mode; the Secret is in the KServe namespace) or the `knative-ingress-gateway`
+    /// HTTPS server (Knative mode with Istio; the Secret is in the mesh namespace, where the
+    /// gateway pods read it). Referenced by name only: certificates never go in environment
+    /// files. With `tls.issuer`, kgen's Certificate writes it (default `kserve-ingress-tls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"))]
     pub tls_secret_name: Option<String>,
@@ -280,6 +288,51 @@ pub enum UrlScheme {
     Http,
     /// HTTPS (TLS terminated at the gateway).
     Https,
+}
+
+/// TLS for InferenceService URLs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Tls {
+    /// cert-manager issuer, by reference, that signs a certificate for the ingress domain's
+    /// wildcard: kgen renders a cert-manager `Certificate` writing `kserve.tlsSecretName`, and
+    /// the gateway's HTTPS listener serving it. The issuer itself (and any key or account it
+    /// needs) is the cluster's: kgen never renders a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<IssuerRef>,
+    /// TLS ends in front of the cluster (a load balancer, a CDN, an OpenShift Route) and the
+    /// gateways serve plain HTTP behind it: allows `kserve.urlScheme: https` without a
+    /// certificate on the gateway (rule KG413).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub terminated_upstream: bool,
+}
+
+impl Tls {
+    /// Whether nothing is set.
+    pub fn is_default(&self) -> bool {
+        self == &Tls::default()
+    }
+}
+
+/// A cert-manager issuer by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IssuerRef {
+    /// `ClusterIssuer` (any namespace) or `Issuer` (must live in the Certificate's namespace:
+    /// the mesh namespace in Knative mode, the KServe namespace in Standard mode).
+    pub kind: IssuerKind,
+    /// The issuer's name.
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"), length(max = 253))]
+    pub name: String,
+}
+
+/// Kind of a cert-manager issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum IssuerKind {
+    /// A cluster-scoped `ClusterIssuer`.
+    ClusterIssuer,
+    /// A namespaced `Issuer`.
+    Issuer,
 }
 
 /// Standard-mode ingress flavour.
@@ -763,6 +816,9 @@ pub(crate) mod defaults {
     }
     pub(crate) fn cert_manager_namespace() -> String {
         "cert-manager".into()
+    }
+    pub(crate) fn tls_secret_name() -> String {
+        "kserve-ingress-tls".into()
     }
     pub(crate) fn revision() -> String {
         "main".into()

@@ -328,6 +328,13 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
         // `profile` or (Istio 1.24+) `platform`: what selects the OpenShift profile.
         "istio": {"openshiftKey": openshift_key},
         "knative_typed_config": knative_typed_config(r),
+        // The upstream Knative operator's `knative-ingress-gateway` servers when the gateway
+        // serves the TLS Secret (the KnativeServing CRD's `spec.ingress.istio.knative-ingress-
+        // gateway.servers`, which replace net-istio's HTTP-only server); null otherwise.
+        "knative_ingress_servers": r.tls_secret_namespace().filter(|_| r.knative_mode()).and(r.env.kserve.tls_secret_name.as_ref()).map(|secret| json!([
+            {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]},
+            {"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": ["*"], "tls": {"mode": "SIMPLE", "credentialName": secret}},
+        ])),
     })
 }
 

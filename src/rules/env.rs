@@ -46,6 +46,8 @@ const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG409], run: |r, _, out| out.extend(knative_config(r)) },
     Check { codes: &[RuleCode::KG411], run: knative_typed_conflicts },
     Check { codes: &[RuleCode::KG412], run: knative_settings_unused },
+    Check { codes: &[RuleCode::KG413], run: https_without_tls },
+    Check { codes: &[RuleCode::KG414], run: tls_unserved },
     Check { codes: &[RuleCode::KG311], run: |r, _, out| out.extend(sail_version(r)) },
     Check { codes: &[RuleCode::KG205], run: |r, _, out| out.extend(versions(r)) },
     Check { codes: &[RuleCode::KG307, RuleCode::KG309], run: |r, _, out| out.extend(istio_values(r)) },
@@ -741,6 +743,45 @@ fn knative_settings_unused(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>
             ),
         );
     }
+}
+
+/// KG413: `https` URLs where no listener terminates TLS and nothing in front is declared to.
+fn https_without_tls(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
+    if e.kserve.url_scheme != crate::config::model::UrlScheme::Https
+        || e.tls.terminated_upstream
+        || r.tls_secret_namespace().is_some()
+    {
+        return;
+    }
+    let why = if !r.knative_mode() && !r.gateway_api_ingress() {
+        "Standard mode with Ingress objects has no TLS listener kgen configures"
+    } else {
+        "no gateway listener kgen configures has a certificate (`kserve.tlsSecretName` or `tls.issuer`)"
+    };
+    out.push(
+        r.diag_at(
+            diag(RuleCode::KG413, format!("InferenceService URLs are `https://` but {why}: clients would fail the TLS handshake"))
+                .label("nothing terminates TLS for this scheme")
+                .hint("set `tls.issuer` (cert-manager issuer by name) or `kserve.tlsSecretName`, or `tls.terminatedUpstream: true` when TLS ends in front of the cluster"),
+            "/kserve/urlScheme",
+        ),
+    );
+}
+
+/// KG414: a certificate named where no listener kgen configures serves it.
+fn tls_unserved(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
+    if e.kserve.tls_secret_name.is_none() || r.tls_secret_namespace().is_some() {
+        return;
+    }
+    // Where the file set one; a Secret name derived from `tls.issuer` points there.
+    let at = r.diag_at_any(
+        diag(RuleCode::KG414, "no listener kgen configures serves this certificate: it has no effect here".to_string())
+            .hint("remove it, or use `kserve.ingress: gatewayApi`"),
+        &["/kserve/tlsSecretName", "/tls/issuer"],
+    );
+    out.push(at);
 }
 
 #[cfg(test)]
