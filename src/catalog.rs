@@ -93,6 +93,19 @@ pub struct RuleFacts {
     pub chart_needs: BTreeMap<String, Vec<String>>,
     /// Keys of maps whose values must be strings.
     pub string_maps: Vec<String>,
+    /// The Knative ConfigMap keys of the typed `knative.features` and `knative.progressDeadline`.
+    pub knative_config_keys: KnativeConfigKeys,
+}
+
+/// Which Knative Serving ConfigMap keys the typed Knative settings write.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KnativeConfigKeys {
+    /// `config-features` flag by `knative.features` field name.
+    pub features: IndexMap<String, String>,
+    /// `config-deployment` keys of the progress deadline: the one written first, then any
+    /// other name Knative reads it under.
+    pub progress_deadline: Vec<String>,
 }
 
 /// The gateway chart's allowed top-level values keys from an Istio minor on.

@@ -359,7 +359,8 @@ fn scalar_candidates(pointer: &str, v: &Value) -> Vec<Value> {
 }
 
 /// An enum's other values (from the JSON Schema); else a bumped version for version-like
-/// strings; else the string with an `x` added, which fits kgen's name and URL patterns.
+/// strings, or a bumped number for a number with a unit (`20m` → `21m`, a duration); else the
+/// string with an `x` added, which fits kgen's name and URL patterns.
 fn string_candidates(pointer: &str, s: &str) -> Vec<Value> {
     if let Some(allowed) =
         schema_at(environment_schema(), pointer).and_then(|n| n.get("enum")).and_then(Value::as_array)
@@ -367,6 +368,7 @@ fn string_candidates(pointer: &str, s: &str) -> Vec<Value> {
         return allowed.iter().filter(|a| a.as_str() != Some(s)).cloned().collect();
     }
     let mut out: Vec<String> = bumped_versions(s);
+    out.extend(bumped_quantity(s));
     out.extend([format!("x{s}"), format!("{s}x"), "x".to_string()]);
     out.into_iter().map(Value::String).collect()
 }
@@ -394,6 +396,14 @@ fn bumped_versions(s: &str) -> Vec<String> {
         out.push(join(&[parts[0], parts[1], 1]));
     }
     out
+}
+
+/// `20m` → `21m`: a whole number followed by a unit of letters, the number plus one.
+fn bumped_quantity(s: &str) -> Option<String> {
+    let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (n, unit) = s.split_at(digits);
+    let n: u64 = n.parse().ok()?;
+    (!unit.is_empty() && unit.chars().all(|c| c.is_ascii_alphabetic())).then(|| format!("{}{unit}", n + 1))
 }
 
 /// A list of scalars changes as a whole: its last item changed, an item added, an item removed.
@@ -503,6 +513,8 @@ mod tests {
         assert_eq!(
             paths(&reach),
             [
+                // prod's `tls.issuer`: the Certificate is for the domain's wildcard.
+                ("manifests/istio-system/certificate-kserve-ingress-tls.yaml", Change::Changed),
                 ("manifests/knative-serving/knativeserving-knative-serving.yaml", Change::Changed),
                 ("values/kserve.yaml", Change::Changed),
             ]
@@ -627,6 +639,10 @@ mod tests {
         assert_eq!(bumped_versions("1.33"), ["1.34", "1.33.1"]);
         assert_eq!(bumped_versions("1.27.1"), ["1.27.2", "1.28.0"]);
         assert!(bumped_versions("models.example.com").is_empty());
+        assert_eq!(bumped_quantity("20m").as_deref(), Some("21m"));
+        assert_eq!(bumped_quantity("60s").as_deref(), Some("61s"));
+        assert_eq!(bumped_quantity("v1"), None);
+        assert_eq!(bumped_quantity("600"), None);
     }
 
     #[test]

@@ -44,6 +44,11 @@ pub struct Environment {
     /// Gateway API CRDs and implementation, used by Standard mode with `kserve.ingress: gatewayApi`.
     #[serde(default)]
     pub gateway_api: GatewayApi,
+    /// Where TLS for InferenceService URLs ends: a cert-manager certificate for the ingress
+    /// gateway, or a load balancer in front of the cluster (`kserve.urlScheme: https` needs one
+    /// of them, rule KG413).
+    #[serde(default, skip_serializing_if = "Tls::is_default")]
+    pub tls: Tls,
     /// Version overrides. Every component defaults to the pin of the chosen KServe release in
     /// kgen's catalog (`kgen versions`); set one only to deviate from KServe's tested set.
     #[serde(default)]
@@ -220,8 +225,11 @@ pub struct Kserve {
     /// ServiceMeshMemberRoll, so their pods can get sidecars.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub model_namespaces: Vec<DnsLabel>,
-    /// Secret (in the KServe namespace) with the TLS certificate of the Gateway API `https`
-    /// listener. Referenced by name only: certificates never go in environment files.
+    /// Secret with the TLS certificate of the ingress gateway: the Gateway API `https` listener
+    /// (Standard mode; the Secret is in the KServe namespace) or the `knative-ingress-gateway`
+    /// HTTPS server (Knative mode with Istio; the Secret is in the mesh namespace, where the
+    /// gateway pods read it). Referenced by name only: certificates never go in environment
+    /// files. With `tls.issuer`, kgen's Certificate writes it (default `kserve-ingress-tls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"))]
     pub tls_secret_name: Option<String>,
@@ -280,6 +288,51 @@ pub enum UrlScheme {
     Http,
     /// HTTPS (TLS terminated at the gateway).
     Https,
+}
+
+/// TLS for InferenceService URLs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Tls {
+    /// cert-manager issuer, by reference, that signs a certificate for the ingress domain's
+    /// wildcard: kgen renders a cert-manager `Certificate` writing `kserve.tlsSecretName`, and
+    /// the gateway's HTTPS listener serving it. The issuer itself (and any key or account it
+    /// needs) is the cluster's: kgen never renders a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<IssuerRef>,
+    /// TLS ends in front of the cluster (a load balancer, a CDN, an OpenShift Route) and the
+    /// gateways serve plain HTTP behind it: allows `kserve.urlScheme: https` without a
+    /// certificate on the gateway (rule KG413).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub terminated_upstream: bool,
+}
+
+impl Tls {
+    /// Whether nothing is set.
+    pub fn is_default(&self) -> bool {
+        self == &Tls::default()
+    }
+}
+
+/// A cert-manager issuer by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IssuerRef {
+    /// `ClusterIssuer` (any namespace) or `Issuer` (must live in the Certificate's namespace:
+    /// the mesh namespace in Knative mode, the KServe namespace in Standard mode).
+    pub kind: IssuerKind,
+    /// The issuer's name.
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"), length(max = 253))]
+    pub name: String,
+}
+
+/// Kind of a cert-manager issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum IssuerKind {
+    /// A cluster-scoped `ClusterIssuer`.
+    ClusterIssuer,
+    /// A namespaced `Issuer`.
+    Issuer,
 }
 
 /// Standard-mode ingress flavour.
@@ -381,8 +434,72 @@ pub struct Knative {
     pub operator_namespace: Option<String>,
     /// Extra Knative configuration, by ConfigMap name without `config-` (for example
     /// `autoscaler: {scale-to-zero-grace-period: 60s}`), merged into `KnativeServing.spec.config`.
+    /// A key that a typed field below also writes (`features.kubernetes.podspec-affinity`,
+    /// `deployment.progress-deadline`) is an error (rule KG411): set it in one place.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub config: IndexMap<String, IndexMap<String, String>>,
+    /// Knative Serving feature flags (`config-features`) that InferenceService pod specs need in
+    /// Knative mode. Each is `disabled` in Knative until set; `true` writes `enabled`, `false`
+    /// writes `disabled`, unset writes nothing. Read only in Knative mode (rule KG412).
+    #[serde(default, skip_serializing_if = "KnativeFeatures::is_empty")]
+    pub features: KnativeFeatures,
+    /// How long Knative waits for a new revision's Deployment to make progress before it fails
+    /// the revision (`config-deployment` `progress-deadline`; Knative's default is `600s`). Large
+    /// models that take longer to download and load need more (kserve/kserve#3795). A positive
+    /// whole number of seconds, minutes or hours: `900s`, `20m`, `1h`. Read only in Knative mode
+    /// (rule KG412).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[1-9][0-9]{0,5}(s|m|h)$"))]
+    pub progress_deadline: Option<String>,
+}
+
+/// Knative Serving `config-features` flags by what they let an InferenceService's pod spec
+/// carry. KServe's node-scheduling guide asks for `affinity`, `nodeSelector` and `tolerations`
+/// in Knative mode; the others are Knative flags the same pod specs run into (GPU runtime
+/// classes, init containers, PVC storage).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KnativeFeatures {
+    /// `kubernetes.podspec-affinity`: `affinity` in InferenceService pod specs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<bool>,
+    /// `kubernetes.podspec-nodeselector`: `nodeSelector` in InferenceService pod specs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<bool>,
+    /// `kubernetes.podspec-tolerations`: `tolerations` in InferenceService pod specs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerations: Option<bool>,
+    /// `kubernetes.podspec-runtimeclassname`: `runtimeClassName` (GPU runtime classes such as
+    /// `nvidia`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_class_name: Option<bool>,
+    /// `kubernetes.podspec-init-containers`: user `initContainers` (KServe's own storage
+    /// initializer does not need it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_containers: Option<bool>,
+    /// `kubernetes.podspec-persistent-volume-claim`: PersistentVolumeClaim volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_claim: Option<bool>,
+    /// `kubernetes.podspec-persistent-volume-write`: PersistentVolumeClaim volumes mounted
+    /// read-write (needs `persistentVolumeClaim`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_write: Option<bool>,
+}
+
+impl KnativeFeatures {
+    /// Whether no flag is set.
+    pub fn is_empty(&self) -> bool {
+        self == &KnativeFeatures::default()
+    }
+
+    /// The flags that are set, as `(field name, value)`, field names as written in environment
+    /// files (the keys of the catalog's `ruleFacts.knativeConfigKeys.features`).
+    pub fn set(&self) -> Vec<(String, bool)> {
+        let v = serde_json::to_value(self).expect("flags serialise");
+        v.as_object()
+            .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_bool()?))).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// cert-manager settings.
@@ -658,7 +775,13 @@ impl Default for Mesh {
 
 impl Default for Knative {
     fn default() -> Self {
-        Knative { namespace: defaults::knative_namespace(), operator_namespace: None, config: IndexMap::new() }
+        Knative {
+            namespace: defaults::knative_namespace(),
+            operator_namespace: None,
+            config: IndexMap::new(),
+            features: KnativeFeatures::default(),
+            progress_deadline: None,
+        }
     }
 }
 
@@ -694,6 +817,9 @@ pub(crate) mod defaults {
     pub(crate) fn cert_manager_namespace() -> String {
         "cert-manager".into()
     }
+    pub(crate) fn tls_secret_name() -> String {
+        "kserve-ingress-tls".into()
+    }
     pub(crate) fn revision() -> String {
         "main".into()
     }
@@ -727,6 +853,25 @@ mod tests {
         let mut out = Vec::new();
         walk(&schema, &mut out);
         out
+    }
+
+    /// Every `knative.features` field has its Knative flag in the catalog, and the catalog no
+    /// flag without a field.
+    #[test]
+    fn every_knative_feature_has_its_flag() {
+        let all = KnativeFeatures {
+            affinity: Some(true),
+            node_selector: Some(true),
+            tolerations: Some(true),
+            runtime_class_name: Some(true),
+            init_containers: Some(true),
+            persistent_volume_claim: Some(true),
+            persistent_volume_write: Some(true),
+        };
+        let fields: Vec<String> = all.set().into_iter().map(|(k, _)| k).collect();
+        let flags: Vec<String> =
+            crate::catalog::get().rule_facts.knative_config_keys.features.keys().cloned().collect();
+        assert_eq!(fields, flags);
     }
 
     /// `ALL` lists every variant (the schema is derived from the enum itself), so what is checked

@@ -93,6 +93,22 @@ impl Resolved {
         !self.knative_mode() && self.env.kserve.ingress == IngressFlavour::GatewayApi
     }
 
+    /// The namespace of the ingress gateway's TLS Secret, when a listener kgen configures serves
+    /// `kserve.tlsSecretName`: the Gateway API Gateway's (the KServe namespace) in Standard mode
+    /// with `ingress: gatewayApi`; the Istio ingress gateway pods' (the mesh namespace), which
+    /// read a Gateway's `credentialName`, in Knative mode on Istio. `None`: nothing kgen renders
+    /// terminates TLS (Standard mode with Ingress objects, or no Secret named).
+    pub fn tls_secret_namespace(&self) -> Option<&str> {
+        self.env.kserve.tls_secret_name.as_ref()?;
+        if self.gateway_api_ingress() {
+            Some(&self.env.kserve.namespace)
+        } else if self.knative_networking == Some(KnativeNetworking::Istio) {
+            Some(&self.env.mesh.namespace)
+        } else {
+            None
+        }
+    }
+
     /// The class KServe's ingress objects use: the GatewayClass of the implementation with
     /// Gateway API, else the IngressClass.
     pub fn ingress_class(&self) -> &str {
@@ -461,6 +477,15 @@ fn derive_defaults(name: &str, release: &Release, merged: &Value, env: &mut Envi
         }
     };
     fill(&mut env.cluster.name, "/cluster/name", name, "the environment's name");
+    if env.tls.issuer.is_some() {
+        let secret = crate::config::model::defaults::tls_secret_name();
+        fill(
+            &mut env.kserve.tls_secret_name,
+            "/kserve/tlsSecretName",
+            &secret,
+            "the Secret tls.issuer's Certificate writes",
+        );
+    }
     if env.cluster.platform == Platform::Kubernetes && env.kserve.deployment_mode.is_knative() {
         let how = format!("kgen's catalog (where KServe {}'s install script puts the operator)", release.version);
         let ns = &release.knative_operator_namespace;

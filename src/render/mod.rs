@@ -327,7 +327,41 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
         },
         // `profile` or (Istio 1.24+) `platform`: what selects the OpenShift profile.
         "istio": {"openshiftKey": openshift_key},
+        "knative_typed_config": knative_typed_config(r),
+        // The upstream Knative operator's `knative-ingress-gateway` servers when the gateway
+        // serves the TLS Secret (the KnativeServing CRD's `spec.ingress.istio.knative-ingress-
+        // gateway.servers`, which replace net-istio's HTTP-only server); null otherwise.
+        "knative_ingress_servers": r.tls_secret_namespace().filter(|_| r.knative_mode()).and(r.env.kserve.tls_secret_name.as_ref()).map(|secret| json!([
+            {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]},
+            {"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": ["*"], "tls": {"mode": "SIMPLE", "credentialName": secret}},
+        ])),
     })
+}
+
+/// What the typed `knative.features` and `knative.progressDeadline` write into
+/// `KnativeServing.spec.config`, by ConfigMap (the catalog names each key). The template merges
+/// it over `knative.config`, so a typed field wins where rule KG411 is ignored.
+pub fn knative_typed_config(r: &Resolved) -> Value {
+    let keys = &crate::catalog::get().rule_facts.knative_config_keys;
+    let mut config = serde_json::Map::new();
+    let features: serde_json::Map<String, Value> = r
+        .env
+        .knative
+        .features
+        .set()
+        .into_iter()
+        .filter_map(|(field, on)| {
+            let flag = keys.features.get(&field)?;
+            Some((flag.clone(), json!(if on { "enabled" } else { "disabled" })))
+        })
+        .collect();
+    if !features.is_empty() {
+        config.insert("features".into(), Value::Object(features));
+    }
+    if let (Some(d), Some(key)) = (&r.env.knative.progress_deadline, keys.progress_deadline.first()) {
+        config.insert("deployment".into(), json!({ key: d }));
+    }
+    Value::Object(config)
 }
 
 /// The index: what was rendered from what, and the digest of every file (SPEC §5).

@@ -338,6 +338,29 @@ pub fn plan(r: &Resolved) -> Plan {
             data: json!({"name": "kserve-ingress-gateway"}),
         });
     }
+    // The ingress gateway's certificate, where a listener kgen configures serves it.
+    let certificate = match (&e.tls.issuer, r.tls_secret_namespace(), &e.kserve.tls_secret_name) {
+        (Some(issuer), Some(secret_ns), Some(secret)) => {
+            let domain = &e.kserve.ingress_domain;
+            // Knative's hosts are `<name>.<namespace>.<domain>` (its default domain template), one
+            // level below what `*.<domain>` covers; KServe's Standard hosts `<name>-<namespace>.<domain>`.
+            let mut dns = vec![format!("*.{domain}")];
+            if knative {
+                dns.extend(e.kserve.model_namespaces.iter().map(|n| format!("*.{}.{domain}", n.0)));
+            }
+            objects.push(Object {
+                api_version: "cert-manager.io/v1",
+                kind: "Certificate",
+                name: secret.clone(),
+                namespace: Some(secret_ns.to_string()),
+                template: "manifests/certificate.yaml",
+                phase: PHASE_NETWORKING,
+                data: json!({"name": secret, "namespace": secret_ns, "secretName": secret, "issuer": issuer, "dnsNames": dns}),
+            });
+            true
+        }
+        _ => false,
+    };
     if openshift {
         openshift_objects(r, &ns, &pins, &mut objects);
     }
@@ -372,6 +395,10 @@ pub fn plan(r: &Resolved) -> Plan {
     } else if own_gateways {
         // Upstream Istio on OpenShift: the Gateway CRD comes with istio-base.
         networking_needs.push("release/istio-base");
+    }
+    if certificate {
+        // The Certificate CRD: cert-manager's chart, or its OLM operator (phase `operators`).
+        networking_needs.extend(["release/cert-manager", "phase/operators"]);
     }
     let has_phase = |p: &str| objects.iter().any(|o| o.phase == p);
     if has_phase(PHASE_OPERATORS) {

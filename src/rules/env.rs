@@ -44,6 +44,10 @@ const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG621], run: secret_ref },
     Check { codes: &[RuleCode::KG116, RuleCode::KG117], run: |r, _, out| out.extend(ignore_entries(r)) },
     Check { codes: &[RuleCode::KG409], run: |r, _, out| out.extend(knative_config(r)) },
+    Check { codes: &[RuleCode::KG411], run: knative_typed_conflicts },
+    Check { codes: &[RuleCode::KG412], run: knative_settings_unused },
+    Check { codes: &[RuleCode::KG413], run: https_without_tls },
+    Check { codes: &[RuleCode::KG414], run: tls_unserved },
     Check { codes: &[RuleCode::KG311], run: |r, _, out| out.extend(sail_version(r)) },
     Check { codes: &[RuleCode::KG205], run: |r, _, out| out.extend(versions(r)) },
     Check { codes: &[RuleCode::KG307, RuleCode::KG309], run: |r, _, out| out.extend(istio_values(r)) },
@@ -678,6 +682,106 @@ fn knative_config(r: &Resolved) -> Vec<Diagnostic> {
             )
         })
         .collect()
+}
+
+/// KG411: a key of `KnativeServing.spec.config` set by a typed field and by `knative.config`.
+fn knative_typed_conflicts(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let k = &r.env.knative;
+    let keys = &catalog::get().rule_facts.knative_config_keys;
+    let feature_conflicts = k.features.set().into_iter().filter_map(|(field, _)| {
+        let flag = keys.features.get(&field)?;
+        k.config
+            .get("features")?
+            .contains_key(flag)
+            .then(|| (format!("/knative/config/features/{flag}"), format!("knative.features.{field}"), flag.clone()))
+    });
+    let deployment = k.config.get("deployment");
+    let deadline_conflicts = keys
+        .progress_deadline
+        .iter()
+        .filter(|key| k.progress_deadline.is_some() && deployment.is_some_and(|d| d.contains_key(*key)))
+        .map(|key| (format!("/knative/config/deployment/{key}"), "knative.progressDeadline".to_string(), key.clone()));
+    for (at, field, key) in feature_conflicts.chain(deadline_conflicts).collect::<Vec<_>>() {
+        out.push(
+            r.diag_at(
+                diag(
+                    RuleCode::KG411,
+                    format!("`{key}` is set here and by `{field}`, which writes the same Knative key"),
+                )
+                .label("remove this key or the typed field")
+                .hint(format!("keep `{field}` and remove `{key}` from `knative.config`")),
+                &at,
+            ),
+        );
+    }
+}
+
+/// KG412: typed Knative settings where no Knative Serving is installed.
+fn knative_settings_unused(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    if r.knative_mode() {
+        return;
+    }
+    let k = &r.env.knative;
+    let set: Vec<(&str, &str)> = [
+        ("/knative/features", "knative.features", !k.features.is_empty()),
+        ("/knative/progressDeadline", "knative.progressDeadline", k.progress_deadline.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(at, name, on)| on.then_some((at, name)))
+    .collect();
+    for (at, name) in set {
+        out.push(
+            r.diag_at(
+                diag(
+                    RuleCode::KG412,
+                    format!(
+                        "`{name}` configures Knative Serving, which Standard mode does not install: nothing reads it"
+                    ),
+                )
+                .hint("remove it; Standard-mode Deployments need no Knative flag"),
+                at,
+            ),
+        );
+    }
+}
+
+/// KG413: `https` URLs where no listener terminates TLS and nothing in front is declared to.
+fn https_without_tls(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
+    if e.kserve.url_scheme != crate::config::model::UrlScheme::Https
+        || e.tls.terminated_upstream
+        || r.tls_secret_namespace().is_some()
+    {
+        return;
+    }
+    let why = if !r.knative_mode() && !r.gateway_api_ingress() {
+        "Standard mode with Ingress objects has no TLS listener kgen configures"
+    } else {
+        "no gateway listener kgen configures has a certificate (`kserve.tlsSecretName` or `tls.issuer`)"
+    };
+    out.push(
+        r.diag_at(
+            diag(RuleCode::KG413, format!("InferenceService URLs are `https://` but {why}: clients would fail the TLS handshake"))
+                .label("nothing terminates TLS for this scheme")
+                .hint("set `tls.issuer` (cert-manager issuer by name) or `kserve.tlsSecretName`, or `tls.terminatedUpstream: true` when TLS ends in front of the cluster"),
+            "/kserve/urlScheme",
+        ),
+    );
+}
+
+/// KG414: a certificate named where no listener kgen configures serves it.
+fn tls_unserved(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
+    if e.kserve.tls_secret_name.is_none() || r.tls_secret_namespace().is_some() {
+        return;
+    }
+    // Where the file set one; a Secret name derived from `tls.issuer` points there.
+    let at = r.diag_at_any(
+        diag(RuleCode::KG414, "no listener kgen configures serves this certificate: it has no effect here".to_string())
+            .hint("remove it, or use `kserve.ingress: gatewayApi`"),
+        &["/kserve/tlsSecretName", "/tls/issuer"],
+    );
+    out.push(at);
 }
 
 #[cfg(test)]

@@ -121,18 +121,26 @@ pub fn load_balancer_workload(r: &Resolved, release: &str) -> Option<(String, St
     Some((kind.to_ascii_lowercase(), name))
 }
 
-/// Webhook Deployments (namespace, name) install.sh waits for before a release: those that
-/// admit an API group the release needs (`ruleFacts.chartNeeds`), where this render installs
+/// Webhook Deployments (namespace, name) install.sh waits for before a release or a manifest
+/// phase: those that admit an API group the release needs (`ruleFacts.chartNeeds`) or the
+/// phase's objects belong to (the Certificate of `tls.issuer`), where this render installs
 /// their provider (catalog `installReadiness.webhooks`).
 fn webhook_waits(plan: &Plan, kind: &str, name: &str) -> Vec<(String, String)> {
     let cat = catalog::get();
-    if kind != "release" {
-        return vec![];
-    }
+    let groups: Vec<String> = match kind {
+        "release" => cat.rule_facts.chart_needs.get(name).cloned().unwrap_or_default(),
+        "crds" => vec![],
+        _ => plan
+            .objects
+            .iter()
+            .filter(|o| o.phase == name)
+            .filter_map(|o| o.api_version.split_once('/').map(|(g, _)| g.to_string()))
+            .collect(),
+    };
     let packages: Vec<&str> =
         plan.objects.iter().filter(|o| o.kind == "Subscription").map(|o| o.name.as_str()).collect();
     let mut out = Vec::new();
-    for group in cat.rule_facts.chart_needs.get(name).into_iter().flatten() {
+    for group in &groups {
         let Some(hook) = cat.install_readiness.webhooks.get(group) else { continue };
         for (provider, fixed) in &hook.namespaces {
             let ns = match provider.split_once('/') {
