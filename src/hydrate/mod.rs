@@ -12,6 +12,7 @@
 //! (`skipCrds`), Flux (`install.crds`) and install.sh (`--skip-crds`) are told.
 
 pub mod chart_lock;
+pub mod committed;
 pub mod risk;
 
 use std::collections::{BTreeMap, HashMap};
@@ -152,6 +153,17 @@ impl Job {
             args.extend(["--kube-version".into(), v.clone()]);
         }
         args
+    }
+
+    /// What the index of a render with `gitops.hydrate` records of this run, beside the chart
+    /// and names (and `kgen.hydrated.json` too, so that the two can be compared).
+    pub fn hydration(&self) -> crate::lock::Hydration {
+        crate::lock::Hydration {
+            values_digest: sha256(self.values.as_bytes()),
+            include_crds: self.include_crds,
+            skip_schema_validation: self.skip_schema,
+            kube_version: self.kube_version.clone(),
+        }
     }
 
     /// `kserve (chart kserve-resources v0.20.0)`.
@@ -434,15 +446,18 @@ pub struct IndexRelease<'a> {
 }
 
 /// The text of [`INDEX_FILE`]: environment, every release with its chart, archive digest and
-/// values digest, and the `sha256:` of every file, as JSON (stable order).
+/// values digest and the other inputs of its run ([`Job::hydration`]), and the `sha256:` of every
+/// file, as JSON (stable order).
 pub fn index(env: &str, releases: &[IndexRelease<'_>], files: &BTreeMap<String, String>) -> String {
     let rels: Vec<Value> = releases
         .iter()
         .map(|r| {
+            let h = r.job.hydration();
             json!({
                 "name": r.job.release, "namespace": r.job.namespace, "chart": r.job.chart.chart,
                 "repo": r.job.chart.repo, "version": r.job.chart.version, "chartDigest": r.chart_digest,
-                "valuesDigest": sha256(r.job.values.as_bytes()),
+                "valuesDigest": h.values_digest, "includeCrds": h.include_crds,
+                "skipSchemaValidation": h.skip_schema_validation, "kubeVersion": h.kube_version,
             })
         })
         .collect();

@@ -359,7 +359,7 @@ fn lock(
             h.update(text.as_bytes());
         }
     }
-    Lock {
+    let mut lock = Lock {
         format: lock::FORMAT,
         kgen_version: env!("CARGO_PKG_VERSION").to_string(),
         environment: r.name.clone(),
@@ -370,7 +370,7 @@ fn lock(
             model_namespaces: r.env.kserve.model_namespaces.iter().map(|n| n.0.clone()).collect(),
         },
         mesh: lock::Mesh { provider: r.env.mesh.provider },
-        gitops: lock::Gitops { engine: r.env.gitops.engine },
+        gitops: lock::Gitops { engine: r.env.gitops.engine, hydrate: r.env.gitops.hydrate },
         versions: plan.versions().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         releases: plan
             .releases
@@ -381,6 +381,7 @@ fn lock(
                 repo: x.repo.clone(),
                 version: x.version.clone(),
                 namespace: x.namespace.clone(),
+                hydration: None,
             })
             .collect(),
         crd_sources: plan
@@ -399,5 +400,16 @@ fn lock(
             .map(|n| lock::Node { id: n.id.clone(), needs: n.needs.clone(), wave: n.wave })
             .collect(),
         files: files.iter().map(|(k, v)| (k.clone(), sha256(v.as_bytes()))).collect(),
+    };
+    if r.env.gitops.hydrate {
+        // What `kgen hydrate --write` must render each release from: the same runs it makes
+        // (crate::hydrate::jobs), so that `render --check` compares like with like.
+        let kube = crate::hydrate::kube_version(&r.env.cluster.kubernetes_version);
+        let jobs = crate::hydrate::jobs(&lock, |p| files.get(p).cloned(), Some(&kube))
+            .expect("every release of a render has its values file");
+        for (rel, job) in lock.releases.iter_mut().zip(&jobs) {
+            rel.hydration = Some(job.hydration());
+        }
     }
+    lock
 }
