@@ -55,7 +55,8 @@ pub fn run(ctx: &Context<'_>, args: &HydrateArgs) -> Result<u8, Error> {
         let off: Vec<&str> = locks.iter().filter(|l| !l.gitops.hydrate).map(|l| l.environment.as_str()).collect();
         if !off.is_empty() {
             return Err(Error::Refused(format!(
-                "--write: {} do(es) not set `gitops.hydrate: true`, so no engine applies `rendered/<env>/{}/`; set it                  in the environment file (argocd or flux), or look at the output with `kgen hydrate ENV --out DIR`",
+                "--write: {} do(es) not set `gitops.hydrate: true`, so no engine applies `rendered/<env>/{}/`; set it \
+                 in the environment file (argocd or flux), or look at the output with `kgen hydrate ENV --out DIR`",
                 off.join(", "),
                 committed::FOLDER
             )));
