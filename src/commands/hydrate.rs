@@ -68,8 +68,11 @@ pub fn run(ctx: &Context<'_>, args: &HydrateArgs) -> Result<u8, Error> {
     // environment's folder (which carries `hydrated/` over) in the meantime.
     let _held = if args.write {
         let shown = display(root, &rendered);
-        std::fs::create_dir_all(&rendered)
-            .map_err(|source| Error::Io { path: rendered.clone(), action: "create", source })?;
+        std::fs::create_dir_all(&rendered).map_err(|source| Error::Io {
+            path: rendered.clone(),
+            action: "create",
+            source,
+        })?;
         Some(crate::write::lock_output(
             &rendered,
             &shown,

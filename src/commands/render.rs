@@ -540,11 +540,13 @@ fn hydration_findings(out: &Path, shown: &str, r: &Rendered) -> Vec<String> {
     let folder = format!("{shown}/{env}/{}", committed::FOLDER);
     if !lock.gitops.hydrate {
         return if std::fs::symlink_metadata(&dir).is_ok() {
-            vec![crate::diag::escape(&format!(
-                "{env}: `{folder}/` is left from `gitops.hydrate: true`: no engine applies it now that the \
+            vec![
+                crate::diag::escape(&format!(
+                    "{env}: `{folder}/` is left from `gitops.hydrate: true`: no engine applies it now that the \
                  environment does not set it; delete it (`git rm -r {folder}`), or set `gitops.hydrate: true` again"
-            ))
-            .into_owned()]
+                ))
+                .into_owned(),
+            ]
         } else {
             vec![]
         };
