@@ -90,9 +90,8 @@ pub fn run(ctx: &Context<'_>, args: &HydrateArgs) -> Result<u8, Error> {
     };
     let mut per_env = Vec::with_capacity(renders.len());
     for (r, lock) in renders.iter().zip(&locks) {
-        let jobs =
-            hydrate::jobs(&lock, |p| r.files.get(p).cloned(), kube_version(&checked.resolved, &r.env).as_deref())
-                .map_err(|e| Error::Internal(format!("{}: {e}", r.env)))?;
+        let jobs = hydrate::jobs(lock, |p| r.files.get(p).cloned(), kube_version(&checked.resolved, &r.env).as_deref())
+            .map_err(|e| Error::Internal(format!("{}: {e}", r.env)))?;
         per_env.push(jobs);
     }
     let all: Vec<Job> = per_env.iter().flatten().cloned().collect::<BTreeSet<_>>().into_iter().collect();
