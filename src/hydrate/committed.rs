@@ -14,7 +14,7 @@ use crate::render::sha256;
 
 /// The folder under `rendered/<env>/` the engines apply the hydrated releases from (one
 /// subfolder per release).
-pub const FOLDER: &str = "hydrated";
+pub use crate::render::HYDRATED_FOLDER as FOLDER;
 
 /// What is wrong with a committed hydration.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,7 +19,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Value, json};
 
-use crate::catalog;
 use crate::lock::Lock;
 use crate::render::sha256;
 use crate::yaml;
@@ -175,7 +174,7 @@ impl Job {
 /// The Helm version `--kube-version` gets for an environment's `cluster.kubernetesVersion`
 /// (`1.33` → `1.33.0`).
 pub fn kube_version(minor: &str) -> String {
-    if minor.matches('.').count() == 1 { format!("{minor}.0") } else { minor.to_string() }
+    crate::render::helm_kube_version(minor)
 }
 
 /// The `helm template` runs of one render: one per Helm release of its index, with the values
@@ -185,24 +184,21 @@ pub fn jobs(
     file: impl Fn(&str) -> Option<String>,
     kube_version: Option<&str>,
 ) -> Result<Vec<Job>, String> {
-    let cat = catalog::get();
     lock.releases
         .iter()
         .map(|rel| {
             let path = format!("values/{}.yaml", rel.name);
             let text = file(&path).ok_or_else(|| format!("the render has no `{path}` for release {}", rel.name))?;
-            let values = without_header(&text);
+            // The inputs the render's index records with `gitops.hydrate`: one function decides both.
+            let h = crate::render::hydration_inputs(&rel.name, &rel.version, &text, kube_version);
             Ok(Job {
                 release: rel.name.clone(),
                 namespace: rel.namespace.clone(),
                 chart: ChartRef { repo: rel.repo.clone(), chart: rel.chart.clone(), version: rel.version.clone() },
-                values,
-                include_crds: !cat.charts.get(&rel.name).is_some_and(|c| c.skip_crds),
-                skip_schema: cat
-                    .broken_values_schemas
-                    .iter()
-                    .any(|b| b.release == rel.name && b.version == rel.version),
-                kube_version: kube_version.map(str::to_string),
+                values: without_header(&text),
+                include_crds: h.include_crds,
+                skip_schema: h.skip_schema_validation,
+                kube_version: h.kube_version,
             })
         })
         .collect()
@@ -210,11 +206,7 @@ pub fn jobs(
 
 /// A values file without the comment lines it starts with.
 fn without_header(text: &str) -> String {
-    let mut rest = text;
-    while rest.starts_with('#') {
-        rest = rest.split_once('\n').map_or("", |(_, r)| r);
-    }
-    rest.to_string()
+    crate::render::values_without_header(text).to_string()
 }
 
 /// One object a chart rendered.

@@ -141,7 +141,7 @@ fn files(r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Value>
                 // kustomization.yaml there: kustomize-controller generates one listing every
                 // manifest of the folder and its subfolders. Never pruned when it holds CRDs.
                 let life = &cat.lifecycle[name];
-                (own_source.clone(), format!("./{path}/{}/{name}", crate::hydrate::committed::FOLDER), !life.owns_crds)
+                (own_source.clone(), format!("./{path}/{}/{name}", crate::render::HYDRATED_FOLDER), !life.owns_crds)
             }
             "release" => {
                 let rel = release_by_name(plan, name);
