@@ -139,11 +139,15 @@ Examples:
     /// `$XDG_CACHE_HOME/kgen`, else `~/.cache/kgen`; folder `charts/`), and the sha256 of each
     /// archive is recorded on first use in `kgen.charts.lock.json` at the project root (commit
     /// it); an archive whose digest differs is refused (KG612). Output: `--out DIR/<env>/`,
-    /// default the cache's `hydrated/<env>/`. Exit 0: written, 2: error.
+    /// default the cache's `hydrated/<env>/`; with `--write`, `rendered/<env>/hydrated/` of
+    /// environments with `gitops.hydrate: true` (the charts' output only), which their engine
+    /// applies. Exit 0: written, 2: error.
     #[command(after_long_help = "\
 Examples:
   # Every Helm release of prod as plain objects, to check with your own tools
   kgen hydrate prod --out /tmp/hydrated
+  # gitops.hydrate: true — the objects prod's engine applies, to commit with the render
+  kgen hydrate --write prod
   # From the chart cache only (a disconnected machine); names what is missing
   kgen hydrate --offline
   # The Flux environments only, into one folder per environment
@@ -514,8 +518,13 @@ pub struct HydrateArgs {
     /// Write each environment under DIR/<env>/ (relative to `-C`) instead of the chart cache's
     /// `hydrated/<env>/`. A folder kgen hydrate did not write (no `kgen.hydrated.json`) is never
     /// replaced.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "write")]
     pub out: Option<PathBuf>,
+    /// Commit mode (`gitops.hydrate: true`): write each environment's chart output into
+    /// `rendered/<env>/hydrated/`, where its engine applies it from; refused for environments
+    /// without `gitops.hydrate`. Then commit it with the render.
+    #[arg(long)]
+    pub write: bool,
     /// Use only charts already in the chart cache; fail naming the ones missing.
     #[arg(long)]
     pub offline: bool,

@@ -86,6 +86,10 @@ pub struct Mesh {
 pub struct Gitops {
     /// `gitops.engine` of the environment.
     pub engine: GitopsEngine,
+    /// `gitops.hydrate` of the environment: the engine applies `hydrated/`, which
+    /// `kgen hydrate --write` makes. Absent when off (and in indexes from before it existed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hydrate: bool,
 }
 
 /// One Helm chart release.
@@ -101,6 +105,27 @@ pub struct Release {
     pub version: String,
     /// Namespace Helm keeps the release in.
     pub namespace: String,
+    /// With `gitops.hydrate`: what the release's committed hydration must have been made from,
+    /// beside the chart, repository, version, name and namespace above (`kgen render --check`
+    /// compares it with `hydrated/kgen.hydrated.json`). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hydration: Option<Hydration>,
+}
+
+/// The inputs of one release's `helm template` run other than its chart and names: what
+/// `kgen hydrate` records in `kgen.hydrated.json` and the index of a render with
+/// `gitops.hydrate` expects there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hydration {
+    /// `sha256:` of the values file without its header comment (which names the environment).
+    pub values_digest: String,
+    /// `--include-crds`: the engines install the chart's `crds/` folder.
+    pub include_crds: bool,
+    /// `--skip-schema-validation`: the chart's values schema rejects valid values.
+    pub skip_schema_validation: bool,
+    /// `--kube-version`: the cluster's Kubernetes version.
+    pub kube_version: Option<String>,
 }
 
 /// One CRD bundle applied from its Git repository at a tag.
@@ -159,7 +184,7 @@ impl Lock {
             (Some(m), Some(g)) => (m, g),
             (m, g) if format == 1 => (
                 m.unwrap_or(Mesh { provider: legacy_mesh(&s.releases, &s.files) }),
-                g.unwrap_or(Gitops { engine: legacy_engine(&s.files) }),
+                g.unwrap_or(Gitops { engine: legacy_engine(&s.files), hydrate: false }),
             ),
             _ => {
                 return Err(serde::de::Error::custom(format!("a format {format} lock has `mesh` and `gitops`")));

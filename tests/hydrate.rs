@@ -370,3 +370,130 @@ fn offline_with_an_empty_cache_names_every_chart_missing() {
     insta::assert_snapshot!("hydrate-offline-empty-cache", stderr(&o).replace(&dir.display().to_string(), "[project]"));
     assert!(!dir.join("kgen.charts.lock.json").exists());
 }
+
+/// The example project with `gitops.hydrate: true` in `dev` (Argo CD) and `staging` (Flux).
+fn project_hydrated() -> tempfile::TempDir {
+    let t = temp_project();
+    for (env, engine) in [("dev", "argocd"), ("staging", "flux")] {
+        let p = t.path().join(format!("environments/{env}.yaml"));
+        let text = std::fs::read_to_string(&p).unwrap();
+        let from = format!("  engine: {engine}\n");
+        assert!(text.contains(&from), "{env}: {text}");
+        std::fs::write(&p, text.replace(&from, &format!("{from}  hydrate: true\n"))).unwrap();
+    }
+    t
+}
+
+#[test]
+fn hydrated_mode_points_the_engines_at_the_hydrated_folders() {
+    // Rendering needs no `helm`: this runs everywhere.
+    let t = project_hydrated();
+    let dir = t.path();
+    let o = common::kgen(dir, &["render", "dev", "staging"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // No hydration yet: the render says so (a warning), and `--check` fails saying what to run.
+    assert!(
+        stderr(&o).contains(
+            "dev: `gitops.hydrate` is on, but there is no `hydrated/kgen.hydrated.json`: run `kgen hydrate --write dev`"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let o = common::kgen(dir, &["render", "--check", "staging"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("run `kgen hydrate --write staging`"), "{}", stdout(&o));
+    let read = |p: &str| std::fs::read_to_string(dir.join("rendered").join(p)).unwrap();
+    insta::assert_snapshot!("hydrated-argocd-application", read("dev/argocd/application-dev-kserve-crd.yaml"));
+    insta::assert_snapshot!(
+        "hydrated-flux-kustomization",
+        read("staging/flux/kustomization-kgen-staging-release-kserve-crd.yaml")
+    );
+    // Flux reads no chart: no HelmRelease, no HelmRepository.
+    let flux: Vec<String> =
+        read_tree(&dir.join("rendered/staging")).into_keys().filter(|p| p.starts_with("flux/")).collect();
+    assert!(!flux.iter().any(|p| p.contains("helmrelease") || p.contains("helmrepository")), "{flux:?}");
+    // The index records what each release's hydration must be made from.
+    let lock: serde_json::Value = serde_json::from_str(&read("dev/kgen.lock.json")).unwrap();
+    assert_eq!(lock["gitops"]["hydrate"], true);
+    let h = &lock["releases"][0]["hydration"];
+    assert!(h["valuesDigest"].as_str().unwrap().starts_with("sha256:") && h["kubeVersion"].is_string(), "{h}");
+}
+
+#[test]
+fn hydrate_write_is_refused_without_gitops_hydrate_and_a_left_over_folder_is_flagged() {
+    let t = temp_project();
+    let dir = t.path();
+    // Refused before any `helm` is looked for.
+    let o = run(dir, &["hydrate", "--write", "dev"], &OsString::from(""), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--write: dev do(es) not set `gitops.hydrate: true`"), "{}", stderr(&o));
+    assert!(!dir.join("rendered/dev/hydrated").exists());
+    // `hydrated/` of an environment that no longer sets it: kept, but reported.
+    assert_eq!(common::kgen(dir, &["render", "dev"]).status.code(), Some(0));
+    std::fs::create_dir_all(dir.join("rendered/dev/hydrated")).unwrap();
+    std::fs::write(dir.join("rendered/dev/hydrated/kgen.hydrated.json"), "{}").unwrap();
+    let o = common::kgen(dir, &["render", "--check", "dev"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("dev: `rendered/dev/hydrated/` is left from `gitops.hydrate: true`"), "{}", stdout(&o));
+    let o = common::kgen(dir, &["render", "dev"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(dir.join("rendered/dev/hydrated/kgen.hydrated.json").is_file(), "kgen render never deletes it");
+}
+
+#[test]
+fn committed_hydration_passes_render_check_until_values_change_or_a_file_is_edited() {
+    let Some(r) = renderer("committed_hydration_passes_render_check_until_values_change_or_a_file_is_edited") else {
+        return;
+    };
+    let t = project_hydrated();
+    let dir = t.path();
+    assert_eq!(common::kgen(dir, &["render", "dev", "staging"]).status.code(), Some(0));
+    let o = run_rendering(dir, &r, &["hydrate", "--write", "dev", "staging"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        dir.join("rendered/staging/hydrated/kserve-crd").is_dir()
+            && !dir.join("rendered/dev/hydrated/manifests").exists()
+    );
+    let o = common::kgen(dir, &["render", "--check", "dev", "staging"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+
+    // A values override changes: the render is redone, the hydration is stale.
+    let p = dir.join("environments/staging.yaml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(
+        &p,
+        format!(
+            "{text}values:\n  kserve:\n    kserve:\n      controller:\n        resources: {{limits: {{memory: 1Gi}}}}\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(common::kgen(dir, &["render", "staging"]).status.code(), Some(0));
+    let o = common::kgen(dir, &["render", "--check", "staging"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("staging: release kserve is stale in hydrated/: it was hydrated from other values (sha256:"),
+        "{out}"
+    );
+    assert!(out.contains("run `kgen hydrate --write staging`") && !out.contains("release cert-manager"), "{out}");
+    let o = run_rendering(dir, &r, &["hydrate", "--write", "staging"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(common::kgen(dir, &["render", "--check", "staging"]).status.code(), Some(0));
+
+    // A hydrated file edited by hand, one removed, one added.
+    let crds = dir.join("rendered/dev/hydrated/kserve-crd/_cluster");
+    let first = std::fs::read_dir(&crds).unwrap().map(|e| e.unwrap().path()).min().unwrap();
+    let name = first.file_name().unwrap().to_string_lossy().to_string();
+    let mut text = std::fs::read_to_string(&first).unwrap();
+    text.push_str("# edited\n");
+    std::fs::write(&first, text).unwrap();
+    std::fs::write(crds.join("extra.yaml"), "kind: ConfigMap\n").unwrap();
+    let o = common::kgen(dir, &["render", "--check", "dev"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("dev: hydrated/kserve-crd/_cluster/{name} differs from what kgen hydrate wrote")),
+        "{out}"
+    );
+    assert!(out.contains("dev: hydrated/kserve-crd/_cluster/extra.yaml was not written by kgen hydrate"), "{out}");
+}

@@ -24,7 +24,7 @@ use crate::diff::{self, EnvDiff};
 use crate::error::Error;
 use crate::exit_codes;
 use crate::hydrate::chart_lock::{self, ChartLock, Verdict};
-use crate::hydrate::{self, ChartRef, Job, Laid, Object, ReleaseOutput};
+use crate::hydrate::{self, ChartRef, Job, Laid, Object, ReleaseOutput, committed};
 use crate::lock::Lock;
 use crate::pipeline::Judged;
 use crate::render::{LOCK_FILE, Rendered, sha256};
@@ -43,19 +43,55 @@ pub fn run(ctx: &Context<'_>, args: &HydrateArgs) -> Result<u8, Error> {
         return Ok(exit_codes::ERROR);
     };
     let root = &ctx.global.dir;
+    let mut locks = Vec::with_capacity(renders.len());
+    for r in &renders {
+        locks.push(
+            Lock::from_slice(r.files[LOCK_FILE].as_bytes())
+                .map_err(|e| Error::Internal(format!("{}: the fresh index does not read back: {e}", r.env)))?,
+        );
+    }
+    if args.write {
+        // Refused before any `helm` runs: a folder no engine applies would only go stale.
+        let off: Vec<&str> = locks.iter().filter(|l| !l.gitops.hydrate).map(|l| l.environment.as_str()).collect();
+        if !off.is_empty() {
+            return Err(Error::Refused(format!(
+                "--write: {} do(es) not set `gitops.hydrate: true`, so no engine applies `rendered/<env>/{}/`; set it \
+                 in the environment file (argocd or flux), or look at the output with `kgen hydrate ENV --out DIR`",
+                off.join(", "),
+                committed::FOLDER
+            )));
+        }
+    }
     let session = Session::open(root, args.offline)?;
+    let rendered = super::render::out_dir(root, None);
+    // Held while `rendered/<env>/hydrated/` is replaced: no `kgen render` swaps the
+    // environment's folder (which carries `hydrated/` over) in the meantime.
+    let _held = if args.write {
+        let shown = display(root, &rendered);
+        std::fs::create_dir_all(&rendered).map_err(|source| Error::Io {
+            path: rendered.clone(),
+            action: "create",
+            source,
+        })?;
+        Some(crate::write::lock_output(
+            &rendered,
+            &shown,
+            crate::write::LockMode::Write,
+            std::time::Duration::from_secs(crate::cli::WAIT_LOCK_DEFAULT),
+            || ctx.printer.info(&format!("waiting for another kgen process using `{shown}` to finish")),
+        )?)
+    } else {
+        None
+    };
     let base = match &args.out {
         Some(p) if p.is_absolute() => p.clone(),
         Some(p) => root.join(p),
         None => session.cache.join("hydrated"),
     };
     let mut per_env = Vec::with_capacity(renders.len());
-    for r in &renders {
-        let lock = Lock::from_slice(r.files[LOCK_FILE].as_bytes())
-            .map_err(|e| Error::Internal(format!("{}: the fresh index does not read back: {e}", r.env)))?;
-        let jobs =
-            hydrate::jobs(&lock, |p| r.files.get(p).cloned(), kube_version(&checked.resolved, &r.env).as_deref())
-                .map_err(|e| Error::Internal(format!("{}: {e}", r.env)))?;
+    for (r, lock) in renders.iter().zip(&locks) {
+        let jobs = hydrate::jobs(lock, |p| r.files.get(p).cloned(), kube_version(&checked.resolved, &r.env).as_deref())
+            .map_err(|e| Error::Internal(format!("{}: {e}", r.env)))?;
         per_env.push(jobs);
     }
     let all: Vec<Job> = per_env.iter().flatten().cloned().collect::<BTreeSet<_>>().into_iter().collect();
@@ -70,8 +106,11 @@ pub fn run(ctx: &Context<'_>, args: &HydrateArgs) -> Result<u8, Error> {
         let objects = laid.len();
         let mut files: BTreeMap<String, String> = laid.into_iter().map(|(p, l)| (p, l.text)).collect();
         // kgen's own objects, as rendered: with the charts' they are everything the engines apply
-        // apart from CRDs applied from Git (Gateway API), which the index lists.
-        let own: Vec<(&String, &String)> = r.files.iter().filter(|(p, _)| p.starts_with("manifests/")).collect();
+        // apart from CRDs applied from Git (Gateway API), which the index lists. Not with
+        // --write: the render beside it has them already, and a copy would go stale with every
+        // change of kgen's own objects.
+        let own: Vec<(&String, &String)> =
+            r.files.iter().filter(|(p, _)| p.starts_with("manifests/") && !args.write).collect();
         for (p, t) in &own {
             files.insert((*p).clone(), (*t).clone());
         }
@@ -80,6 +119,18 @@ pub fn run(ctx: &Context<'_>, args: &HydrateArgs) -> Result<u8, Error> {
             .map(|j| hydrate::IndexRelease { job: j, chart_digest: out.digests[&j.chart].clone() })
             .collect();
         files.insert(hydrate::INDEX_FILE.into(), hydrate::index(&r.env, &releases, &files));
+        if args.write {
+            let env_dir = rendered.join(&r.env);
+            let shown = display(root, &env_dir);
+            write_tree(&env_dir, committed::FOLDER, &files, &shown)?;
+            ctx.printer.info(&format!(
+                "{}: {} Helm release(s), {objects} object(s) from charts → {shown}/{}/ (commit it)",
+                r.env,
+                jobs.len(),
+                committed::FOLDER
+            ));
+            continue;
+        }
         write_tree(&base, &r.env, &files, &shown)?;
         ctx.printer.info(&format!(
             "{}: {} Helm release(s), {objects} object(s) from charts, {} of kgen's own → {shown}/{}/",

@@ -224,8 +224,10 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
         .filter(|l| args.selection.is_everything() || renders.iter().any(|r| r.env == l.env))
         .collect();
 
+    // The committed chart output of `gitops.hydrate` (read here, judged without `helm`).
+    let hydration: Vec<Vec<String>> = par_map(&renders, |r| hydration_findings(&out, &out_display, r));
     if args.check {
-        return Ok(check_report(ctx, &out_display, &jobs, &blocked, &stray, &leftovers));
+        return Ok(check_report(ctx, &out_display, &jobs, &blocked, &stray, &hydration, &leftovers));
     }
 
     // Refused before anything is written: a render of several environments writes none of them.
@@ -332,6 +334,10 @@ pub fn run(ctx: &Context<'_>, args: &RenderArgs) -> Result<u8, Error> {
     for line in &stray_lines {
         ctx.printer.warning(line);
     }
+    // Not an error here: the render is right, and `kgen hydrate --write` comes after it.
+    for line in hydration.iter().flatten() {
+        ctx.printer.warning(line);
+    }
     warn_undeletable(ctx, &out_display, &undeletable);
     Ok(exit_codes::SUCCESS)
 }
@@ -366,6 +372,7 @@ fn check_report(
     jobs: &[(&Rendered, &Previous)],
     blocked: &[Vec<write::Obstacle>],
     stray: &[Vec<String>],
+    hydration: &[Vec<String>],
     leftovers: &[write::Leftover],
 ) -> u8 {
     // Data on stdout, but it names paths: escaped like every message (`--out` is the user's).
@@ -381,7 +388,15 @@ fn check_report(
     }
     let mut stale = Vec::new();
     let (mut stray_envs, mut blocked_envs, mut in_the_way_envs) = (Vec::new(), Vec::new(), Vec::new());
-    for (((r, p), b), s) in jobs.iter().zip(blocked).zip(stray) {
+    let mut unhydrated = Vec::new();
+    for ((((r, p), b), s), h) in jobs.iter().zip(blocked).zip(stray).zip(hydration) {
+        for line in h {
+            text.push_str(line);
+            text.push('\n');
+        }
+        if !h.is_empty() {
+            unhydrated.push(r.env.as_str());
+        }
         for o in b {
             text.push_str(&o.describe(out));
             text.push('\n');
@@ -437,6 +452,13 @@ fn check_report(
             "files kgen did not generate where the GitOps engine applies from, in: {} (move them out or delete them; \
              `kgen render` keeps them)",
             stray_envs.join(", ")
+        ));
+    }
+    if !unhydrated.is_empty() {
+        ctx.printer.info(&format!(
+            "the committed chart output (`{}/`) does not match the render in: {} (see above)",
+            crate::hydrate::committed::FOLDER,
+            unhydrated.join(", ")
         ));
     }
     if !leftovers.is_empty() {
@@ -502,4 +524,56 @@ fn diff_text(out: &str, r: &Rendered, prev: &Previous, c: &Changeset) -> String 
         }
     }
     text
+}
+
+/// What is wrong with `out/<env>/hydrated/`, one line each (named, with what to run): with
+/// `gitops.hydrate`, what [`crate::hydrate::committed::verify`] finds; without it, the folder
+/// itself when it is there (left from when it was on: nothing applies it any more, and kgen
+/// never deletes what `kgen render` did not write).
+fn hydration_findings(out: &Path, shown: &str, r: &Rendered) -> Vec<String> {
+    use crate::hydrate::{INDEX_FILE, committed};
+    let Some(lock) = r.files.get(LOCK_FILE).and_then(|t| crate::lock::Lock::from_slice(t.as_bytes()).ok()) else {
+        return vec![];
+    };
+    let env = &r.env;
+    let dir = out.join(env).join(committed::FOLDER);
+    let folder = format!("{shown}/{env}/{}", committed::FOLDER);
+    if !lock.gitops.hydrate {
+        return if std::fs::symlink_metadata(&dir).is_ok() {
+            vec![
+                crate::diag::escape(&format!(
+                    "{env}: `{folder}/` is left from `gitops.hydrate: true`: no engine applies it now that the \
+                 environment does not set it; delete it (`git rm -r {folder}`), or set `gitops.hydrate: true` again"
+                ))
+                .into_owned(),
+            ]
+        } else {
+            vec![]
+        };
+    }
+    let index = std::fs::read(dir.join(INDEX_FILE)).ok();
+    let mut files = BTreeMap::new();
+    if index.is_some() {
+        for e in walkdir::WalkDir::new(&dir).follow_links(false).min_depth(1).into_iter().flatten() {
+            if e.file_type().is_dir() {
+                continue;
+            }
+            let rel = e.path().strip_prefix(&dir).unwrap_or(e.path()).to_string_lossy().replace('\\', "/");
+            if rel == INDEX_FILE {
+                continue;
+            }
+            let bytes = if e.file_type().is_file() { std::fs::read(e.path()).ok() } else { None };
+            files.insert(rel, bytes);
+        }
+    }
+    committed::verify(&lock, index.as_deref(), &files)
+        .iter()
+        .map(|f| {
+            crate::diag::escape(&format!(
+                "{}: run `kgen hydrate --write {env}` and commit `{folder}/` (what the engine applies)",
+                f.describe(env)
+            ))
+            .into_owned()
+        })
+        .collect()
 }

@@ -628,6 +628,12 @@ pub struct Gitops {
     #[serde(default = "defaults::argocd_project")]
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
     pub project: String,
+    /// Rendered-manifests mode: the engine applies the charts' output as plain objects,
+    /// committed under `rendered/<env>/hydrated/` by `kgen hydrate --write ENV`, instead of
+    /// rendering the charts itself; `kgen render --check` fails when that output is stale or
+    /// edited (docs/hydrate.md). Needs `argocd` or `flux` (KG613).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hydrate: bool,
 }
 
 /// Mirrors of the upstream sources.

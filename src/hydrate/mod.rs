@@ -12,13 +12,13 @@
 //! (`skipCrds`), Flux (`install.crds`) and install.sh (`--skip-crds`) are told.
 
 pub mod chart_lock;
+pub mod committed;
 pub mod risk;
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Value, json};
 
-use crate::catalog;
 use crate::lock::Lock;
 use crate::render::sha256;
 use crate::yaml;
@@ -154,6 +154,17 @@ impl Job {
         args
     }
 
+    /// What the index of a render with `gitops.hydrate` records of this run, beside the chart
+    /// and names (and `kgen.hydrated.json` too, so that the two can be compared).
+    pub fn hydration(&self) -> crate::lock::Hydration {
+        crate::lock::Hydration {
+            values_digest: sha256(self.values.as_bytes()),
+            include_crds: self.include_crds,
+            skip_schema_validation: self.skip_schema,
+            kube_version: self.kube_version.clone(),
+        }
+    }
+
     /// `kserve (chart kserve-resources v0.20.0)`.
     pub fn label(&self) -> String {
         format!("{} (chart {} {})", self.release, self.chart.chart, self.chart.version)
@@ -163,7 +174,7 @@ impl Job {
 /// The Helm version `--kube-version` gets for an environment's `cluster.kubernetesVersion`
 /// (`1.33` → `1.33.0`).
 pub fn kube_version(minor: &str) -> String {
-    if minor.matches('.').count() == 1 { format!("{minor}.0") } else { minor.to_string() }
+    crate::render::helm_kube_version(minor)
 }
 
 /// The `helm template` runs of one render: one per Helm release of its index, with the values
@@ -173,24 +184,21 @@ pub fn jobs(
     file: impl Fn(&str) -> Option<String>,
     kube_version: Option<&str>,
 ) -> Result<Vec<Job>, String> {
-    let cat = catalog::get();
     lock.releases
         .iter()
         .map(|rel| {
             let path = format!("values/{}.yaml", rel.name);
             let text = file(&path).ok_or_else(|| format!("the render has no `{path}` for release {}", rel.name))?;
-            let values = without_header(&text);
+            // The inputs the render's index records with `gitops.hydrate`: one function decides both.
+            let h = crate::render::hydration_inputs(&rel.name, &rel.version, &text, kube_version);
             Ok(Job {
                 release: rel.name.clone(),
                 namespace: rel.namespace.clone(),
                 chart: ChartRef { repo: rel.repo.clone(), chart: rel.chart.clone(), version: rel.version.clone() },
-                values,
-                include_crds: !cat.charts.get(&rel.name).is_some_and(|c| c.skip_crds),
-                skip_schema: cat
-                    .broken_values_schemas
-                    .iter()
-                    .any(|b| b.release == rel.name && b.version == rel.version),
-                kube_version: kube_version.map(str::to_string),
+                values: without_header(&text),
+                include_crds: h.include_crds,
+                skip_schema: h.skip_schema_validation,
+                kube_version: h.kube_version,
             })
         })
         .collect()
@@ -198,11 +206,7 @@ pub fn jobs(
 
 /// A values file without the comment lines it starts with.
 fn without_header(text: &str) -> String {
-    let mut rest = text;
-    while rest.starts_with('#') {
-        rest = rest.split_once('\n').map_or("", |(_, r)| r);
-    }
-    rest.to_string()
+    crate::render::values_without_header(text).to_string()
 }
 
 /// One object a chart rendered.
@@ -434,15 +438,18 @@ pub struct IndexRelease<'a> {
 }
 
 /// The text of [`INDEX_FILE`]: environment, every release with its chart, archive digest and
-/// values digest, and the `sha256:` of every file, as JSON (stable order).
+/// values digest and the other inputs of its run ([`Job::hydration`]), and the `sha256:` of every
+/// file, as JSON (stable order).
 pub fn index(env: &str, releases: &[IndexRelease<'_>], files: &BTreeMap<String, String>) -> String {
     let rels: Vec<Value> = releases
         .iter()
         .map(|r| {
+            let h = r.job.hydration();
             json!({
                 "name": r.job.release, "namespace": r.job.namespace, "chart": r.job.chart.chart,
                 "repo": r.job.chart.repo, "version": r.job.chart.version, "chartDigest": r.chart_digest,
-                "valuesDigest": sha256(r.job.values.as_bytes()),
+                "valuesDigest": h.values_digest, "includeCrds": h.include_crds,
+                "skipSchemaValidation": h.skip_schema_validation, "kubeVersion": h.kube_version,
             })
         })
         .collect();

@@ -22,6 +22,41 @@ pub const LOCK_FILE: &str = "kgen.lock.json";
 /// Name of the kustomization in every rendered environment.
 pub const KUSTOMIZATION: &str = "kustomization.yaml";
 
+/// The folder under `rendered/<env>/` that holds the committed chart output of
+/// `gitops.hydrate` (one subfolder per release), which `kgen hydrate --write` writes and the
+/// engines apply; the render never writes it.
+pub const HYDRATED_FOLDER: &str = "hydrated";
+
+/// The `helm template` inputs of one release other than its chart and names, as the index of
+/// a render with `gitops.hydrate` records them and `kgen hydrate` runs them: `values` is the
+/// release's values file (its header comment, which names the environment, left out of the
+/// digest), `kube_minor` the environment's `cluster.kubernetesVersion`.
+pub fn hydration_inputs(release: &str, version: &str, values: &str, kube_minor: Option<&str>) -> lock::Hydration {
+    let cat = crate::catalog::get();
+    lock::Hydration {
+        values_digest: sha256(values_without_header(values).as_bytes()),
+        // The engines install a chart's `crds/` folder unless told to skip it.
+        include_crds: !cat.charts.get(release).is_some_and(|c| c.skip_crds),
+        skip_schema_validation: cat.broken_values_schemas.iter().any(|b| b.release == release && b.version == version),
+        kube_version: kube_minor.map(helm_kube_version),
+    }
+}
+
+/// The Helm version `--kube-version` gets for an environment's `cluster.kubernetesVersion`
+/// (`1.33` → `1.33.0`).
+pub fn helm_kube_version(minor: &str) -> String {
+    if minor.matches('.').count() == 1 { format!("{minor}.0") } else { minor.to_string() }
+}
+
+/// A values file without the comment lines it starts with.
+pub fn values_without_header(text: &str) -> &str {
+    let mut rest = text;
+    while rest.starts_with('#') {
+        rest = rest.split_once('\n').map_or("", |(_, r)| r);
+    }
+    rest
+}
+
 /// The rendered files of one environment, by path relative to `rendered/<env>/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -393,7 +428,7 @@ fn lock(
             h.update(text.as_bytes());
         }
     }
-    Lock {
+    let mut lock = Lock {
         format: lock::FORMAT,
         kgen_version: env!("CARGO_PKG_VERSION").to_string(),
         environment: r.name.clone(),
@@ -404,7 +439,7 @@ fn lock(
             model_namespaces: r.env.kserve.model_namespaces.iter().map(|n| n.0.clone()).collect(),
         },
         mesh: lock::Mesh { provider: r.env.mesh.provider },
-        gitops: lock::Gitops { engine: r.env.gitops.engine },
+        gitops: lock::Gitops { engine: r.env.gitops.engine, hydrate: r.env.gitops.hydrate },
         versions: plan.versions().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         releases: plan
             .releases
@@ -415,6 +450,7 @@ fn lock(
                 repo: x.repo.clone(),
                 version: x.version.clone(),
                 namespace: x.namespace.clone(),
+                hydration: None,
             })
             .collect(),
         crd_sources: plan
@@ -433,5 +469,16 @@ fn lock(
             .map(|n| lock::Node { id: n.id.clone(), needs: n.needs.clone(), wave: n.wave })
             .collect(),
         files: files.iter().map(|(k, v)| (k.clone(), sha256(v.as_bytes()))).collect(),
+    };
+    if r.env.gitops.hydrate {
+        // What `kgen hydrate --write` must render each release from: the inputs its runs are
+        // made of (crate::hydrate::jobs uses the same function), so `render --check` compares
+        // like with like.
+        for rel in &mut lock.releases {
+            let values = files.get(&format!("values/{}.yaml", rel.name)).map_or("", String::as_str);
+            rel.hydration =
+                Some(hydration_inputs(&rel.name, &rel.version, values, Some(&r.env.cluster.kubernetes_version)));
+        }
     }
+    lock
 }

@@ -42,6 +42,7 @@ const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG601], run: repository },
     Check { codes: &[RuleCode::KG620], run: chart_mirrors },
     Check { codes: &[RuleCode::KG621], run: secret_ref },
+    Check { codes: &[RuleCode::KG613], run: hydrate_needs_engine },
     Check { codes: &[RuleCode::KG116, RuleCode::KG117], run: |r, _, out| out.extend(ignore_entries(r)) },
     Check { codes: &[RuleCode::KG409], run: |r, _, out| out.extend(knative_config(r)) },
     Check { codes: &[RuleCode::KG411], run: knative_typed_conflicts },
@@ -367,6 +368,23 @@ fn secret_ref(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
                 format!("`gitops.secretRef` has no effect with `gitops.engine: {}`", e.gitops.engine.as_str()),
             ),
             "/gitops/secretRef",
+        ));
+    }
+}
+
+/// KG613: the committed hydration is applied from Git, which only a GitOps engine reads.
+fn hydrate_needs_engine(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    let e = &r.env;
+    if e.gitops.hydrate && !crate::render::gitops::engine(e.gitops.engine).needs_repository() {
+        out.push(r.diag_at_any(
+            diag(
+                RuleCode::KG613,
+                format!(
+                    "`gitops.hydrate: true` needs an engine that applies from Git, not `gitops.engine: {}`",
+                    e.gitops.engine.as_str()
+                ),
+            ),
+            &["/gitops/hydrate", "/gitops"],
         ));
     }
 }

@@ -65,6 +65,8 @@ fn files(r: &Resolved, plan: &Plan) -> Vec<GitopsFile> {
             "release" => {
                 let rel = release_by_name(plan, name);
                 let repo_url = match rel.repo.strip_prefix("oci://") {
+                    // A hydrated release reads no chart repository, so it needs no credentials.
+                    Some(bare) if r.env.gitops.hydrate => bare.to_string(),
                     Some(bare) => {
                         oci_repos.insert(cat.charts[&rel.name].repo_name.clone(), bare.to_string());
                         bare.to_string()
@@ -92,7 +94,7 @@ fn files(r: &Resolved, plan: &Plan) -> Vec<GitopsFile> {
                 json!({
                     "name": app_name, "wave": node.wave, "release": rel, "repoURL": repo_url,
                     "syncOptions": sync, "skipSchemaValidation": broken_schema(rel), "skipCrds": chart.skip_crds,
-                    "ownsCrds": life.owns_crds, "ignoreDifferences": ignore,
+                    "ownsCrds": life.owns_crds, "ignoreDifferences": ignore, "hydrated": r.env.gitops.hydrate,
                 })
             }
             "crds" => {

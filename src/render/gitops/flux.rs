@@ -107,8 +107,10 @@ fn files(r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Value>
         key: "src",
         data: json!({"name": own_source, "url": r.env.gitops.repo_url, "interval": "1m", "ref": flux_git_ref(&r.env.gitops.revision), "secretRef": r.env.gitops.secret_ref}),
     });
+    let hydrated = r.env.gitops.hydrate;
     let mut repos: BTreeMap<String, String> = BTreeMap::new();
-    for rel in &plan.releases {
+    // A hydrated release reads no chart repository.
+    for rel in plan.releases.iter().filter(|_| !hydrated) {
         repos.insert(cat.charts[&rel.name].repo_name.clone(), rel.repo.clone());
     }
     for (name, url) in &repos {
@@ -133,6 +135,14 @@ fn files(r: &Resolved, plan: &Plan) -> (Vec<GitopsFile>, BTreeMap<String, Value>
         let (kind, name) = node_id(&node.id);
         let depends: Vec<Value> = node.needs.iter().map(|n| json!({"name": ks_name(n)})).collect();
         let (source, ks_path, prune) = match kind {
+            "release" if hydrated => {
+                // gitops.hydrate: the chart's output as `kgen hydrate --write` committed it
+                // (docs/hydrate.md), applied server-side as every Kustomization is. No
+                // kustomization.yaml there: kustomize-controller generates one listing every
+                // manifest of the folder and its subfolders. Never pruned when it holds CRDs.
+                let life = &cat.lifecycle[name];
+                (own_source.clone(), format!("./{path}/{}/{name}", crate::render::HYDRATED_FOLDER), !life.owns_crds)
+            }
             "release" => {
                 let rel = release_by_name(plan, name);
                 let dir = format!("flux/releases/{name}");
