@@ -59,9 +59,7 @@ fn html(text: &str) -> String {
     s
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 { format!("{n} {one}") } else { format!("{n} {many}") }
-}
+use super::plural;
 
 /// What a block is, for packing and for saying what a part holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,12 +238,7 @@ fn env_line(e: &EnvDiff) -> String {
         parts.push(format!("Helm values: {}", e.values_changed.iter().map(|r| code(r)).collect::<Vec<_>>().join(", ")));
     }
     if let Some(h) = &e.hydrated {
-        parts.push(format!(
-            "chart output: {} added, {} changed, {} removed",
-            plural(h.objects_added, "object", "objects"),
-            h.objects_changed,
-            h.objects_removed
-        ));
+        parts.push(h.phrase());
     }
     if !e.risks.is_empty() {
         parts.push(format!("⚠️ {}", plural(e.risks.len(), "risk", "risks")));

@@ -131,6 +131,23 @@ pub struct HydratedCounts {
     pub releases: Vec<String>,
 }
 
+impl HydratedCounts {
+    /// The summary phrase text and Markdown both print: `chart output: 2 objects added, …`.
+    pub fn phrase(&self) -> String {
+        format!(
+            "chart output: {} added, {} changed, {} removed",
+            plural(self.objects_added, "object", "objects"),
+            self.objects_changed,
+            self.objects_removed
+        )
+    }
+}
+
+/// `1 object`, `2 objects`.
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("{n} {one}") } else { format!("{n} {many}") }
+}
+
 /// How an environment's render changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

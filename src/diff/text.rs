@@ -43,9 +43,7 @@ impl Paint {
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 { format!("{n} {one}") } else { format!("{n} {many}") }
-}
+use super::plural;
 
 /// One line saying how an environment changes (no colour, no trailing newline): what
 /// `kgen render` prints per environment.
@@ -75,12 +73,7 @@ pub fn env_summary(env: &EnvDiff) -> String {
         parts.push(format!("Helm values: {}", env.values_changed.join(", ")));
     }
     if let Some(h) = &env.hydrated {
-        parts.push(format!(
-            "chart output: {} added, {} changed, {} removed",
-            plural(h.objects_added, "object", "objects"),
-            h.objects_changed,
-            h.objects_removed
-        ));
+        parts.push(h.phrase());
     }
     if !env.risks.is_empty() {
         parts.push(plural(env.risks.len(), "risk", "risks"));

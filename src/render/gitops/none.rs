@@ -60,14 +60,11 @@ fn cmd(words: &[&str]) -> String {
         .join(" ")
 }
 
-/// CRDs install.sh must wait for before a step: those of API groups the step needs that an OLM
-/// package subscribed in this render provides (OLM installs them asynchronously).
-fn olm_waits(plan: &Plan, kind: &str, name: &str) -> Vec<String> {
-    let facts = &catalog::get().rule_facts;
-    let packages: Vec<&str> =
-        plan.objects.iter().filter(|o| o.kind == "Subscription").map(|o| o.name.as_str()).collect();
-    let groups: Vec<String> = match kind {
-        "release" => facts.chart_needs.get(name).cloned().unwrap_or_default(),
+/// The API groups a step needs: a release's (`ruleFacts.chartNeeds`), none for a CRD bundle, the
+/// groups of a manifest phase's objects.
+fn step_groups(plan: &Plan, kind: &str, name: &str) -> Vec<String> {
+    match kind {
+        "release" => catalog::get().rule_facts.chart_needs.get(name).cloned().unwrap_or_default(),
         "crds" => vec![],
         _ => plan
             .objects
@@ -75,7 +72,16 @@ fn olm_waits(plan: &Plan, kind: &str, name: &str) -> Vec<String> {
             .filter(|o| o.phase == name)
             .filter_map(|o| o.api_version.split_once('/').map(|(g, _)| g.to_string()))
             .collect(),
-    };
+    }
+}
+
+/// CRDs install.sh must wait for before a step: those of API groups the step needs that an OLM
+/// package subscribed in this render provides (OLM installs them asynchronously).
+fn olm_waits(plan: &Plan, kind: &str, name: &str) -> Vec<String> {
+    let facts = &catalog::get().rule_facts;
+    let packages: Vec<&str> =
+        plan.objects.iter().filter(|o| o.kind == "Subscription").map(|o| o.name.as_str()).collect();
+    let groups = step_groups(plan, kind, name);
     let mut waits: Vec<String> = groups
         .iter()
         .filter(|g| {
@@ -127,16 +133,7 @@ pub fn load_balancer_workload(r: &Resolved, release: &str) -> Option<(String, St
 /// their provider (catalog `installReadiness.webhooks`).
 fn webhook_waits(plan: &Plan, kind: &str, name: &str) -> Vec<(String, String)> {
     let cat = catalog::get();
-    let groups: Vec<String> = match kind {
-        "release" => cat.rule_facts.chart_needs.get(name).cloned().unwrap_or_default(),
-        "crds" => vec![],
-        _ => plan
-            .objects
-            .iter()
-            .filter(|o| o.phase == name)
-            .filter_map(|o| o.api_version.split_once('/').map(|(g, _)| g.to_string()))
-            .collect(),
-    };
+    let groups = step_groups(plan, kind, name);
     let packages: Vec<&str> =
         plan.objects.iter().filter(|o| o.kind == "Subscription").map(|o| o.name.as_str()).collect();
     let mut out = Vec::new();
