@@ -28,6 +28,8 @@ def chart_dir(release, chart, version):
         return os.path.join(up, "kserve", version, "charts", release)
     if release == "envoy-gateway":
         return os.path.join(up, "envoy-gateway", version)
+    if release == "keda":  # the complete chart source (charts/keda/v<version>/keda)
+        return os.path.join(up, "charts", "keda", "v" + version, "keda")
     return None
 
 
@@ -73,7 +75,7 @@ def template_read_keys(release, chart, version):
     import glob
     import re
 
-    project = {"cert-manager": "cert-manager", "envoy-gateway": "envoy-gateway"}.get(release)
+    project = {"cert-manager": "cert-manager", "envoy-gateway": "envoy-gateway", "keda": "keda"}.get(release)
     if release.startswith("istio"):
         project = "istio"
     elif release.startswith("kserve"):
@@ -81,7 +83,8 @@ def template_read_keys(release, chart, version):
     if not project:
         return set()
     keys = set()
-    for tdir in glob.glob(os.path.join(up, "charts", project, version, "*", "templates")):
+    folder = "v" + version if project == "keda" else version  # KEDA's folders carry a `v`
+    for tdir in glob.glob(os.path.join(up, "charts", project, folder, "*", "templates")):
         if os.path.basename(os.path.dirname(tdir)) not in (chart, release):
             continue
         for path in glob.glob(os.path.join(tdir, "**", "*"), recursive=True):

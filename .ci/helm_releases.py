@@ -50,11 +50,12 @@ broken = {(b["release"], b["version"]) for b in catalog.get("brokenValuesSchemas
 # project follows the catalog's repository name; folders are the upstream folder names
 # (../shared/upstream/SOURCES.md: Istio's `cni` chart lives in `istio-cni`, KServe's chart
 # `kserve` of v0.14.1-v0.16.0 in `kserve-resources`; knative-operator versions are
-# `knative-<version>`).
+# `knative-<version>`, keda ones `v<version>`).
 PROJECTS = {"jetstack": "cert-manager", "istio": "istio", "knative-operator": "knative-operator",
-            "envoyproxy": "envoy-gateway", "kserve": "kserve"}
+            "envoyproxy": "envoy-gateway", "kserve": "kserve", "kedacore": "keda"}
 FOLDERS = {"cni": "istio-cni", "kserve": "kserve-resources"}
-VERSION_DIRS = {"knative-operator": "knative-{}"}
+# KEDA's chart versions have no `v`; its source folders carry one (charts/keda/v2.18.0/keda).
+VERSION_DIRS = {"knative-operator": "knative-{}", "keda": "v{}"}
 
 
 def chart_dir(release):

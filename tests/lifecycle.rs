@@ -13,9 +13,10 @@ use serde_json::Value;
 
 /// The charts whose releases install CRDs (checked against the chart sources, not read from
 /// kgen's catalog, so that a catalog mistake fails here).
-const CRD_CHARTS: &[&str] = &["cert-manager", "istio-base", "knative-operator", "envoy-gateway-crds", "kserve-crd"];
+const CRD_CHARTS: &[&str] =
+    &["cert-manager", "istio-base", "knative-operator", "envoy-gateway-crds", "kserve-crd", "keda"];
 /// Charts that serve admission webhooks.
-const WEBHOOK_CHARTS: &[&str] = &["cert-manager", "istiod", "knative-operator", "envoy-gateway", "kserve"];
+const WEBHOOK_CHARTS: &[&str] = &["cert-manager", "istiod", "knative-operator", "envoy-gateway", "kserve", "keda"];
 
 fn fixture(name: &str) -> Rendered {
     let (ws, r) = resolved_in(&root().join("tests/fixtures/conformance"), name);

@@ -49,6 +49,11 @@ pub struct Environment {
     /// of them, rule KG413).
     #[serde(default, skip_serializing_if = "Tls::is_default")]
     pub tls: Tls,
+    /// Event-driven autoscaling of Standard-mode InferenceServices: KEDA, which KServe drives
+    /// through ScaledObjects for InferenceServices annotated `serving.kserve.io/autoscalerClass:
+    /// keda`. Knative mode scales with Knative's own autoscaler (rule KG415).
+    #[serde(default, skip_serializing_if = "Autoscaling::is_default")]
+    pub autoscaling: Autoscaling,
     /// Version overrides. Every component defaults to the pin of the chosen KServe release in
     /// kgen's catalog (`kgen versions`); set one only to deviate from KServe's tested set.
     #[serde(default)]
@@ -314,6 +319,26 @@ impl Tls {
     }
 }
 
+/// Autoscaling components.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Autoscaling {
+    /// Install KEDA (Helm release `keda` in namespace `keda`, chart `kedacore/keda` at the
+    /// release's pin, `versions.keda`) before KServe, which creates ScaledObjects for
+    /// InferenceServices annotated `serving.kserve.io/autoscalerClass: keda`. KServe releases
+    /// from v0.16.0 pin KEDA (rule KG416). The OpenTelemetry operator and KEDA's OTel add-on,
+    /// which KServe's OTel-metric autoscaling also needs, are not installed by kgen.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keda: bool,
+}
+
+impl Autoscaling {
+    /// Whether nothing is set.
+    pub fn is_default(&self) -> bool {
+        self == &Autoscaling::default()
+    }
+}
+
 /// A cert-manager issuer by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -572,6 +597,10 @@ pub struct Versions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+$"))]
     pub envoy_gateway: Option<String>,
+    /// KEDA Helm chart version (`2.18.0`, no `v`), with `autoscaling.keda`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub keda: Option<String>,
 }
 
 impl Versions {
@@ -584,6 +613,7 @@ impl Versions {
             ("certManager", &self.cert_manager),
             ("gatewayApi", &self.gateway_api),
             ("envoyGateway", &self.envoy_gateway),
+            ("keda", &self.keda),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
@@ -746,6 +776,9 @@ pub struct ValuesOverrides {
     /// Values for the `kserve-runtime-configs` release.
     #[serde(rename = "kserve-runtime-configs", default, skip_serializing_if = "Option::is_none")]
     pub kserve_runtime_configs: Option<HelmValues>,
+    /// Values for the `keda` release (`autoscaling.keda`).
+    #[serde(rename = "keda", default, skip_serializing_if = "Option::is_none")]
+    pub keda: Option<HelmValues>,
 }
 
 impl ValuesOverrides {
@@ -763,6 +796,7 @@ impl ValuesOverrides {
             "kserve-crd" => self.kserve_crd.as_ref(),
             "kserve" => self.kserve.as_ref(),
             "kserve-runtime-configs" => self.kserve_runtime_configs.as_ref(),
+            "keda" => self.keda.as_ref(),
             _ => None,
         }
     }

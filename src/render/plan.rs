@@ -288,8 +288,16 @@ pub fn plan(r: &Resolved) -> Plan {
         let eg_needs: &[&str] = &[&phase_ns, "crds/gatewayApi", "release/envoy-gateway-crds"];
         add(&mut releases, &mut needs, &mut pins, "envoy-gateway", &ns["envoyGateway"], eg_needs);
     }
+    // KEDA only where the KServe release (or `versions.keda`) gives a version: a release that
+    // predates KServe's KEDA pin is refused by rule KG416, not by a missing pin (KG204).
+    if e.autoscaling.keda && r.pins.contains_key("keda") {
+        let keda_ns = cat.charts["keda"].namespace.clone();
+        add(&mut releases, &mut needs, &mut pins, "keda", &keda_ns, &[&phase_ns]);
+    }
     add(&mut releases, &mut needs, &mut pins, "kserve-crd", &ns["kserve"], &[&phase_ns]);
-    let mut kserve_needs = vec!["release/kserve-crd", "release/cert-manager", "phase/operators"];
+    // KServe's controller watches ScaledObjects (its ClusterRole lists keda.sh) and creates them
+    // for InferenceServices of the `keda` autoscaler class: the CRDs come first.
+    let mut kserve_needs = vec!["release/kserve-crd", "release/cert-manager", "release/keda", "phase/operators"];
     if knative {
         kserve_needs.push("phase/knative");
     }

@@ -49,6 +49,8 @@ const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG412], run: knative_settings_unused },
     Check { codes: &[RuleCode::KG413], run: https_without_tls },
     Check { codes: &[RuleCode::KG414], run: tls_unserved },
+    Check { codes: &[RuleCode::KG415], run: keda_in_knative_mode },
+    Check { codes: &[RuleCode::KG416], run: keda_unpinned },
     Check { codes: &[RuleCode::KG311], run: |r, _, out| out.extend(sail_version(r)) },
     Check { codes: &[RuleCode::KG205], run: |r, _, out| out.extend(versions(r)) },
     Check { codes: &[RuleCode::KG307, RuleCode::KG309], run: |r, _, out| out.extend(istio_values(r)) },
@@ -800,6 +802,46 @@ fn tls_unserved(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
         &["/kserve/tlsSecretName", "/tls/issuer"],
     );
     out.push(at);
+}
+
+/// KG415: KEDA where InferenceServices scale with Knative's autoscaler by default.
+fn keda_in_knative_mode(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    if !r.env.autoscaling.keda || !r.knative_mode() {
+        return;
+    }
+    let d = diag(
+        RuleCode::KG415,
+        "KEDA is installed, but in Knative mode InferenceServices scale with Knative's autoscaler: KServe creates ScaledObjects only for Standard-mode ones annotated `serving.kserve.io/autoscalerClass: keda`".to_string(),
+    )
+    .label("Knative mode (kserve.deploymentMode)")
+    .hint("drop `autoscaling.keda`, or use `kserve.deploymentMode: Standard`");
+    out.push(r.diag_at(d, "/autoscaling/keda"));
+}
+
+/// KG416: KEDA with a KServe release older than the first that pins a KEDA version.
+fn keda_unpinned(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    if !r.env.autoscaling.keda || r.release.pins.contains_key("keda") {
+        return;
+    }
+    let cat = catalog::get();
+    let first = cat
+        .releases
+        .iter()
+        .filter(|rel| rel.pins.contains_key("keda"))
+        .filter_map(|rel| Some((Version::parse(&rel.version)?, rel.version.as_str())))
+        .min()
+        .map(|(_, v)| v);
+    let hint = match first {
+        Some(v) => format!("use KServe {v} or later (`kserve.version`), or drop `autoscaling.keda`"),
+        None => "drop `autoscaling.keda`".to_string(),
+    };
+    let d = diag(
+        RuleCode::KG416,
+        format!("KServe {} pins no KEDA version (its kserve-deps.env has no KEDA_VERSION), so kgen has no tested KEDA to install", r.release.version),
+    )
+    .label("KEDA requested here")
+    .hint(hint);
+    out.push(r.diag_at_any(d, &["/autoscaling/keda", "/kserve/version"]));
 }
 
 #[cfg(test)]

@@ -170,6 +170,7 @@ pub fn crd_owners_left(plan: &Plan, previous: &Lock) -> Vec<String> {
 fn crd_owner_field(id: &str) -> &'static str {
     match id {
         "release/cert-manager" => "/certManager/install",
+        "release/keda" => "/autoscaling/keda",
         "release/istio-base" => "/mesh/provider",
         "release/knative-operator" => "/kserve/deploymentMode",
         "release/envoy-gateway-crds" => "/gatewayApi/implementation",
