@@ -479,7 +479,11 @@ struct Helm {
 impl Helm {
     /// Finds `helm` on PATH and checks its version.
     fn find() -> Result<Helm, Error> {
-        let install = "install Helm 3.8 or later, or Helm 4 (https://helm.sh/docs/intro/install/), and put it on PATH";
+        let install = format!(
+            "install Helm {}.{} or later, or Helm 4 (https://helm.sh/docs/intro/install/), and put it on PATH",
+            hydrate::MIN_HELM.0,
+            hydrate::MIN_HELM.1
+        );
         let path = std::env::var_os("PATH")
             .into_iter()
             .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
@@ -487,11 +491,11 @@ impl Helm {
             .find(|p| is_executable(p))
             .ok_or_else(|| Error::Tool {
                 message: "`helm` is not on PATH: hydrating renders each chart with the Helm the engines use".into(),
-                hint: install.into(),
+                hint: install.clone(),
             })?;
         let out = Command::new(&path).args(["version", "--short"]).output().map_err(|e| Error::Tool {
             message: format!("cannot run `{} version`: {e}", path.display()),
-            hint: install.into(),
+            hint: install.clone(),
         })?;
         let text = String::from_utf8_lossy(&out.stdout);
         let version =
@@ -501,7 +505,7 @@ impl Helm {
                     path.display(),
                     first_line(&format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
                 ),
-                hint: install.into(),
+                hint: install.clone(),
             })?;
         if (version.0, version.1) < hydrate::MIN_HELM {
             return Err(Error::Tool {
@@ -515,7 +519,7 @@ impl Helm {
                     hydrate::MIN_HELM.0,
                     hydrate::MIN_HELM.1
                 ),
-                hint: install.into(),
+                hint: install.clone(),
             });
         }
         Ok(Helm { path, version })
