@@ -78,7 +78,7 @@ pub fn project_root(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// Every environment file of a project, each read and checked on its own.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Workspace {
     /// Project root (`-C DIR`).
     pub root: PathBuf,
@@ -145,32 +145,8 @@ impl Workspace {
     /// This workspace with the text of one file replaced (an environment file as `kgen upgrade`
     /// would edit it), read and checked as [`Workspace::load`] reads a file; nothing is written.
     pub fn with_text(&self, stem: &str, text: &str) -> Workspace {
-        let display = format!("{ENV_DIR}/{stem}.yaml");
-        let mut ws = Workspace {
-            root: self.root.clone(),
-            files: self.files.clone(),
-            broken: self.broken.clone(),
-            sources: self.sources.clone(),
-            diagnostics: self
-                .diagnostics
-                .iter()
-                .filter(|d| d.file.as_deref() != Some(display.as_str()))
-                .cloned()
-                .collect(),
-        };
-        ws.files.remove(stem);
-        ws.broken.remove(stem);
-        ws.sources.remove(&display);
-        let one = match check_text(text.to_string(), &display) {
-            Ok((text, file)) => Loaded::Ok {
-                file: SourceFile { name: stem.to_string(), ..file },
-                stem: stem.to_string(),
-                display,
-                text,
-            },
-            Err((text, diagnostics)) => Loaded::Broken { stem: stem.to_string(), display, text, diagnostics },
-        };
-        ws.record(one);
+        let mut ws = self.clone();
+        ws.insert_text(stem, text.to_string());
         ws
     }
 
@@ -196,6 +172,8 @@ impl Workspace {
         self.files.remove(stem);
         self.broken.remove(stem);
         self.diagnostics.retain(|d| d.file.as_deref() != Some(display.as_str()));
+        // A file too large to keep has no text: its old text must not frame the new problems.
+        self.sources.remove(&display);
         let one = match check_text(text, &display) {
             Ok((text, file)) => Loaded::Ok {
                 file: SourceFile { name: stem.to_string(), ..file },
