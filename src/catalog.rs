@@ -63,6 +63,10 @@ pub struct Catalog {
     pub ignored_values: Vec<IgnoredValues>,
     /// Helm release record sizes by chart version (rules KG610, KG611).
     pub helm_release_records: HelmReleaseRecords,
+    /// Charts whose templates `lookup` the cluster to leave out an object another release owns,
+    /// by release: the CRD source (of `crdSources`) Argo CD applies instead.
+    #[serde(default)]
+    pub lookup_replacements: BTreeMap<String, String>,
     /// Fixed UIDs of chart versions, which OpenShift's restricted-v2 SCC rejects (rule KG507).
     pub openshift_fixed_uids: Vec<FixedUids>,
 }
@@ -264,6 +268,9 @@ pub struct CrdSource {
     /// none where install.sh applies the chart instead.
     #[serde(default)]
     pub release_url: Option<String>,
+    /// Glob of the files of `path` that are the bundle (Argo CD `directory.include`); none: all.
+    #[serde(default)]
+    pub include: Option<String>,
 }
 
 /// A CRD path that holds from a tag on.
@@ -491,6 +498,16 @@ pub struct Release {
     /// Whether the release ships the `kserve-runtime-configs` chart.
     #[serde(default)]
     pub runtime_configs_chart: bool,
+    /// Whether the release ships the LLMInferenceService charts (`llm`, v0.16.0+).
+    #[serde(default)]
+    pub llmisvc_charts: bool,
+    /// Whether the release ships the LocalModel charts (`localModel`, v0.17.0+).
+    #[serde(default)]
+    pub local_model_charts: bool,
+    /// Chart names of this release where they differ from `charts` (by release name); the Helm
+    /// release keeps its name when its chart is renamed.
+    #[serde(default)]
+    pub chart_names: BTreeMap<String, String>,
     /// Whether the `kserve` chart has `kserve.createSharedResources` (v0.17.0+), which overrides
     /// the `enabled` switches of the shared objects (facts §3.2).
     #[serde(default)]

@@ -54,6 +54,15 @@ pub struct Environment {
     /// keda`. Knative mode scales with Knative's own autoscaler (rule KG415).
     #[serde(default, skip_serializing_if = "Autoscaling::is_default")]
     pub autoscaling: Autoscaling,
+    /// LLM serving: KServe's LLMInferenceService controller and CRDs with LeaderWorkerSet, on
+    /// Kubernetes in Standard mode behind Gateway API served by Envoy Gateway with Envoy AI
+    /// Gateway (KServe v0.17.0+).
+    #[serde(default, skip_serializing_if = "Llm::is_default")]
+    pub llm: Llm,
+    /// LocalModel: KServe's model cache on node-local disks (the LocalModel controller, CRDs and
+    /// node agent; KServe v0.17.0+).
+    #[serde(default, skip_serializing_if = "LocalModel::is_default")]
+    pub local_model: LocalModel,
     /// Version overrides. Every component defaults to the pin of the chosen KServe release in
     /// kgen's catalog (`kgen versions`); set one only to deviate from KServe's tested set.
     #[serde(default)]
@@ -339,6 +348,91 @@ impl Autoscaling {
     }
 }
 
+/// The LLMInferenceService stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Llm {
+    /// Install the LLMInferenceService controller and CRDs (Helm releases `kserve-llmisvc-crd`
+    /// and `kserve-llmisvc-resources` in the KServe namespace; charts `kserve-llmisvc-*` from
+    /// v0.17.0, `llmisvc-*` in v0.16.0), the Gateway API Inference Extension CRDs the release's
+    /// chart bundles, and KServe's LLMInferenceServiceConfig presets (`kserve-runtime-configs`).
+    /// Needs Standard mode with `kserve.ingress: gatewayApi` served by Envoy Gateway, to which kgen
+    /// adds Envoy AI Gateway (releases `envoy-ai-gateway-crds`, `envoy-ai-gateway` in
+    /// `envoy-ai-gateway-system`) as KServe's installer does (rules KG417–KG419, KG421).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enabled: bool,
+    /// Also install LeaderWorkerSet (Helm release `lws` in `lws-system`, chart
+    /// `oci://registry.k8s.io/lws/charts/lws` at the release's pin, `versions.lws`), which
+    /// multi-node LLMInferenceServices (`spec.worker`) run on. Set `false` only where the
+    /// cluster already runs it.
+    #[serde(default = "defaults::yes")]
+    pub leader_worker_set: bool,
+}
+
+impl Default for Llm {
+    fn default() -> Self {
+        Llm { enabled: false, leader_worker_set: true }
+    }
+}
+
+impl Llm {
+    /// Whether nothing is set.
+    pub fn is_default(&self) -> bool {
+        self == &Llm::default()
+    }
+}
+
+/// The LocalModel cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LocalModel {
+    /// Install the LocalModel controller, CRDs and node agent (Helm releases
+    /// `kserve-localmodel-crd` and `kserve-localmodel-resources` in the KServe namespace) and
+    /// turn LocalModel on in KServe's `inferenceservice-config` (KServe v0.17.0+, rule KG420).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enabled: bool,
+    /// Namespace of the download Jobs and of the PersistentVolumeClaims they fill (kgen creates
+    /// it); `inferenceservice-config` `localModel.jobNamespace`.
+    #[serde(default = "defaults::localmodel_job_namespace")]
+    pub job_namespace: DnsLabel,
+    /// Seconds a finished download Job is kept before Kubernetes deletes it; default 3600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_ttl_seconds_after_finished: Option<u32>,
+    /// Group that owns the downloaded model files on the volume (the Jobs' `fsGroup`); default
+    /// 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fs_group: Option<u32>,
+    /// Leave PersistentVolumes and claims of cached models to the platform team (the
+    /// controller then creates none); default false.
+    #[serde(default)]
+    pub disable_volume_management: bool,
+    /// Nodes the node agent (DaemonSet `kserve-localmodelnode-agent`) runs on, which are the
+    /// nodes whose local disks hold cached models. Default: the chart's `kserve/localmodel:
+    /// worker` label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<IndexMap<String, String>>,
+}
+
+impl Default for LocalModel {
+    fn default() -> Self {
+        LocalModel {
+            enabled: false,
+            job_namespace: defaults::localmodel_job_namespace(),
+            job_ttl_seconds_after_finished: None,
+            fs_group: None,
+            disable_volume_management: false,
+            node_selector: None,
+        }
+    }
+}
+
+impl LocalModel {
+    /// Whether nothing is set.
+    pub fn is_default(&self) -> bool {
+        self == &LocalModel::default()
+    }
+}
+
 /// A cert-manager issuer by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -601,6 +695,14 @@ pub struct Versions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+\.[0-9]+$"))]
     pub keda: Option<String>,
+    /// LeaderWorkerSet Helm chart version (`v0.8.0`), with `llm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub lws: Option<String>,
+    /// Envoy AI Gateway Helm chart version (`v1.0.0`), with `llm` on Envoy Gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub envoy_ai_gateway: Option<String>,
 }
 
 impl Versions {
@@ -614,6 +716,8 @@ impl Versions {
             ("gatewayApi", &self.gateway_api),
             ("envoyGateway", &self.envoy_gateway),
             ("keda", &self.keda),
+            ("lws", &self.lws),
+            ("envoyAiGateway", &self.envoy_ai_gateway),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
@@ -779,6 +883,27 @@ pub struct ValuesOverrides {
     /// Values for the `keda` release (`autoscaling.keda`).
     #[serde(rename = "keda", default, skip_serializing_if = "Option::is_none")]
     pub keda: Option<HelmValues>,
+    /// Values for the `envoy-ai-gateway-crds` release (`llm` on Envoy Gateway).
+    #[serde(rename = "envoy-ai-gateway-crds", default, skip_serializing_if = "Option::is_none")]
+    pub envoy_ai_gateway_crds: Option<HelmValues>,
+    /// Values for the `envoy-ai-gateway` release (`llm` on Envoy Gateway).
+    #[serde(rename = "envoy-ai-gateway", default, skip_serializing_if = "Option::is_none")]
+    pub envoy_ai_gateway: Option<HelmValues>,
+    /// Values for the `kserve-llmisvc-crd` release (`llm`).
+    #[serde(rename = "kserve-llmisvc-crd", default, skip_serializing_if = "Option::is_none")]
+    pub kserve_llmisvc_crd: Option<HelmValues>,
+    /// Values for the `kserve-llmisvc-resources` release (`llm`).
+    #[serde(rename = "kserve-llmisvc-resources", default, skip_serializing_if = "Option::is_none")]
+    pub kserve_llmisvc_resources: Option<HelmValues>,
+    /// Values for the `lws` release (`llm.leaderWorkerSet`).
+    #[serde(rename = "lws", default, skip_serializing_if = "Option::is_none")]
+    pub lws: Option<HelmValues>,
+    /// Values for the `kserve-localmodel-crd` release (`localModel`).
+    #[serde(rename = "kserve-localmodel-crd", default, skip_serializing_if = "Option::is_none")]
+    pub kserve_localmodel_crd: Option<HelmValues>,
+    /// Values for the `kserve-localmodel-resources` release (`localModel`).
+    #[serde(rename = "kserve-localmodel-resources", default, skip_serializing_if = "Option::is_none")]
+    pub kserve_localmodel_resources: Option<HelmValues>,
 }
 
 impl ValuesOverrides {
@@ -797,6 +922,13 @@ impl ValuesOverrides {
             "kserve" => self.kserve.as_ref(),
             "kserve-runtime-configs" => self.kserve_runtime_configs.as_ref(),
             "keda" => self.keda.as_ref(),
+            "envoy-ai-gateway-crds" => self.envoy_ai_gateway_crds.as_ref(),
+            "envoy-ai-gateway" => self.envoy_ai_gateway.as_ref(),
+            "kserve-llmisvc-crd" => self.kserve_llmisvc_crd.as_ref(),
+            "kserve-llmisvc-resources" => self.kserve_llmisvc_resources.as_ref(),
+            "lws" => self.lws.as_ref(),
+            "kserve-localmodel-crd" => self.kserve_localmodel_crd.as_ref(),
+            "kserve-localmodel-resources" => self.kserve_localmodel_resources.as_ref(),
             _ => None,
         }
     }
@@ -841,6 +973,9 @@ impl Default for GatewayApi {
 pub(crate) mod defaults {
     pub(crate) fn yes() -> bool {
         true
+    }
+    pub(crate) fn localmodel_job_namespace() -> super::DnsLabel {
+        super::DnsLabel("kserve-localmodel-jobs".into())
     }
     pub(crate) fn kserve_namespace() -> String {
         "kserve".into()

@@ -87,6 +87,25 @@ impl Resolved {
         self.env.kserve.deployment_mode.is_knative()
     }
 
+    /// Whether the LLMInferenceService stack is installed: asked for, and shipped by the release
+    /// beside the kserve chart (from v0.17.0, `createSharedResources`; rule KG417 refuses the rest).
+    pub fn llm_installed(&self) -> bool {
+        self.env.llm.enabled && self.release.llmisvc_charts && self.release.create_shared_resources
+    }
+
+    /// Whether the LocalModel charts are installed: asked for and shipped by the release (rule
+    /// KG420 refuses the rest).
+    pub fn local_model_installed(&self) -> bool {
+        self.env.local_model.enabled && self.release.local_model_charts
+    }
+
+    /// Whether `kserve-runtime-configs` is installed: the release ships it, and it has the
+    /// ClusterServingRuntimes (`kserve.installRuntimes`) or the LLMInferenceServiceConfig presets
+    /// (`llm`) to install.
+    pub fn runtime_configs_installed(&self) -> bool {
+        self.release.runtime_configs_chart && (self.env.kserve.install_runtimes || self.llm_installed())
+    }
+
     /// Whether Standard mode routes through Gateway API (`HTTPRoute`s on the
     /// `kserve-ingress-gateway` Gateway) rather than Ingress objects.
     pub fn gateway_api_ingress(&self) -> bool {

@@ -336,6 +336,10 @@ fn context(r: &Resolved, plan: &plan::Plan) -> Value {
         // What carries Knative's traffic (`istio`), decided once at resolve; null without Knative.
         "knative_networking": r.knative_networking.map(crate::config::resolve::KnativeNetworking::as_str),
         "openshift": r.env.cluster.platform == crate::config::model::Platform::Openshift,
+        // The LLMInferenceService stack and LocalModel, where installed (`llm`, `localModel`).
+        "llm": r.llm_installed(),
+        "aiGatewayNamespace": cat.charts["envoy-ai-gateway"].namespace,
+        "local_model": r.local_model_installed(),
         "kserve": {
             "version": r.release.version,
             "mode": r.mode_name(),

@@ -45,6 +45,9 @@ pub struct CrdSource {
     pub tag: String,
     /// The release file `install.sh` applies (upstream's, or the mirror's), if there is one.
     pub release_url: Option<String>,
+    /// Glob of the files of `path` that are the bundle; none: every file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
 }
 
 /// A Kubernetes object kgen renders itself.
@@ -234,7 +237,11 @@ pub fn plan(r: &Resolved) -> Plan {
                namespace: &str,
                deps: &[&str]| {
         let ch = &cat.charts[name];
-        let chart = if name == "kserve" { r.release.kserve_chart.clone() } else { ch.chart.clone() };
+        let chart = match r.release.chart_names.get(name) {
+            Some(renamed) => renamed.clone(),
+            None if name == "kserve" => r.release.kserve_chart.clone(),
+            None => ch.chart.clone(),
+        };
         // `kserve` names the KServe release itself, not a pin.
         let version = if ch.version == "kserve" { r.release.version.clone() } else { use_pin(pins, &ch.version) };
         releases.push(ChartRelease {
@@ -283,10 +290,28 @@ pub fn plan(r: &Resolved) -> Plan {
         crd_sources.push(crd_source(e, "gatewayApi", s, tag));
         needs.insert("crds/gatewayApi".into(), vec![]);
     }
+    let llm = r.llm_installed();
     if envoy {
         add(&mut releases, &mut needs, &mut pins, "envoy-gateway-crds", &ns["envoyGateway"], &[&phase_ns]);
-        let eg_needs: &[&str] = &[&phase_ns, "crds/gatewayApi", "release/envoy-gateway-crds"];
-        add(&mut releases, &mut needs, &mut pins, "envoy-gateway", &ns["envoyGateway"], eg_needs);
+        let mut eg_needs = vec![phase_ns.as_str(), "crds/gatewayApi", "release/envoy-gateway-crds"];
+        if llm {
+            // Envoy AI Gateway: Envoy Gateway's extension server for InferencePool backends. Its
+            // webhook adds the external processor to the proxy pods Envoy Gateway creates, so it
+            // serves before Envoy Gateway starts; its controller watches Envoy Gateway's and the
+            // Gateway API's kinds.
+            let aieg_ns = cat.charts["envoy-ai-gateway"].namespace.clone();
+            add(&mut releases, &mut needs, &mut pins, "envoy-ai-gateway-crds", &aieg_ns, &[&phase_ns]);
+            let aieg_needs: &[&str] = &[
+                "release/envoy-ai-gateway-crds",
+                "release/envoy-gateway-crds",
+                "crds/gatewayApi",
+                "release/cert-manager",
+                "phase/operators",
+            ];
+            add(&mut releases, &mut needs, &mut pins, "envoy-ai-gateway", &aieg_ns, aieg_needs);
+            eg_needs.push("release/envoy-ai-gateway");
+        }
+        add(&mut releases, &mut needs, &mut pins, "envoy-gateway", &ns["envoyGateway"], &eg_needs);
     }
     // KEDA only where the KServe release (or `versions.keda`) gives a version: a release that
     // predates KServe's KEDA pin is refused by rule KG416, not by a missing pin (KG204).
@@ -305,10 +330,41 @@ pub fn plan(r: &Resolved) -> Plan {
         kserve_needs.push("crds/gatewayApi");
     }
     add(&mut releases, &mut needs, &mut pins, "kserve", &ns["kserve"], &kserve_needs);
-    if r.release.runtime_configs_chart && e.kserve.install_runtimes {
-        add(&mut releases, &mut needs, &mut pins, "kserve-runtime-configs", &ns["kserve"], &["release/kserve"]);
+    if llm {
+        // LeaderWorkerSet where the KServe release pins it (all that ship the llmisvc charts).
+        if e.llm.leader_worker_set && r.pins.contains_key("lws") {
+            let lws_ns = cat.charts["lws"].namespace.clone();
+            add(&mut releases, &mut needs, &mut pins, "lws", &lws_ns, &[&phase_ns]);
+        }
+        // After kserve-crd: from v0.17.0 this chart renders the ClusterStorageContainer CRD only
+        // while no other Helm release owns it (a `lookup`), so kserve-crd must own it first.
+        add(&mut releases, &mut needs, &mut pins, "kserve-llmisvc-crd", &ns["kserve"], &[&phase_ns, "release/kserve-crd"]);
+        // The controller reads the kserve release's inferenceservice-config and its webhook
+        // Certificate uses that release's Issuer (`createSharedResources: false`); it serves
+        // LLMInferenceServices through HTTPRoutes and InferencePools on the Gateway.
+        let llm_needs: &[&str] = &[
+            "release/kserve-llmisvc-crd",
+            "release/kserve",
+            "release/cert-manager",
+            "release/lws",
+            "crds/gatewayApi",
+            "phase/operators",
+        ];
+        add(&mut releases, &mut needs, &mut pins, "kserve-llmisvc-resources", &ns["kserve"], llm_needs);
+    }
+    if r.local_model_installed() {
+        add(&mut releases, &mut needs, &mut pins, "kserve-localmodel-crd", &ns["kserve"], &[&phase_ns]);
+        // Its webhook Certificate uses the kserve release's `selfsigned-issuer`.
+        let lm_needs: &[&str] = &["release/kserve-localmodel-crd", "release/kserve", "release/cert-manager", "phase/operators"];
+        add(&mut releases, &mut needs, &mut pins, "kserve-localmodel-resources", &ns["kserve"], lm_needs);
+    }
+    if r.runtime_configs_installed() {
+        // KServe's LLMInferenceServiceConfig presets need the llmisvc CRDs and its webhook.
+        let rc_needs: &[&str] = if llm { &["release/kserve", "release/kserve-llmisvc-resources"] } else { &["release/kserve"] };
+        add(&mut releases, &mut needs, &mut pins, "kserve-runtime-configs", &ns["kserve"], rc_needs);
     }
     replace_over_limit_releases(r, &mut releases, &mut crd_sources, &mut needs);
+    replace_lookup_releases(r, &mut releases, &mut crd_sources, &mut needs);
 
     // Objects kgen renders itself.
     let mut objects = Vec::new();
@@ -495,6 +551,7 @@ fn crd_source(e: &crate::config::model::Environment, name: &str, s: &catalog::Cr
         path: s.path_at(&tag).into(),
         tag,
         release_url,
+        include: s.include.clone(),
     }
 }
 
@@ -535,6 +592,35 @@ fn replace_over_limit_releases(
         swapped.push((format!("release/{}", rel.name), format!("crds/{src_name}")));
         false
     });
+    rewire(needs, swapped);
+}
+
+/// On Argo CD, releases whose chart `lookup`s the cluster to leave out an object another release
+/// owns become the CRD source the catalog names for them (`lookupReplacements`), at the same
+/// version: Argo CD renders with `helm template`, where `lookup` finds nothing, so the chart
+/// would render that object too and two Applications would take turns owning it.
+fn replace_lookup_releases(
+    r: &Resolved,
+    releases: &mut Vec<ChartRelease>,
+    crd_sources: &mut Vec<CrdSource>,
+    needs: &mut BTreeMap<String, Vec<String>>,
+) {
+    if r.env.gitops.engine != GitopsEngine::Argocd {
+        return;
+    }
+    let cat = catalog::get();
+    let mut swapped: Vec<(String, String)> = Vec::new();
+    releases.retain(|rel| {
+        let Some(src_name) = cat.lookup_replacements.get(&rel.name) else { return true };
+        crd_sources.push(crd_source(&r.env, src_name, &cat.crd_sources[src_name], rel.version.clone()));
+        swapped.push((format!("release/{}", rel.name), format!("crds/{src_name}")));
+        false
+    });
+    rewire(needs, swapped);
+}
+
+/// Moves the graph's edges from each replaced node to its replacement.
+fn rewire(needs: &mut BTreeMap<String, Vec<String>>, swapped: Vec<(String, String)>) {
     for (from, to) in swapped {
         let deps = needs.remove(&from).unwrap_or_default();
         needs.insert(to.clone(), deps);
@@ -551,6 +637,10 @@ const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "openshift-operat
 /// Istio CNI namespace), so they must be created.
 fn extra_namespaces(r: &Resolved, ns: &BTreeMap<&'static str, String>) -> Vec<String> {
     let mut out: Vec<String> = r.env.kserve.model_namespaces.iter().map(|n| n.0.clone()).collect();
+    // LocalModel's download Jobs run there; no chart creates it.
+    if r.local_model_installed() {
+        out.push(r.env.local_model.job_namespace.0.clone());
+    }
     if r.env.mesh.provider == MeshProvider::Ossm3 {
         out.push(catalog::get().openshift.ossm3_cni_namespace.clone());
         out.push(ns["mesh"].clone());

@@ -51,6 +51,11 @@ const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG414], run: tls_unserved },
     Check { codes: &[RuleCode::KG415], run: keda_in_knative_mode },
     Check { codes: &[RuleCode::KG416], run: keda_unpinned },
+    Check { codes: &[RuleCode::KG417], run: llm_release },
+    Check { codes: &[RuleCode::KG418], run: llm_needs_gateway_api },
+    Check { codes: &[RuleCode::KG419], run: llm_gateway },
+    Check { codes: &[RuleCode::KG420], run: local_model_release },
+    Check { codes: &[RuleCode::KG421, RuleCode::KG422], run: llm_local_model_openshift },
     Check { codes: &[RuleCode::KG311], run: |r, _, out| out.extend(sail_version(r)) },
     Check { codes: &[RuleCode::KG205], run: |r, _, out| out.extend(versions(r)) },
     Check { codes: &[RuleCode::KG307, RuleCode::KG309], run: |r, _, out| out.extend(istio_values(r)) },
@@ -842,6 +847,121 @@ fn keda_unpinned(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
     .label("KEDA requested here")
     .hint(hint);
     out.push(r.diag_at_any(d, &["/autoscaling/keda", "/kserve/version"]));
+}
+
+/// The oldest catalog release with a flag, for hints.
+fn first_release(has: fn(&catalog::Release) -> bool) -> Option<&'static str> {
+    catalog::get()
+        .releases
+        .iter()
+        .filter(|rel| has(rel))
+        .filter_map(|rel| Some((Version::parse(&rel.version)?, rel.version.as_str())))
+        .min()
+        .map(|(_, v)| v)
+}
+
+/// KG417: `llm` on a release without LLMInferenceService charts it can install beside KServe.
+fn llm_release(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    if !r.env.llm.enabled || r.llm_installed() {
+        return;
+    }
+    let rel = r.release;
+    let message = if rel.llmisvc_charts {
+        let chart = rel.chart_names.get("kserve-llmisvc-resources").map_or("kserve-llmisvc-resources", String::as_str);
+        format!(
+            "KServe {}'s `{chart}` chart renders KServe's `inferenceservice-config` ConfigMap itself (no `createSharedResources` switch), which the kserve release owns: the two cannot be installed together",
+            rel.version
+        )
+    } else {
+        format!("KServe {} ships no LLMInferenceService charts", rel.version)
+    };
+    let hint = match first_release(|rel| rel.llmisvc_charts && rel.create_shared_resources) {
+        Some(v) => format!("use KServe {v} or later (`kserve.version`), or drop `llm`"),
+        None => "drop `llm`".to_string(),
+    };
+    let d = diag(RuleCode::KG417, message).label("LLM stack requested here").hint(hint);
+    out.push(r.diag_at_any(d, &["/llm/enabled", "/kserve/version"]));
+}
+
+/// KG418: `llm` where KServe routes nothing through Gateway API.
+fn llm_needs_gateway_api(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    if !r.env.llm.enabled || r.gateway_api_ingress() {
+        return;
+    }
+    let (why, at) = if r.knative_mode() {
+        ("Knative mode", "/kserve/deploymentMode")
+    } else {
+        ("Standard mode with Ingress objects (`kserve.ingress: ingress`)", "/kserve/ingress")
+    };
+    let d = diag(
+        RuleCode::KG418,
+        format!("LLMInferenceServices are served through HTTPRoutes on the `kserve-ingress-gateway` Gateway, which kgen renders only with Standard mode and Gateway API; this environment uses {why}"),
+    )
+    .label("LLM stack requested here")
+    .hint("use `kserve.deploymentMode: Standard` with `kserve.ingress: gatewayApi`, or drop `llm`");
+    out.push(r.diag_at_any(d, &["/llm/enabled", at]));
+}
+
+/// KG419: `llm` behind Istio's Gateway API, which the pinned istiod cannot route to KServe's
+/// InferencePools.
+fn llm_gateway(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    use crate::config::model::GatewayImplementation;
+    if !r.env.llm.enabled || !r.gateway_api_ingress() || r.env.gateway_api.implementation != GatewayImplementation::Istio {
+        return;
+    }
+    let d = diag(
+        RuleCode::KG419,
+        format!(
+            "KServe installs and tests LLMInferenceService only behind Envoy Gateway with Envoy AI Gateway, and Istio {} watches no `inference.networking.k8s.io` InferencePool, which KServe's LLM routes point to",
+            r.pin("istio").unwrap_or("of this release")
+        ),
+    )
+    .label("Istio serves Gateway API here")
+    .hint("use `gatewayApi.implementation: envoy` (kgen adds Envoy AI Gateway with `llm`), or drop `llm`");
+    out.push(r.diag_at_any(d, &["/gatewayApi/implementation", "/llm/enabled"]));
+}
+
+/// KG420: `localModel` on a release without the LocalModel charts.
+fn local_model_release(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    if !r.env.local_model.enabled || r.release.local_model_charts {
+        return;
+    }
+    let hint = match first_release(|rel| rel.local_model_charts) {
+        Some(v) => format!("use KServe {v} or later (`kserve.version`), or drop `localModel`"),
+        None => "drop `localModel`".to_string(),
+    };
+    let d = diag(RuleCode::KG420, format!("KServe {} ships no LocalModel charts", r.release.version))
+        .label("LocalModel requested here")
+        .hint(hint);
+    out.push(r.diag_at_any(d, &["/localModel/enabled", "/kserve/version"]));
+}
+
+/// KG421, KG422: the LLM stack and LocalModel on OpenShift.
+fn llm_local_model_openshift(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    if r.env.cluster.platform != Platform::Openshift {
+        return;
+    }
+    if r.env.llm.enabled {
+        let d = diag(
+            RuleCode::KG421,
+            "on OpenShift the LLMInferenceService stack comes with OpenShift AI (LeaderWorkerSet from OLM, the Inference Extension through OpenShift Service Mesh 3); kgen's upstream Helm charts are not supported there".to_string(),
+        )
+        .label("LLM stack requested here")
+        .hint("install it through OpenShift AI and drop `llm` here");
+        out.push(r.diag_at(d, "/llm/enabled"));
+    }
+    if r.local_model_installed() {
+        let d = diag(
+            RuleCode::KG422,
+            "the LocalModel node agent mounts a hostPath volume, which OpenShift's restricted-v2 SCC refuses: its pods are never created".to_string(),
+        )
+        .label("LocalModel requested here")
+        .hint(format!(
+            "grant it an SCC with hostPath volumes (`oc adm policy add-scc-to-user hostmount-anyuid -z kserve-localmodelnode-agent -n {}`) and ignore KG422 with that reason",
+            r.env.kserve.namespace
+        ));
+        out.push(r.diag_at(d, "/localModel/enabled"));
+    }
 }
 
 #[cfg(test)]

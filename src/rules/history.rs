@@ -87,7 +87,13 @@ pub fn namespace_field(release: &str) -> Option<(&'static str, &'static str)> {
         "knative-operator" => ("/knative/operatorNamespace", "knative.operatorNamespace"),
         "cert-manager" => ("/certManager/namespace", "certManager.namespace"),
         "istio-base" | "istiod" | "istio-ingressgateway" => ("/mesh/namespace", "mesh.namespace"),
-        "kserve-crd" | "kserve" | "kserve-runtime-configs" => ("/kserve/namespace", "kserve.namespace"),
+        "kserve-crd"
+        | "kserve"
+        | "kserve-runtime-configs"
+        | "kserve-llmisvc-crd"
+        | "kserve-llmisvc-resources"
+        | "kserve-localmodel-crd"
+        | "kserve-localmodel-resources" => ("/kserve/namespace", "kserve.namespace"),
         _ => return None,
     })
 }
@@ -148,11 +154,12 @@ pub fn crd_owners_left(plan: &Plan, previous: &Lock) -> Vec<String> {
         .filter(|b| !plan.releases.iter().any(|rel| rel.name == b.name))
         // A release whose CRDs the render now applies from their source (an over-limit chart's
         // replacement, catalog `helmReleaseRecords.replacements`) keeps them managed.
+        // The same for a chart Argo CD replaces because it `lookup`s (`lookupReplacements`).
         .filter(|b| {
-            !cat.helm_release_records
-                .replacements
-                .get(&b.name)
-                .is_some_and(|src| plan.crd_sources.iter().any(|s| &s.name == src))
+            ![&cat.helm_release_records.replacements, &cat.lookup_replacements]
+                .into_iter()
+                .filter_map(|m| m.get(&b.name))
+                .any(|src| plan.crd_sources.iter().any(|s| &s.name == src))
         })
         .map(|b| format!("release/{}", b.name))
         .collect();
@@ -161,6 +168,13 @@ pub fn crd_owners_left(plan: &Plan, previous: &Lock) -> Vec<String> {
             .crd_sources
             .iter()
             .filter(|b| !plan.crd_sources.iter().any(|s| s.name == b.name))
+            // A CRD source whose chart now installs the CRDs again (another engine) keeps them
+            // managed.
+            .filter(|b| {
+                ![&cat.helm_release_records.replacements, &cat.lookup_replacements].into_iter().any(|m| {
+                    m.iter().any(|(rel, src)| src == &b.name && plan.releases.iter().any(|p| &p.name == rel))
+                })
+            })
             .map(|b| format!("crds/{}", b.name)),
     );
     out
@@ -171,6 +185,10 @@ fn crd_owner_field(id: &str) -> &'static str {
     match id {
         "release/cert-manager" => "/certManager/install",
         "release/keda" => "/autoscaling/keda",
+        "release/kserve-llmisvc-crd" | "release/kserve-llmisvc-resources" => "/llm/enabled",
+        "release/lws" => "/llm/leaderWorkerSet",
+        "release/envoy-ai-gateway-crds" | "crds/llmisvc" => "/llm/enabled",
+        "release/kserve-localmodel-crd" => "/localModel/enabled",
         "release/istio-base" => "/mesh/provider",
         "release/knative-operator" => "/kserve/deploymentMode",
         "release/envoy-gateway-crds" => "/gatewayApi/implementation",

@@ -368,16 +368,25 @@ fn version_formats(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
 /// KG208: the `kserve` release installs the chart of the pinned KServe release.
 fn kserve_chart(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     let releases = t.releases();
-    let expected = &r.release.kserve_chart;
+    let cat = crate::catalog::get();
     for (i, (name, chart, _, _)) in releases.iter().enumerate() {
-        if *name == "kserve" && chart != expected {
+        // The chart each release of this KServe version is published as (renamed in v0.17.0).
+        let expected = match r.release.chart_names.get(*name) {
+            Some(c) => c,
+            None if *name == "kserve" => &r.release.kserve_chart,
+            None => match cat.charts.get(*name) {
+                Some(c) if name.starts_with("kserve-") => &c.chart,
+                _ => continue,
+            },
+        };
+        if chart != expected {
             out.push(at_file(
                 r,
                 t,
                 diag(
                     RuleCode::KG208,
                     format!(
-                        "KServe {} is chart `{expected}`, but release `kserve` installs `{chart}`",
+                        "KServe {} publishes it as chart `{expected}`, but release `{name}` installs `{chart}`",
                         r.release.version
                     ),
                 ),
@@ -387,11 +396,11 @@ fn kserve_chart(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
         }
     }
     let has_runtimes = releases.iter().any(|(n, ..)| *n == "kserve-runtime-configs");
-    let wants_runtimes = r.release.runtime_configs_chart && r.env.kserve.install_runtimes;
+    let wants_runtimes = r.runtime_configs_installed();
     if has_runtimes != wants_runtimes {
         let msg = if has_runtimes {
             format!(
-                "KServe {} has no `kserve-runtime-configs` chart (or runtimes are off), but the render installs it",
+                "KServe {} has no `kserve-runtime-configs` chart (or neither runtimes nor LLM presets are on), but the render installs it",
                 r.release.version
             )
         } else {
