@@ -13,10 +13,32 @@ use serde_json::Value;
 
 /// The charts whose releases install CRDs (checked against the chart sources, not read from
 /// kgen's catalog, so that a catalog mistake fails here).
-const CRD_CHARTS: &[&str] =
-    &["cert-manager", "istio-base", "knative-operator", "envoy-gateway-crds", "kserve-crd", "keda"];
+const CRD_CHARTS: &[&str] = &[
+    "cert-manager",
+    "istio-base",
+    "knative-operator",
+    "envoy-gateway-crds",
+    "kserve-crd",
+    "keda",
+    "envoy-ai-gateway-crds",
+    "kserve-llmisvc-crd",
+    "kserve-llmisvc-resources",
+    "lws",
+    "kserve-localmodel-crd",
+];
 /// Charts that serve admission webhooks.
-const WEBHOOK_CHARTS: &[&str] = &["cert-manager", "istiod", "knative-operator", "envoy-gateway", "kserve", "keda"];
+const WEBHOOK_CHARTS: &[&str] = &[
+    "cert-manager",
+    "istiod",
+    "knative-operator",
+    "envoy-gateway",
+    "kserve",
+    "keda",
+    "envoy-ai-gateway",
+    "kserve-llmisvc-resources",
+    "lws",
+    "kserve-localmodel-resources",
+];
 
 fn fixture(name: &str) -> Rendered {
     let (ws, r) = resolved_in(&root().join("tests/fixtures/conformance"), name);

@@ -974,8 +974,8 @@ pub(crate) mod defaults {
     pub(crate) fn yes() -> bool {
         true
     }
-    pub(crate) fn localmodel_job_namespace() -> super::DnsLabel {
-        super::DnsLabel("kserve-localmodel-jobs".into())
+    pub(crate) fn localmodel_job_namespace() -> crate::config::model::DnsLabel {
+        crate::config::model::DnsLabel("kserve-localmodel-jobs".into())
     }
     pub(crate) fn kserve_namespace() -> String {
         "kserve".into()
