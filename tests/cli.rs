@@ -408,10 +408,10 @@ fn verbose_says_what_it_read() {
     let v = kgen(&["-v", "validate"]);
     assert_exit(&v, 0);
     let err = stderr(&v);
-    assert!(err.contains("read 7 environment file(s)"), "{err}");
+    assert!(err.contains("read 8 environment file(s)"), "{err}");
     assert!(err.contains("legacy: KServe v0.15.2 (Serverless mode), from environments/legacy.yaml"), "{err}");
     let plain = kgen(&["validate"]);
-    assert!(!stderr(&plain).contains("read 7 environment file(s)"), "no debug lines without -v");
+    assert!(!stderr(&plain).contains("read 8 environment file(s)"), "no debug lines without -v");
 }
 
 /// Globs and `--selector` pick environments by name pattern and by effective configuration.

@@ -87,7 +87,17 @@ pub fn versions_report() -> json_out::VersionsReport {
 /// The catalog as text tables.
 pub fn versions_text() -> String {
     let c = catalog::get();
-    let pin_names = ["istio", "knativeOperator", "knativeServing", "certManager", "gatewayApi", "envoyGateway"];
+    let pin_names = [
+        "istio",
+        "knativeOperator",
+        "knativeServing",
+        "certManager",
+        "gatewayApi",
+        "envoyGateway",
+        "keda",
+        "lws",
+        "envoyAiGateway",
+    ];
     let mut rows = vec![
         [
             "KSERVE",
@@ -101,6 +111,9 @@ pub fn versions_text() -> String {
             "CERT-MGR",
             "GATEWAY-API",
             "ENVOY-GW",
+            "KEDA",
+            "LWS",
+            "ENVOY-AI-GW",
         ]
         .map(String::from)
         .to_vec(),
