@@ -17,6 +17,7 @@ mod invalid;
 mod layering;
 mod lifecycle;
 mod lifecycle_charts;
+mod llm;
 mod local_safety;
 mod local_safety_write;
 mod openshift;

@@ -55,6 +55,9 @@ pub fn versions_report() -> json_out::VersionsReport {
                 released: r.released.clone(),
                 chart: r.kserve_chart.clone(),
                 runtime_configs_chart: r.runtime_configs_chart,
+                chart_names: r.chart_names.clone(),
+                llmisvc_charts: r.llmisvc_charts,
+                local_model_charts: r.local_model_charts,
                 modes: [
                     ("knative".to_string(), modes.knative.clone()),
                     ("standard".to_string(), modes.standard.clone()),

@@ -80,6 +80,13 @@ pub struct ReleaseEntry {
     pub chart: String,
     /// Whether the release ships `kserve-runtime-configs`.
     pub runtime_configs_chart: bool,
+    /// Chart names of the Helm releases this KServe release publishes under another name than
+    /// the catalog's default (`kserve-llmisvc-crd` is `llmisvc-crd` in v0.16.0), by release.
+    pub chart_names: BTreeMap<String, String>,
+    /// Whether the release ships the LLMInferenceService charts (`llm`).
+    pub llmisvc_charts: bool,
+    /// Whether the release ships the LocalModel charts (`localModel`).
+    pub local_model_charts: bool,
     /// Names of the two deployment modes on this release.
     pub modes: BTreeMap<String, String>,
     /// Minimum Kubernetes with the release's own pins.

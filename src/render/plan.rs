@@ -338,7 +338,14 @@ pub fn plan(r: &Resolved) -> Plan {
         }
         // After kserve-crd: from v0.17.0 this chart renders the ClusterStorageContainer CRD only
         // while no other Helm release owns it (a `lookup`), so kserve-crd must own it first.
-        add(&mut releases, &mut needs, &mut pins, "kserve-llmisvc-crd", &ns["kserve"], &[&phase_ns, "release/kserve-crd"]);
+        add(
+            &mut releases,
+            &mut needs,
+            &mut pins,
+            "kserve-llmisvc-crd",
+            &ns["kserve"],
+            &[&phase_ns, "release/kserve-crd"],
+        );
         // The controller reads the kserve release's inferenceservice-config and its webhook
         // Certificate uses that release's Issuer (`createSharedResources: false`); it serves
         // LLMInferenceServices through HTTPRoutes and InferencePools on the Gateway.
@@ -355,12 +362,14 @@ pub fn plan(r: &Resolved) -> Plan {
     if r.local_model_installed() {
         add(&mut releases, &mut needs, &mut pins, "kserve-localmodel-crd", &ns["kserve"], &[&phase_ns]);
         // Its webhook Certificate uses the kserve release's `selfsigned-issuer`.
-        let lm_needs: &[&str] = &["release/kserve-localmodel-crd", "release/kserve", "release/cert-manager", "phase/operators"];
+        let lm_needs: &[&str] =
+            &["release/kserve-localmodel-crd", "release/kserve", "release/cert-manager", "phase/operators"];
         add(&mut releases, &mut needs, &mut pins, "kserve-localmodel-resources", &ns["kserve"], lm_needs);
     }
     if r.runtime_configs_installed() {
         // KServe's LLMInferenceServiceConfig presets need the llmisvc CRDs and its webhook.
-        let rc_needs: &[&str] = if llm { &["release/kserve", "release/kserve-llmisvc-resources"] } else { &["release/kserve"] };
+        let rc_needs: &[&str] =
+            if llm { &["release/kserve", "release/kserve-llmisvc-resources"] } else { &["release/kserve"] };
         add(&mut releases, &mut needs, &mut pins, "kserve-runtime-configs", &ns["kserve"], rc_needs);
     }
     replace_over_limit_releases(r, &mut releases, &mut crd_sources, &mut needs);

@@ -906,7 +906,10 @@ fn llm_needs_gateway_api(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) 
 /// InferencePools.
 fn llm_gateway(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
     use crate::config::model::GatewayImplementation;
-    if !r.env.llm.enabled || !r.gateway_api_ingress() || r.env.gateway_api.implementation != GatewayImplementation::Istio {
+    if !r.env.llm.enabled
+        || !r.gateway_api_ingress()
+        || r.env.gateway_api.implementation != GatewayImplementation::Istio
+    {
         return;
     }
     let d = diag(

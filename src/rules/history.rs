@@ -171,9 +171,9 @@ pub fn crd_owners_left(plan: &Plan, previous: &Lock) -> Vec<String> {
             // A CRD source whose chart now installs the CRDs again (another engine) keeps them
             // managed.
             .filter(|b| {
-                ![&cat.helm_release_records.replacements, &cat.lookup_replacements].into_iter().any(|m| {
-                    m.iter().any(|(rel, src)| src == &b.name && plan.releases.iter().any(|p| &p.name == rel))
-                })
+                ![&cat.helm_release_records.replacements, &cat.lookup_replacements]
+                    .into_iter()
+                    .any(|m| m.iter().any(|(rel, src)| src == &b.name && plan.releases.iter().any(|p| &p.name == rel)))
             })
             .map(|b| format!("crds/{}", b.name)),
     );
