@@ -60,7 +60,10 @@ PROJECTS = {"jetstack": "cert-manager", "istio": "istio", "knative-operator": "k
 # envoyproxy/ai-gateway@v0.5.0, v0.6.0 and v1.0.0 manifests/charts/ai-gateway-helm/values.yaml
 # (controller.mutatingWebhook.certManager.enable, envoyGateway.namespace) by hand. Printed as
 # not checked, not failed.
-NOT_VENDORED = {"ai-gateway-helm", "ai-gateway-crds-helm"}
+# The OpenTelemetry operator and KEDA's OTel add-on (`autoscaling.openTelemetry`) likewise: read
+# against open-telemetry/opentelemetry-helm-charts@opentelemetry-operator-0.74.3 and
+# kedify/otel-add-on@a17b15e (the v0.0.6 chart).
+NOT_VENDORED = {"ai-gateway-helm", "ai-gateway-crds-helm", "opentelemetry-operator", "otel-add-on"}
 FOLDERS = {"cni": "istio-cni", "kserve": "kserve-resources"}
 # KEDA's chart versions have no `v`; its source folders carry one (charts/keda/v2.18.0/keda).
 VERSION_DIRS = {"knative-operator": "knative-{}", "keda": "v{}"}

@@ -25,6 +25,7 @@ const CRD_CHARTS: &[&str] = &[
     "kserve-llmisvc-resources",
     "lws",
     "kserve-localmodel-crd",
+    "opentelemetry-operator",
 ];
 /// Charts that serve admission webhooks.
 const WEBHOOK_CHARTS: &[&str] = &[
@@ -38,6 +39,7 @@ const WEBHOOK_CHARTS: &[&str] = &[
     "kserve-llmisvc-resources",
     "lws",
     "kserve-localmodel-resources",
+    "opentelemetry-operator",
 ];
 
 fn fixture(name: &str) -> Rendered {

@@ -335,10 +335,16 @@ pub struct Autoscaling {
     /// Install KEDA (Helm release `keda` in namespace `keda`, chart `kedacore/keda` at the
     /// release's pin, `versions.keda`) before KServe, which creates ScaledObjects for
     /// InferenceServices annotated `serving.kserve.io/autoscalerClass: keda`. KServe releases
-    /// from v0.16.0 pin KEDA (rule KG416). The OpenTelemetry operator and KEDA's OTel add-on,
-    /// which KServe's OTel-metric autoscaling also needs, are not installed by kgen.
+    /// from v0.16.0 pin KEDA (rule KG416). `openTelemetry` adds what OTel-metric autoscaling needs.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub keda: bool,
+    /// With `keda`: also install the OpenTelemetry operator (release `opentelemetry-operator`,
+    /// its webhooks certified by cert-manager) and KEDA's OTel add-on (release
+    /// `keda-otel-scaler` in `keda`), for InferenceServices that scale on a pod metric with
+    /// `backend: opentelemetry`: KServe then creates an OpenTelemetryCollector sidecar that pushes
+    /// the metric to the add-on, which KEDA asks (rule KG423).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open_telemetry: bool,
 }
 
 impl Autoscaling {
@@ -699,6 +705,15 @@ pub struct Versions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+$"))]
     pub lws: Option<String>,
+    /// OpenTelemetry operator Helm chart version (`0.74.3`, no `v`), with
+    /// `autoscaling.openTelemetry`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub open_telemetry_operator: Option<String>,
+    /// KEDA OTel add-on Helm chart version (`v0.0.6`), with `autoscaling.openTelemetry`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+$"))]
+    pub keda_otel_addon: Option<String>,
     /// Envoy AI Gateway Helm chart version (`v1.0.0`), with `llm` on Envoy Gateway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+$"))]
@@ -718,6 +733,8 @@ impl Versions {
             ("keda", &self.keda),
             ("lws", &self.lws),
             ("envoyAiGateway", &self.envoy_ai_gateway),
+            ("openTelemetryOperator", &self.open_telemetry_operator),
+            ("kedaOtelAddon", &self.keda_otel_addon),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
@@ -883,6 +900,12 @@ pub struct ValuesOverrides {
     /// Values for the `keda` release (`autoscaling.keda`).
     #[serde(rename = "keda", default, skip_serializing_if = "Option::is_none")]
     pub keda: Option<HelmValues>,
+    /// Values for the `opentelemetry-operator` release (`autoscaling.openTelemetry`).
+    #[serde(rename = "opentelemetry-operator", default, skip_serializing_if = "Option::is_none")]
+    pub opentelemetry_operator: Option<HelmValues>,
+    /// Values for the `keda-otel-scaler` release (`autoscaling.openTelemetry`).
+    #[serde(rename = "keda-otel-scaler", default, skip_serializing_if = "Option::is_none")]
+    pub keda_otel_scaler: Option<HelmValues>,
     /// Values for the `envoy-ai-gateway-crds` release (`llm` on Envoy Gateway).
     #[serde(rename = "envoy-ai-gateway-crds", default, skip_serializing_if = "Option::is_none")]
     pub envoy_ai_gateway_crds: Option<HelmValues>,
@@ -922,6 +945,8 @@ impl ValuesOverrides {
             "kserve" => self.kserve.as_ref(),
             "kserve-runtime-configs" => self.kserve_runtime_configs.as_ref(),
             "keda" => self.keda.as_ref(),
+            "opentelemetry-operator" => self.opentelemetry_operator.as_ref(),
+            "keda-otel-scaler" => self.keda_otel_scaler.as_ref(),
             "envoy-ai-gateway-crds" => self.envoy_ai_gateway_crds.as_ref(),
             "envoy-ai-gateway" => self.envoy_ai_gateway.as_ref(),
             "kserve-llmisvc-crd" => self.kserve_llmisvc_crd.as_ref(),

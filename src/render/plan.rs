@@ -318,11 +318,21 @@ pub fn plan(r: &Resolved) -> Plan {
     if e.autoscaling.keda && r.pins.contains_key("keda") {
         let keda_ns = cat.charts["keda"].namespace.clone();
         add(&mut releases, &mut needs, &mut pins, "keda", &keda_ns, &[&phase_ns]);
+        // OTel-metric autoscaling: the operator's webhooks need their cert-manager Certificate;
+        // the add-on is a plain workload in KEDA's namespace.
+        if e.autoscaling.open_telemetry {
+            let otel_ns = cat.charts["opentelemetry-operator"].namespace.clone();
+            let otel_needs: &[&str] = &[&phase_ns, "release/cert-manager", "phase/operators"];
+            add(&mut releases, &mut needs, &mut pins, "opentelemetry-operator", &otel_ns, otel_needs);
+            add(&mut releases, &mut needs, &mut pins, "keda-otel-scaler", &keda_ns, &["release/keda"]);
+        }
     }
     add(&mut releases, &mut needs, &mut pins, "kserve-crd", &ns["kserve"], &[&phase_ns]);
     // KServe's controller watches ScaledObjects (its ClusterRole lists keda.sh) and creates them
     // for InferenceServices of the `keda` autoscaler class: the CRDs come first.
-    let mut kserve_needs = vec!["release/kserve-crd", "release/cert-manager", "release/keda", "phase/operators"];
+    // It also looks for the OpenTelemetryCollector CRD once, at start, to watch its collectors.
+    let mut kserve_needs =
+        vec!["release/kserve-crd", "release/cert-manager", "release/keda", "release/opentelemetry-operator", "phase/operators"];
     if knative {
         kserve_needs.push("phase/knative");
     }

@@ -56,6 +56,7 @@ const CHECKS: &[Check] = &[
     Check { codes: &[RuleCode::KG419], run: llm_gateway },
     Check { codes: &[RuleCode::KG420], run: local_model_release },
     Check { codes: &[RuleCode::KG421, RuleCode::KG422], run: llm_local_model_openshift },
+    Check { codes: &[RuleCode::KG423], run: open_telemetry_without_keda },
     Check { codes: &[RuleCode::KG311], run: |r, _, out| out.extend(sail_version(r)) },
     Check { codes: &[RuleCode::KG205], run: |r, _, out| out.extend(versions(r)) },
     Check { codes: &[RuleCode::KG307, RuleCode::KG309], run: |r, _, out| out.extend(istio_values(r)) },
@@ -847,6 +848,20 @@ fn keda_unpinned(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
     .label("KEDA requested here")
     .hint(hint);
     out.push(r.diag_at_any(d, &["/autoscaling/keda", "/kserve/version"]));
+}
+
+/// KG423: the OpenTelemetry operator and KEDA's OTel add-on without KEDA.
+fn open_telemetry_without_keda(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
+    if !r.env.autoscaling.open_telemetry || r.env.autoscaling.keda {
+        return;
+    }
+    let d = diag(
+        RuleCode::KG423,
+        "KServe scales on OpenTelemetry metrics through KEDA, whose OTel add-on it asks; without `autoscaling.keda` nothing would".to_string(),
+    )
+    .label("OpenTelemetry autoscaling requested here")
+    .hint("add `autoscaling.keda: true`, or drop `autoscaling.openTelemetry`");
+    out.push(r.diag_at(d, "/autoscaling/openTelemetry"));
 }
 
 /// The oldest catalog release with a flag, for hints.

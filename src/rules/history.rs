@@ -185,6 +185,7 @@ fn crd_owner_field(id: &str) -> &'static str {
     match id {
         "release/cert-manager" => "/certManager/install",
         "release/keda" => "/autoscaling/keda",
+        "release/opentelemetry-operator" => "/autoscaling/openTelemetry",
         "release/kserve-llmisvc-crd" | "release/kserve-llmisvc-resources" => "/llm/enabled",
         "release/lws" => "/llm/leaderWorkerSet",
         "release/envoy-ai-gateway-crds" | "crds/llmisvc" => "/llm/enabled",
