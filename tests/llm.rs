@@ -1,5 +1,5 @@
-//! `llm` and `localModel` (issue 17): what each KServe release installs for them, for every
-//! engine, and what is refused with which reason.
+//! `llm`, `localModel` and `autoscaling.openTelemetry` (issue 17): what each KServe release installs
+//! for them, for every engine, and what is refused with which reason.
 
 use crate::common;
 
@@ -216,4 +216,92 @@ fn local_model_configures_both_charts_from_one_place() {
     ));
     assert!(values(&plain, "kserve")["kserve"].get("localmodel").is_none());
     assert!(!plain.files.keys().any(|p| p.contains("localmodel") || p.contains("kserve-localmodel-jobs")));
+}
+
+/// `autoscaling.openTelemetry`: the operator after cert-manager and the add-on after KEDA, both
+/// before KServe, at the release's pins; their schemas skipped on every engine; the add-on's
+/// Service is where KServe's configuration points.
+#[test]
+fn open_telemetry_autoscaling_installs_the_operator_and_the_add_on() {
+    for engine in ["argocd", "flux", "none"] {
+        let r = render_with(&format!(
+            "{HEAD}kserve: {{version: v0.19.0, deploymentMode: Standard, ingress: gatewayApi}}\nautoscaling: {{keda: true, openTelemetry: true}}\ngitops: {{engine: {engine}}}\n"
+        ));
+        let l = lock(&r);
+        let rel = |name: &str| {
+            l["releases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("{engine}: {name}"))
+        };
+        assert_eq!(rel("opentelemetry-operator")["version"], pin("v0.19.0", "openTelemetryOperator"));
+        assert_eq!(rel("opentelemetry-operator")["namespace"], "opentelemetry-operator");
+        assert_eq!(rel("keda-otel-scaler")["version"], pin("v0.19.0", "kedaOtelAddon"));
+        assert_eq!(rel("keda-otel-scaler")["namespace"], rel("keda")["namespace"]);
+        let order: Vec<&str> = l["order"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+        let at = |id: &str| order.iter().position(|o| *o == id).unwrap();
+        assert!(at("release/cert-manager") < at("release/opentelemetry-operator"), "{engine}: webhook certificate");
+        assert!(at("release/keda") < at("release/keda-otel-scaler"), "{engine}");
+        assert!(
+            at("release/opentelemetry-operator") < at("release/kserve"),
+            "{engine}: KServe looks for the CRD at start"
+        );
+        assert_eq!(
+            values(&r, "opentelemetry-operator")["manager"]["collectorImage"]["repository"],
+            "otel/opentelemetry-collector-contrib"
+        );
+        let addon = values(&r, "keda-otel-scaler");
+        assert_eq!(addon["validatingAdmissionPolicy"]["enabled"], false);
+        assert_eq!(addon["opentelemetry-collector"]["enabled"], false);
+        // Every engine skips the two schemas (catalog brokenValuesSchemas).
+        let skipped = r
+            .files
+            .iter()
+            .filter(|(p, _)| {
+                p.contains("opentelemetry-operator") || p.contains("keda-otel-scaler") || *p == "install.sh"
+            })
+            .filter(|(_, t)| {
+                t.contains("skipSchemaValidation: true")
+                    || t.contains("disableSchemaValidation: true")
+                    || t.contains("--skip-schema-validation")
+            })
+            .count();
+        assert!(skipped >= if engine == "none" { 1 } else { 2 }, "{engine}: {skipped}");
+        if engine == "none" {
+            let script = &r.files["install.sh"];
+            for name in ["opentelemetry-operator", "keda-otel-scaler"] {
+                let line = script.lines().find(|l| l.starts_with(&format!("helm upgrade --install {name} "))).unwrap();
+                assert!(line.contains("--skip-schema-validation"), "{line}");
+            }
+        }
+    }
+    // KServe's inferenceservice-config sends the collectors' metrics to the add-on's Service in
+    // the namespace kgen installs it into.
+    let Some(up) = upstream_or_skip("open_telemetry_autoscaling_installs_the_operator_and_the_add_on") else { return };
+    let ns = &kgen::catalog::get().charts["keda-otel-scaler"].namespace;
+    for version in ["v0.16.0", "v0.17.0", "v0.18.1", "v0.19.0", "v0.20.0"] {
+        let v = parse(
+            &std::fs::read_to_string(up.join(format!("kserve/{version}/charts/kserve-resources/values.yaml"))).unwrap(),
+        );
+        let endpoint = v["kserve"]["opentelemetryCollector"]["metricReceiverEndpoint"].as_str().unwrap();
+        assert_eq!(endpoint, format!("keda-otel-scaler.{ns}.svc:4317"), "{version}");
+    }
+}
+
+/// OpenTelemetry autoscaling scales through KEDA: without it, refused at the field.
+#[test]
+fn open_telemetry_without_keda_is_refused() {
+    let project = temp_project();
+    let text = format!(
+        "{HEAD}kserve: {{deploymentMode: Standard, ingress: gatewayApi}}\nautoscaling:\n  openTelemetry: true\ngitops: {{engine: argocd}}\n"
+    );
+    std::fs::write(project.path().join("environments/probe.yaml"), text).unwrap();
+    let o = kgen(project.path(), &["validate", "probe"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("error[KG423]: `autoscaling.openTelemetry`"), "{err}");
+    assert!(err.contains("environments/probe.yaml:8:18"), "{err}");
 }

@@ -331,8 +331,13 @@ pub fn plan(r: &Resolved) -> Plan {
     // KServe's controller watches ScaledObjects (its ClusterRole lists keda.sh) and creates them
     // for InferenceServices of the `keda` autoscaler class: the CRDs come first.
     // It also looks for the OpenTelemetryCollector CRD once, at start, to watch its collectors.
-    let mut kserve_needs =
-        vec!["release/kserve-crd", "release/cert-manager", "release/keda", "release/opentelemetry-operator", "phase/operators"];
+    let mut kserve_needs = vec![
+        "release/kserve-crd",
+        "release/cert-manager",
+        "release/keda",
+        "release/opentelemetry-operator",
+        "phase/operators",
+    ];
     if knative {
         kserve_needs.push("phase/knative");
     }
