@@ -10,10 +10,6 @@ use kgen::config::load::Workspace;
 use kgen::render::Rendered;
 use serde_json::Value;
 
-fn lock(r: &Rendered) -> Value {
-    serde_json::from_str(&r.files["kgen.lock.json"]).unwrap()
-}
-
 /// Graph node id → its needs, from the lock.
 fn graph(r: &Rendered) -> BTreeMap<String, Vec<String>> {
     lock(r)["order"]
@@ -38,15 +34,6 @@ fn argo_app_name(env: &str, id: &str) -> String {
         "crds" => format!("{env}-{}-crds", kebab(name)),
         _ => format!("{env}-{name}-manifests"),
     }
-}
-
-fn render_with(text: &str) -> Rendered {
-    let project = temp_project();
-    std::fs::write(project.path().join("environments/probe.yaml"), text).unwrap();
-    let ws = Workspace::load(project.path()).unwrap();
-    let c = kgen::pipeline::check(&ws, "probe");
-    let r = c.judged.unwrap_or_else(|| panic!("{:?}", c.diagnostics));
-    kgen::render::render(&r, &ws.sources).unwrap()
 }
 
 #[test]

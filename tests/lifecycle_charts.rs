@@ -11,19 +11,6 @@ use kgen::config::load::Workspace;
 use kgen::render::Rendered;
 use serde_json::Value;
 
-fn render_with(text: &str) -> Rendered {
-    let project = temp_project();
-    std::fs::write(project.path().join("environments/probe.yaml"), text).unwrap();
-    let ws = Workspace::load(project.path()).unwrap();
-    let c = kgen::pipeline::check(&ws, "probe");
-    let r = c.judged.unwrap_or_else(|| panic!("{:?}", c.diagnostics));
-    kgen::render::render(&r, &ws.sources).unwrap()
-}
-
-fn lock(r: &Rendered) -> Value {
-    serde_json::from_str(&r.files["kgen.lock.json"]).unwrap()
-}
-
 /// The folder of a pinned chart under `upstream/charts/<project>/<version>/<chart>/`, found by
 /// its version folder and chart folder (Istio's `cni` chart is `istio-cni`, KServe's `kserve`
 /// chart `kserve-resources`, knative-operator versions are `knative-<version>`).

@@ -4,24 +4,10 @@
 use crate::common;
 
 use common::*;
-use kgen::config::load::Workspace;
 use kgen::render::Rendered;
 use serde_json::Value;
 
 const HEAD: &str = "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {platform: kubernetes, kubernetesVersion: \"1.33\"}\ngatewayApi: {implementation: envoy}\n";
-
-fn render_with(text: &str) -> Rendered {
-    let project = temp_project();
-    std::fs::write(project.path().join("environments/probe.yaml"), text).unwrap();
-    let ws = Workspace::load(project.path()).unwrap();
-    let c = kgen::pipeline::check(&ws, "probe");
-    let r = c.judged.unwrap_or_else(|| panic!("{:?}", c.diagnostics));
-    kgen::render::render(&r, &ws.sources).unwrap()
-}
-
-fn lock(r: &Rendered) -> Value {
-    serde_json::from_str(&r.files["kgen.lock.json"]).unwrap()
-}
 
 fn values(r: &Rendered, release: &str) -> Value {
     parse(&r.files[&format!("values/{release}.yaml")])

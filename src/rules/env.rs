@@ -829,15 +829,7 @@ fn keda_unpinned(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
     if !r.env.autoscaling.keda || r.release.pins.contains_key("keda") {
         return;
     }
-    let cat = catalog::get();
-    let first = cat
-        .releases
-        .iter()
-        .filter(|rel| rel.pins.contains_key("keda"))
-        .filter_map(|rel| Some((Version::parse(&rel.version)?, rel.version.as_str())))
-        .min()
-        .map(|(_, v)| v);
-    let hint = match first {
+    let hint = match first_release(|rel| rel.pins.contains_key("keda")) {
         Some(v) => format!("use KServe {v} or later (`kserve.version`), or drop `autoscaling.keda`"),
         None => "drop `autoscaling.keda`".to_string(),
     };

@@ -124,3 +124,19 @@ pub fn git(dir: &Path, args: &[&str]) {
         .expect("git runs");
     assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// Renders one environment file, `environments/probe.yaml` of a fresh project (with the
+/// examples' layers), through the pipeline's checks; panics with the diagnostics on an error.
+pub fn render_with(text: &str) -> Rendered {
+    let project = temp_project();
+    std::fs::write(project.path().join("environments/probe.yaml"), text).unwrap();
+    let ws = Workspace::load(project.path()).unwrap();
+    let c = kgen::pipeline::check(&ws, "probe");
+    let r = c.judged.unwrap_or_else(|| panic!("{:?}", c.diagnostics));
+    render::render(&r, &ws.sources).unwrap()
+}
+
+/// A render's `kgen.lock.json`.
+pub fn lock(r: &Rendered) -> serde_json::Value {
+    serde_json::from_str(&r.files["kgen.lock.json"]).unwrap()
+}
