@@ -595,6 +595,28 @@ pub struct SteppingStones {
 }
 
 impl Catalog {
+    /// The chart a KServe release publishes a Helm release's chart as: its own name for it
+    /// (`chartNames`, `kserveChart` for `kserve`), else `charts`'s. `None` for a release the
+    /// catalog does not know.
+    pub fn chart_of<'a>(&'a self, kserve: &'a Release, release: &str) -> Option<&'a str> {
+        match kserve.chart_names.get(release) {
+            Some(renamed) => Some(renamed),
+            None if release == "kserve" => Some(&kserve.kserve_chart),
+            None => self.charts.get(release).map(|c| c.chart.as_str()),
+        }
+    }
+
+    /// The CRD source an engine may apply instead of a Helm release's chart (over the record
+    /// limit, `helmReleaseRecords.replacements`, or on Argo CD because it `lookup`s,
+    /// `lookupReplacements`): the same CRDs, so moving between the two keeps them managed.
+    pub fn crd_replacement(&self, release: &str) -> Option<&str> {
+        self.helm_release_records
+            .replacements
+            .get(release)
+            .or(self.lookup_replacements.get(release))
+            .map(String::as_str)
+    }
+
     /// The upgrade policy of a component, if upstream states one.
     pub fn upgrade_policy(&self, component: &str) -> Option<&UpgradePolicy> {
         self.upgrade_policies.get(component).filter(|p| p.silent.is_none() || p.rule.is_some())

@@ -9,6 +9,14 @@ use serde_json::Value;
 
 const HEAD: &str = "apiVersion: kgen/v1\nkind: Environment\nextends: _base\ncluster: {platform: kubernetes, kubernetesVersion: \"1.33\"}\ngatewayApi: {implementation: envoy}\n";
 
+/// `kgen validate probe` on one environment file in a fresh project: exit code and stderr.
+fn validate(text: &str) -> (Option<i32>, String) {
+    let project = temp_project();
+    std::fs::write(project.path().join("environments/probe.yaml"), text).unwrap();
+    let o = kgen(project.path(), &["validate", "probe"]);
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
 fn values(r: &Rendered, release: &str) -> Value {
     parse(&r.files[&format!("values/{release}.yaml")])
 }
@@ -152,7 +160,6 @@ fn older_releases_are_refused_with_a_located_error() {
     let v017 = cat.releases.iter().find(|r| r.version == "v0.17.0").unwrap();
     assert!(v017.chart_names.is_empty() && v017.llmisvc_charts && v017.local_model_charts);
 
-    let project = temp_project();
     for (version, says) in [
         ("v0.15.2", "KServe v0.15.2 ships no LLMInferenceService charts"),
         ("v0.16.0", "KServe v0.16.0's `llmisvc-resources` chart renders KServe's `inferenceservice-config`"),
@@ -160,10 +167,8 @@ fn older_releases_are_refused_with_a_located_error() {
         let text = format!(
             "{HEAD}kserve: {{version: {version}, deploymentMode: Standard, ingress: gatewayApi}}\nversions: {{envoyGateway: v1.4.2, gatewayApi: v1.3.0}}\nllm:\n  enabled: true\ngitops: {{engine: argocd}}\n"
         );
-        std::fs::write(project.path().join("environments/probe.yaml"), text).unwrap();
-        let o = kgen(project.path(), &["validate", "probe"]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{version}: {err}");
+        let (code, err) = validate(&text);
+        assert_eq!(code, Some(2), "{version}: {err}");
         assert!(err.contains(&format!("error[KG417]: `llm.enabled`: {says}")), "{version}: {err}");
         // Located at `enabled: true` (line 9 of the file).
         assert!(err.contains("environments/probe.yaml:9:12"), "{version}: {err}");
@@ -280,14 +285,10 @@ fn open_telemetry_autoscaling_installs_the_operator_and_the_add_on() {
 /// OpenTelemetry autoscaling scales through KEDA: without it, refused at the field.
 #[test]
 fn open_telemetry_without_keda_is_refused() {
-    let project = temp_project();
-    let text = format!(
+    let (code, err) = validate(&format!(
         "{HEAD}kserve: {{deploymentMode: Standard, ingress: gatewayApi}}\nautoscaling:\n  openTelemetry: true\ngitops: {{engine: argocd}}\n"
-    );
-    std::fs::write(project.path().join("environments/probe.yaml"), text).unwrap();
-    let o = kgen(project.path(), &["validate", "probe"]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    ));
+    assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("error[KG423]: `autoscaling.openTelemetry`"), "{err}");
     assert!(err.contains("environments/probe.yaml:8:18"), "{err}");
 }

@@ -311,11 +311,10 @@ fn crd_owners(lock: &Lock) -> Vec<(&'static str, String)> {
         .releases
         .iter()
         .filter(|r| cat.lifecycle.get(&r.name).is_some_and(|l| l.owns_crds))
-        // An over-limit chart's CRDs are the same CRDs as its replacement source's (catalog
-        // `helmReleaseRecords.replacements`): moving between the two keeps them managed.
-        // The same for a chart Argo CD replaces because it `lookup`s (`lookupReplacements`).
-        .map(|r| match cat.helm_release_records.replacements.get(&r.name).or(cat.lookup_replacements.get(&r.name)) {
-            Some(src) => ("crdSources", src.clone()),
+        // A chart's CRDs are the same CRDs as its replacement source's
+        // ([`crate::catalog::Catalog::crd_replacement`]): moving between the two keeps them managed.
+        .map(|r| match cat.crd_replacement(&r.name) {
+            Some(src) => ("crdSources", src.to_string()),
             None => ("releases", r.name.clone()),
         })
         .collect();

@@ -237,11 +237,7 @@ pub fn plan(r: &Resolved) -> Plan {
                namespace: &str,
                deps: &[&str]| {
         let ch = &cat.charts[name];
-        let chart = match r.release.chart_names.get(name) {
-            Some(renamed) => renamed.clone(),
-            None if name == "kserve" => r.release.kserve_chart.clone(),
-            None => ch.chart.clone(),
-        };
+        let chart = cat.chart_of(r.release, name).expect("a catalog chart").to_string();
         // `kserve` names the KServe release itself, not a pin.
         let version = if ch.version == "kserve" { r.release.version.clone() } else { use_pin(pins, &ch.version) };
         releases.push(ChartRelease {

@@ -874,7 +874,7 @@ fn llm_release(r: &Resolved, _plan: &Plan, out: &mut Vec<Diagnostic>) {
     }
     let rel = r.release;
     let message = if rel.llmisvc_charts {
-        let chart = rel.chart_names.get("kserve-llmisvc-resources").map_or("kserve-llmisvc-resources", String::as_str);
+        let chart = catalog::get().chart_of(rel, "kserve-llmisvc-resources").unwrap_or("kserve-llmisvc-resources");
         format!(
             "KServe {}'s `{chart}` chart renders KServe's `inferenceservice-config` ConfigMap itself (no `createSharedResources` switch), which the kserve release owns: the two cannot be installed together",
             rel.version

@@ -152,15 +152,9 @@ pub fn crd_owners_left(plan: &Plan, previous: &Lock) -> Vec<String> {
         .iter()
         .filter(|b| cat.lifecycle.get(&b.name).is_some_and(|l| l.owns_crds))
         .filter(|b| !plan.releases.iter().any(|rel| rel.name == b.name))
-        // A release whose CRDs the render now applies from their source (an over-limit chart's
-        // replacement, catalog `helmReleaseRecords.replacements`) keeps them managed.
-        // The same for a chart Argo CD replaces because it `lookup`s (`lookupReplacements`).
-        .filter(|b| {
-            ![&cat.helm_release_records.replacements, &cat.lookup_replacements]
-                .into_iter()
-                .filter_map(|m| m.get(&b.name))
-                .any(|src| plan.crd_sources.iter().any(|s| &s.name == src))
-        })
+        // A release whose CRDs the render now applies from their source instead keeps them
+        // managed ([`catalog::Catalog::crd_replacement`]).
+        .filter(|b| !cat.crd_replacement(&b.name).is_some_and(|src| plan.crd_sources.iter().any(|s| s.name == src)))
         .map(|b| format!("release/{}", b.name))
         .collect();
     out.extend(
@@ -170,11 +164,7 @@ pub fn crd_owners_left(plan: &Plan, previous: &Lock) -> Vec<String> {
             .filter(|b| !plan.crd_sources.iter().any(|s| s.name == b.name))
             // A CRD source whose chart now installs the CRDs again (another engine) keeps them
             // managed.
-            .filter(|b| {
-                ![&cat.helm_release_records.replacements, &cat.lookup_replacements]
-                    .into_iter()
-                    .any(|m| m.iter().any(|(rel, src)| src == &b.name && plan.releases.iter().any(|p| &p.name == rel)))
-            })
+            .filter(|b| !plan.releases.iter().any(|p| cat.crd_replacement(&p.name) == Some(b.name.as_str())))
             .map(|b| format!("crds/{}", b.name)),
     );
     out

@@ -371,15 +371,11 @@ fn kserve_chart(r: &Resolved, t: &Tree<'_>, out: &mut Vec<Diagnostic>) {
     let cat = crate::catalog::get();
     for (i, (name, chart, _, _)) in releases.iter().enumerate() {
         // The chart each release of this KServe version is published as (renamed in v0.17.0).
-        let expected = match r.release.chart_names.get(*name) {
-            Some(c) => c,
-            None if *name == "kserve" => &r.release.kserve_chart,
-            None => match cat.charts.get(*name) {
-                Some(c) if name.starts_with("kserve-") => &c.chart,
-                _ => continue,
-            },
+        let expected = match cat.chart_of(r.release, name) {
+            Some(c) if name.starts_with("kserve") => c,
+            _ => continue,
         };
-        if chart != expected {
+        if *chart != expected {
             out.push(at_file(
                 r,
                 t,
